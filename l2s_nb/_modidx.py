@@ -77,4 +77,12 @@ d = { 'settings': { 'branch': 'main',
                               'l2s_nb.video.probe': ('video.html#probe', 'l2s_nb/video.py'),
                               'l2s_nb.video.read_video': ('video.html#read_video', 'l2s_nb/video.py'),
                               'l2s_nb.video.resample_indices': ('video.html#resample_indices', 'l2s_nb/video.py'),
-                              'l2s_nb.video.write_video': ('video.html#write_video', 'l2s_nb/video.py')}}}
+                              'l2s_nb.video.write_video': ('video.html#write_video', 'l2s_nb/video.py')},
+            'l2s_nb.vocoder': { 'l2s_nb.vocoder.GriffinLimVocoder': ('vocoder.html#griffinlimvocoder', 'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.GriffinLimVocoder.__init__': ( 'vocoder.html#griffinlimvocoder.__init__',
+                                                                               'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.GriffinLimVocoder.forward': ('vocoder.html#griffinlimvocoder.forward', 'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.Vocoder': ('vocoder.html#vocoder', 'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.Vocoder.__init__': ('vocoder.html#vocoder.__init__', 'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.Vocoder.check': ('vocoder.html#vocoder.check', 'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.get_vocoder': ('vocoder.html#get_vocoder', 'l2s_nb/vocoder.py')}}}
