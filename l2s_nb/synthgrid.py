@@ -502,7 +502,7 @@ def write_clip(out, clip:Clip)->dict:
     save_audio(paths['audio'], clip.wav, SAMPLE_RATE)
     atomic_write(paths['align'], lambda p: p.write_text(''.join(f'{a} {b} {w}\n' for a,b,w in clip.align)))
     atomic_write(paths['landmarks'], lambda p: _save_npy(p, clip.landmarks))
-    write_video(paths['video'], clip.frames, FPS, threads=1)
+    write_video(paths['video'], clip.frames, FPS, threads=1, preset='veryfast')
     return {part:p.stat().st_size for part,p in paths.items()}
 
 # %% ../nbs/03_synthgrid.ipynb #0d319bc0

@@ -4,12 +4,8 @@ from pathlib import Path
 import numpy as np, pytest, soundfile as sf
 from l2s_nb.synthgrid import CLIP_PARTS, parse_id
 
-# The lead's dispatcher, with `synthgrid` registered in case cli.py does not list it yet.
-DISPATCH = ("import sys; from l2s_nb.cli import COMMANDS, main; "
-            "COMMANDS.setdefault('synthgrid', 'l2s_nb.synthgrid:synthgrid_cli'); sys.exit(main(sys.argv[1:]))")
-
 def l2s_synthgrid(*args):
-    return subprocess.run([sys.executable, '-c', DISPATCH, 'synthgrid', *map(str, args)], capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(Path(sys.executable).parent/'l2s'), 'synthgrid', *map(str, args)], capture_output=True, text=True, timeout=600)
 
 def rows(path):
     return list(csv.DictReader(Path(path).open(), delimiter='\t'))
