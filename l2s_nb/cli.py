@@ -17,6 +17,7 @@ COMMANDS = {
     'info': 'l2s_nb.video:info_cli',
     'resynth': 'l2s_nb.audio:resynth_cli',
     'synthgrid': 'l2s_nb.synthgrid:synthgrid_cli',
+    'prep': 'l2s_nb.data:prep_cli',
 }
 
 def _load(name:str):
