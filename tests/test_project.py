@@ -1,0 +1,40 @@
+"Project hygiene: pins agree, install stays CPU-only, README matches its notebook and CI runs the README's commands."
+import configparser, re, sys
+from pathlib import Path
+import yaml
+from conftest import ROOT
+sys.path.insert(0, str(ROOT/'tools'))
+import readme
+
+def _ini():
+    c = configparser.ConfigParser(delimiters=['=']); c.read(ROOT/'settings.ini')
+    return c['DEFAULT']
+
+def _pins(reqs): return dict(r.split('==') for r in reqs)
+
+def test_every_dependency_is_pinned_exactly():
+    for key in ('requirements', 'dev_requirements'):
+        for r in _ini()[key].split(): assert re.fullmatch(r'[A-Za-z0-9_.\-]+==[0-9][^=]*', r), f'{key}: {r} is not an exact pin'
+
+def test_environment_yml_matches_settings_ini():
+    ini = _pins(_ini()['requirements'].split() + _ini()['dev_requirements'].split())
+    env = yaml.safe_load((ROOT/'environment.yml').read_text())
+    pip = next(d['pip'] for d in env['dependencies'] if isinstance(d, dict))
+    assert _pins(p for p in pip if '==' in p) == ini
+
+def test_cpu_only_torch():
+    ini = _pins(_ini()['requirements'].split())
+    assert ini['torch'] == '2.13.0'
+    assert not {'torchvision', 'torchaudio'} & set(ini)
+
+def test_readme_is_rendered_from_index():
+    assert (ROOT/'README.md').read_text() == readme.render(), 'run: python tools/readme.py'
+
+def test_readme_has_two_quickstart_commands_and_ci_runs_the_second():
+    install_and_run, install_and_test = readme.quickstart_commands()
+    assert 'pip install -e .' in install_and_run and 'l2s quickstart' in install_and_run
+    assert 'nbdev_test' in install_and_test and 'pytest tests' in install_and_test
+    assert 'tools/readme.py --command 2' in (ROOT/'.ci'/'run').read_text()
+
+def test_papermill_tag_survives_nbdev_clean():
+    assert _ini()['allowed_cell_metadata_keys'].split() == ['tags']
