@@ -6,10 +6,12 @@ from torch.utils.data import Dataset
 from fastcore.script import anno_parser
 from l2s_nb.config import ConfigError
 from l2s_nb.recipes import build_recipe, load_recipe, read_checkpoint, CheckpointError
+from l2s_nb.text import CharTokenizer
 from l2s_nb.train import (TrainConfig, fit, read_log, train_cli, export_release, model_config_for, TrainingDivergedError)
 
 LOG_FLOOR = math.log(1e-5)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+TOK = CharTokenizer()
 
 class ToyLipData(Dataset):
     "In-memory clips whose mouth opening drives the mel energy (learnable, deterministic per seed); `nan_ids` poisons mels."
@@ -24,9 +26,15 @@ class ToyLipData(Dataset):
             mel = opening.repeat_interleave(4)[None] * torch.linspace(6, 1, 80)[:, None] - 9
             if i in nan_ids: mel[0, 0] = float('nan')
             text = ''.join(LETTERS[j] for j in torch.randint(0, 26, (t//2,), generator=g))
-            self.items.append(dict(mouth=mouth, mel=mel, text=text, tokens=torch.tensor([LETTERS.index(c)+3 for c in text]), speaker=i%2, id=f'toy{i}'))
+            self.items.append(dict(mouth=mouth, mel=mel, text=text, tokens=torch.tensor(TOK.encode(text)), speaker=i%2, id=f'toy{i}'))
+        self.epoch = 0
     def __len__(self): return len(self.items)
-    def __getitem__(self, i): return self.items[i]
+    def lengths(self): return [len(it['mouth']) for it in self.items]
+    def set_epoch(self, epoch): self.epoch = epoch
+    def __getitem__(self, i):
+        "The clip with epoch-seeded pixel noise (augmentation that must also replay identically after a resume)."
+        it = self.items[i]; g = torch.Generator().manual_seed(self.epoch*10_000 + i)
+        return {**it, 'mouth': (it['mouth'] + 0.05*torch.rand(it['mouth'].shape, generator=g)).clamp(0, 1)}
 
 def collate(items):
     "Pad a list of toy items into the documented batch dict."
@@ -54,11 +62,14 @@ CFG = dict(steps=6, batch_size=2, lr=3e-3, warmup_steps=2, log_every=1, val_ever
 
 def train_losses(run_dir): return [(r['step'], r['loss'], r['mel'], r['ctc']) for r in read_log(run_dir)]
 
-def test_resume_gives_identical_curve(tmp_path):
-    fit(micro_model(), ToyLipData(), ToyLipData(4, seed=1), TrainConfig(**CFG), tmp_path/'a', collate)
-    fit(micro_model(), ToyLipData(), ToyLipData(4, seed=1), TrainConfig(**CFG), tmp_path/'b', collate, stop_at=3)
+@pytest.mark.parametrize('workers', [0, 2])
+def test_resume_gives_identical_curve(tmp_path, workers):
+    # 8 clips, batch 2: 4 steps per epoch, so the 6-step run crosses an epoch boundary after the restart at step 3
+    cfg = TrainConfig(**CFG, num_workers=workers)
+    fit(micro_model(), ToyLipData(8), ToyLipData(4, seed=1), cfg, tmp_path/'a', collate)
+    fit(micro_model(), ToyLipData(8), ToyLipData(4, seed=1), cfg, tmp_path/'b', collate, stop_at=3)
     assert read_checkpoint(tmp_path/'b/checkpoints/last.pt')['step'] == 3
-    fit(micro_model(seed=1), ToyLipData(), ToyLipData(4, seed=1), TrainConfig(**CFG), tmp_path/'b', collate, resume=True)
+    fit(micro_model(seed=1), ToyLipData(8), ToyLipData(4, seed=1), cfg, tmp_path/'b', collate, resume=True)
     a,b = train_losses(tmp_path/'a'),train_losses(tmp_path/'b')
     assert [s for s,*_ in a] == list(range(1, 7)) and a == b  # bit-identical losses, no duplicated steps
     assert a[-1][1] < a[0][1]  # and it learns
@@ -95,6 +106,7 @@ import os, sys, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 from test_train import ToyLipData, collate, micro_model, CFG
+from l2s_nb.text import CharTokenizer
 from l2s_nb.train import fit, TrainConfig
 model = micro_model()
 fit(model, ToyLipData(16), ToyLipData(4, seed=1), TrainConfig(**{{**CFG, 'steps': 4}}), {run!r}, collate)
