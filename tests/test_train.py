@@ -93,6 +93,8 @@ def test_wrong_checkpoint_is_a_config_error(tmp_path):
         fit(micro_model(d_model=8), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2}), tmp_path, collate, resume=True)
     with pytest.raises(ConfigError, match=r"training settings.*lr: expected 0.1, found 0.003"):
         fit(micro_model(), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2, 'lr': 0.1}), tmp_path, collate, resume=True)
+    with pytest.raises(ConfigError, match='already holds a training run'):
+        fit(micro_model(), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2}), tmp_path, collate)
     last = tmp_path/'checkpoints/last.pt'
     with pytest.raises(ConfigError, match='conv_kernel: expected 5, found 3'):
         load_recipe(last, expected_config=model_config_for('multitask', 'tiny', {**MICRO, 'conv_kernel': 5}))
