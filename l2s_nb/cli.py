@@ -18,6 +18,8 @@ COMMANDS = {
     'resynth': 'l2s_nb.audio:resynth_cli',
     'synthgrid': 'l2s_nb.synthgrid:synthgrid_cli',
     'prep': 'l2s_nb.data:prep_cli',
+    'train': 'l2s_nb.train:train_cli',
+    'infer': 'l2s_nb.infer:infer_cli',
 }
 
 def _load(name:str):

@@ -164,7 +164,7 @@ def run_info(seed:int|None=None)->dict:
     "Provenance of a run: seed, git SHA of the package checkout, versions, host time."
     import torch, l2s_nb
     return dict(seed=seed, git_sha=git_sha(Path(l2s_nb.__file__).parent), l2s_nb=l2s_nb.__version__,
-                python=sys.version.split()[0], torch=torch.__version__, numpy=np.__version__,
+                python=sys.version.split()[0], torch=str(torch.__version__), numpy=np.__version__,
                 time=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
 
 # %% ../nbs/00_config.ipynb #54e31a14

@@ -26,7 +26,7 @@ __all__ = ['CLIP_COLUMNS', 'VIDEO_EXTS', 'AUDIO_EXTS', 'GRID_WORDS', 'LAYOUTS', 
            'make_layout', 'read_lrs2', 'read_lrs3', 'read_lrw', 'read_lip2wav', 'read_corpus', 'cache_config',
            'fit_audio', 'load_landmarks', 'prep_clip', 'save_record', 'load_record', 'parse_shard', 'cache_path',
            'prep', 'sheet_from_cache', 'prep_cli', 'crop_frames', 'time_mask', 'LipDataset', 'padding_mask', 'collate',
-           'BucketSampler', 'seed_worker', 'make_loader', 'set_epoch']
+           'BucketSampler', 'seed_worker', 'make_loader', 'set_epoch', 'train_val_datasets']
 
 # %% ../nbs/05_data.ipynb #f4c22624
 class ManifestError(L2SError, ValueError):
@@ -608,3 +608,14 @@ def make_loader(cache, # folder written by `prep`
 def set_epoch(loader:DataLoader, epoch:int):
     "Advance the shuffling and augmentation of a `make_loader` loader to `epoch`."
     loader.batch_sampler.set_epoch(epoch); loader.dataset.set_epoch(epoch)
+
+# %% ../nbs/05_data.ipynb #fc993d1b
+def train_val_datasets(cache, # folder written by `prep`
+                       window:int|None=None, # training window in frames (None = whole utterances)
+                       seed:int=0, # augmentation seed
+                      )->tuple:
+    "`(train_set, val_set, collate)` of a prep cache: the default data factory of `l2s train`."
+    splits = {r['split'] for r in read_tsv(Path(cache)/'manifest.tsv')}
+    val = 'val' if 'val' in splits else 'test' if 'test' in splits else None
+    train = LipDataset(cache, 'train', window, seed=seed)
+    return train, (LipDataset(cache, val, speakers=train.speakers) if val else None), partial(collate, mel_pad=math.log(train.audio.log_floor))
