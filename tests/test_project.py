@@ -10,7 +10,9 @@ def _ini():
     c = configparser.ConfigParser(delimiters=['=']); c.read(ROOT/'settings.ini')
     return c['DEFAULT']
 
-def _pins(reqs): return dict(r.split('==') for r in reqs)
+def _pins(reqs):
+    "{normalised name: version} of `name==version` lines."
+    return {n.lower().replace('_', '-'): v for n, v in (r.split('==') for r in reqs)}
 
 def test_every_dependency_is_pinned_exactly():
     for key in ('requirements', 'dev_requirements'):
@@ -21,6 +23,13 @@ def test_environment_yml_matches_settings_ini():
     env = yaml.safe_load((ROOT/'environment.yml').read_text())
     pip = next(d['pip'] for d in env['dependencies'] if isinstance(d, dict))
     assert _pins(p for p in pip if '==' in p) == ini
+    assert '-c constraints.txt' in pip
+
+def test_constraints_lock_the_direct_pins():
+    lock = _pins(l for l in (ROOT/'constraints.txt').read_text().splitlines() if l and not l.startswith('#'))
+    for name, ver in _pins(_ini()['requirements'].split() + _ini()['dev_requirements'].split()).items():
+        assert lock.get(name) == ver, f'constraints.txt disagrees with settings.ini on {name}; run tools/lock.sh'
+    assert not {'torchvision', 'torchaudio', 'nvidia-cudnn-cu12'} & set(lock)
 
 def test_cpu_only_torch():
     ini = _pins(_ini()['requirements'].split())
@@ -32,7 +41,8 @@ def test_readme_is_rendered_from_index():
 
 def test_readme_has_two_quickstart_commands_and_ci_runs_the_second():
     install_and_run, install_and_test = readme.quickstart_commands()
-    assert 'pip install -e .' in install_and_run and 'l2s quickstart' in install_and_run
+    assert 'pip install -e . -c constraints.txt' in install_and_run and 'l2s quickstart' in install_and_run
+    assert '-c constraints.txt' in install_and_test
     assert 'nbdev_test' in install_and_test and 'pytest tests' in install_and_test
     assert 'tools/readme.py --command 2' in (ROOT/'.ci'/'run').read_text()
 
