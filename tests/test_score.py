@@ -8,7 +8,8 @@ from conftest import l2s, ROOT
 from l2s_nb.audio import load_audio, save_audio, log_mel, resample
 from l2s_nb.config import MediaError
 from l2s_nb.metrics import (METRICS, HIGHER_IS_BETTER, PESQ_RANGE, LengthMismatchError, score_pair, stoi, pesq, mcd, score_cli)
-from l2s_nb.judge import Judge, load_judge, wer, cer, spell_digits, read_transcripts
+from l2s_nb.judge import Judge, load_judge, wer, cer, spell_digits
+from l2s_nb.metrics import read_transcripts
 from l2s_nb.text import normalize_text
 
 GRID_JUDGE = ROOT/'data'/'checkpoints'/'judge_grid_s1.pt'
