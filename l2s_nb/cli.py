@@ -20,6 +20,9 @@ COMMANDS = {
     'prep': 'l2s_nb.data:prep_cli',
     'train': 'l2s_nb.train:train_cli',
     'infer': 'l2s_nb.infer:infer_cli',
+    'score': 'l2s_nb.metrics:score_cli',
+    'oracles': 'l2s_nb.metrics:oracles_cli',
+    'train-judge': 'l2s_nb.judge:train_judge_cli',
 }
 
 def _load(name:str):

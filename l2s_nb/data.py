@@ -609,7 +609,7 @@ def set_epoch(loader:DataLoader, epoch:int):
     "Advance the shuffling and augmentation of a `make_loader` loader to `epoch`."
     loader.batch_sampler.set_epoch(epoch); loader.dataset.set_epoch(epoch)
 
-# %% ../nbs/05_data.ipynb #fc993d1b
+# %% ../nbs/05_data.ipynb #f73b3a9d
 def train_val_datasets(cache, # folder written by `prep`
                        window:int|None=None, # training window in frames (None = whole utterances)
                        seed:int=0, # augmentation seed

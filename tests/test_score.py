@@ -1,0 +1,139 @@
+"`l2s score`, the signal metrics and the judge: properties, agreement with the reference implementations, bad input."
+import csv, json
+from pathlib import Path
+import numpy as np, pytest, jiwer
+from pesq import pesq as ref_pesq
+from pystoi import stoi as ref_stoi
+from conftest import l2s, ROOT
+from l2s_nb.audio import load_audio, save_audio, log_mel, resample
+from l2s_nb.config import MediaError
+from l2s_nb.metrics import (METRICS, HIGHER_IS_BETTER, PESQ_RANGE, LengthMismatchError, score_pair, stoi, pesq, mcd, score_cli)
+from l2s_nb.judge import Judge, load_judge, wer, cer, spell_digits
+from l2s_nb.metrics import read_transcripts
+from l2s_nb.text import normalize_text
+
+GRID_JUDGE = ROOT/'data'/'checkpoints'/'judge_grid_s1.pt'
+
+def noisy(x, snr_db, seed=0):
+    n = np.random.default_rng(seed).standard_normal(len(x)).astype(np.float32)
+    return x + n*np.sqrt((x**2).mean()/(n**2).mean()/10**(snr_db/10))
+
+@pytest.fixture
+def speech(grid_root):
+    "A real GRID s1 utterance (skips where ../shared/grid is absent)."
+    return load_audio(grid_root/'audio'/'bbaf3s.flac')
+
+def test_identical_signals_score_at_max(speech):
+    s = score_pair(speech, speech)
+    assert s['stoi'] == pytest.approx(1, abs=1e-6) and s['estoi'] == pytest.approx(1, abs=1e-6)
+    assert s['pesq_wb'] == pytest.approx(PESQ_RANGE['wb'][1], abs=0.01)
+    assert s['pesq_nb'] == pytest.approx(PESQ_RANGE['nb'][1], abs=0.01)
+    assert s['mcd'] == 0 and s['lsd'] == 0 and s['mel_l1'] == 0
+
+def test_noise_lowers_scores_monotonically(speech):
+    scores = [score_pair(speech, noisy(speech, snr)) for snr in (30, 20, 10, 0)]
+    for k in METRICS:
+        v = np.diff([s[k] for s in scores])
+        assert (v < 0).all() if HIGHER_IS_BETTER[k] else (v > 0).all(), (k, [s[k] for s in scores])
+
+def test_agreement_with_pystoi_and_pesq(speech):
+    deg = noisy(speech, 10, seed=3)
+    s = score_pair(speech, deg)
+    a, b = speech.astype(np.float64), deg.astype(np.float64)
+    assert s['stoi'] == pytest.approx(ref_stoi(a, b, 16000), abs=1e-12)  # ESTOI's float sums differ in the last bit between calls
+    assert s['estoi'] == pytest.approx(ref_stoi(a, b, 16000, extended=True), abs=1e-12)
+    assert s['pesq_wb'] == ref_pesq(16000, speech, deg, 'wb')
+    assert s['pesq_nb'] == ref_pesq(8000, resample(speech, 16000, 8000), resample(deg, 16000, 8000), 'nb')
+
+def test_mcd_of_time_shifted_copy_near_zero_with_dtw(speech):
+    shifted = np.concatenate([np.zeros(800, np.float32), speech])[:len(speech)]  # 50 ms later, same length
+    a, b = log_mel(speech), log_mel(shifted)
+    assert mcd(a, b) < 0.3 and mcd(a, b, dtw=False) > 2  # measured: 0.07 dB with DTW, 2.7 dB frame by frame
+    odd = np.concatenate([np.zeros(37, np.float32), speech])[:len(speech)]  # not a whole hop: frames differ a little
+    assert mcd(a, log_mel(odd)) < 1.0
+
+def test_judge_wer_on_perturbed_transcripts_matches_jiwer():
+    refs = ['bin blue at f three soon', 'lay green by z nine please', 'set white with k two again', 'place red in a one now']
+    rng = np.random.default_rng(0)
+    words = sorted({w for r in refs for w in r.split()})
+    def perturb(r):
+        w = r.split()
+        for _ in range(rng.integers(0, 3)):
+            op, i = rng.integers(0, 3), rng.integers(0, len(w))
+            if op == 0: w[i] = str(rng.choice(words))
+            elif op == 1 and len(w) > 1: del w[i]
+            else: w.insert(i, str(rng.choice(words)))
+        return ' '.join(w)
+    for trial in range(20):
+        hyps = [perturb(r) for r in refs]
+        judge = Judge(lambda wavs, h=hyps: [h.upper() + '.' for h in h], name='perturbed')
+        r = judge.evaluate([np.zeros(16000, np.float32)]*len(refs), refs)
+        assert r['wer'] == pytest.approx(jiwer.wer(refs, hyps)) and r['cer'] == pytest.approx(jiwer.cer(refs, hyps))
+    assert spell_digits('set white with k 2 again') == 'set white with k two again'
+
+def _write_pairs(tmp_path, wav, n=3, gen_len=None):
+    for k in range(n):
+        save_audio(tmp_path/'ref'/f'u{k}.wav', wav)
+        g = noisy(wav, 20 - 10*k, seed=k)
+        save_audio(tmp_path/'gen'/f'u{k}.wav', np.pad(g, (0, max(0, (gen_len or len(g)) - len(g))))[:gen_len or len(g)])
+
+def test_score_cli_outputs(tmp_path, speech):
+    _write_pairs(tmp_path, speech, gen_len=48000)  # 75 video frames x 640 samples: 22 ms longer than the recording
+    res = score_cli(tmp_path/'ref', tmp_path/'gen', out=tmp_path/'out')
+    rows = list(csv.DictReader(open(tmp_path/'out'/'per_utterance.csv')))
+    assert [r['id'] for r in rows] == ['u0', 'u1', 'u2'] and float(rows[0]['len_diff_ms']) == 22.0
+    assert float(rows[0]['stoi']) > float(rows[1]['stoi']) > float(rows[2]['stoi'])
+    s = json.loads((tmp_path/'out'/'summary.json').read_text())['summary']
+    assert s['stoi']['lo'] <= s['stoi']['mean'] <= s['stoi']['hi'] and s['stoi']['n'] == 3
+    assert '| STOI | ↑ |' in (tmp_path/'out'/'summary.md').read_text()
+    assert (tmp_path/'out'/'distributions.png').stat().st_size > 0
+
+def test_length_mismatch_beyond_tolerance_names_the_file(tmp_path, speech):
+    _write_pairs(tmp_path, speech, n=1)
+    save_audio(tmp_path/'gen'/'u0.wav', speech[:len(speech) - 4000])  # 250 ms short
+    with pytest.raises(LengthMismatchError, match=r'gen/u0.wav: is 2.728 s long but its reference is 2.978 s'):
+        score_cli(tmp_path/'ref', tmp_path/'gen', out=tmp_path/'out')
+    assert isinstance(LengthMismatchError('x', 'y'), MediaError)
+
+def test_bad_inputs(tmp_path, speech):
+    _write_pairs(tmp_path, speech, n=1)
+    with pytest.raises(MediaError, match='nope: folder not found'): score_cli(tmp_path/'ref', tmp_path/'nope', out=tmp_path/'o')
+    (tmp_path/'t.tsv').write_text('id\ttranscript\nu0\tbin blue at f three soon\n')
+    with pytest.raises(Exception, match='need both transcripts'): score_cli(tmp_path/'ref', tmp_path/'gen', text=tmp_path/'t.tsv', out=tmp_path/'o')
+    with pytest.raises(MediaError, match='judge checkpoint not found'): load_judge(str(tmp_path/'missing.pt'))
+
+def test_l2s_score_command(tmp_path, speech):
+    from l2s_nb.cli import COMMANDS
+    if 'score' not in COMMANDS: pytest.skip('score is not registered in l2s_nb.cli yet')
+    _write_pairs(tmp_path, speech, n=2)
+    r = l2s('score', tmp_path/'ref', tmp_path/'gen', '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stderr
+    assert '| PESQ wb@16k |' in r.stdout and (tmp_path/'out'/'summary.json').exists()
+    save_audio(tmp_path/'gen'/'u1.wav', speech[:8000])
+    r = l2s('score', tmp_path/'ref', tmp_path/'gen', '--out', tmp_path/'out')
+    assert r.returncode == 2 and 'u1.wav: is 0.500 s long' in r.stderr and 'Traceback' not in r.stderr
+
+@pytest.fixture
+def grid_judge():
+    if not GRID_JUDGE.exists(): pytest.skip('no committed GRID judge checkpoint')
+    return load_judge(str(GRID_JUDGE))
+
+def test_grid_judge_on_held_out_clips(grid_root, grid_judge):
+    texts = read_transcripts(grid_root/'transcripts.tsv')
+    split = [l.split('\t') for l in (ROOT/'data'/'grid_s1_split.tsv').read_text().split('\n')[1:] if l]
+    held = [i for i, s in split if s.strip() == 'val'][:10]
+    wavs = [load_audio(grid_root/'audio'/f'{i}.flac') for i in held]
+    r = grid_judge.evaluate(wavs, [texts[i] for i in held])
+    assert r['wer'] <= 0.05, list(zip(held, r['hyps']))
+    noise = [noisy(w, -10, seed=k) for k, w in enumerate(wavs)]  # unintelligible: the judge must not hallucinate the grammar
+    assert grid_judge.evaluate(noise, [texts[i] for i in held])['wer'] > 0.5
+
+def test_score_cli_with_judge(tmp_path, grid_root, grid_judge):
+    ids = ['bbaf3s', 'bbaf4p']
+    for i in ids:
+        wav = load_audio(grid_root/'audio'/f'{i}.flac')
+        save_audio(tmp_path/'gen'/f'{i}.wav', noisy(wav, 15))
+    res = score_cli(grid_root/'audio', tmp_path/'gen', text=grid_root/'transcripts.tsv', judge=str(GRID_JUDGE), out=tmp_path/'out')
+    assert res['n'] == 2 and {'wer', 'cer', 'wer_ref', 'cer_ref'} <= set(res['summary'])
+    rows = list(csv.DictReader(open(tmp_path/'out'/'per_utterance.csv')))
+    assert rows[0]['text'] == 'bin blue at f three soon' and 'hyp' in rows[0] and 'hyp_ref' in rows[0]
