@@ -6,53 +6,37 @@
 from __future__ import annotations
 import json
 from pathlib import Path
-import numpy as np
-from .config import *
-from .audio import load_audio, log_mel, mel_to_audio, save_audio, plot_mel
-from .video import write_video, read_video, mux_audio
 from fastcore.script import Param
+from .config import *
+from .data import read_corpus
+from .experiment import ExperimentConfig, run_experiment, results_markdown
+from .infer import infer
 
 # %% auto #0
-__all__ = ['demo_clip', 'quickstart', 'quickstart_cli']
+__all__ = ['quickstart', 'quickstart_cli']
 
 # %% ../nbs/80_quickstart.ipynb #169ab952
-def demo_clip(seconds:float=3., fps:float=25., sr:int=16000, seed:int=0):
-    "A toy talking clip: (uint8 frames (T,96,96) of an opening/closing mouth, float32 voiced waveform)."
-    rng = np.random.default_rng(seed)
-    n = int(seconds*fps)
-    opening = np.clip(np.convolve(rng.random(n)>0.6, np.ones(4)/4, 'same'), 0, 1)
-    yy, xx = np.mgrid[:96, :96]
-    frames = np.stack([np.where(((xx-48)/30)**2 + ((yy-48)/(2+16*o))**2 <= 1, 40, 200) for o in opening]).astype(np.uint8)
-    t = np.arange(int(seconds*sr))/sr
-    env = np.interp(t, np.arange(n)/fps, opening)
-    f0 = 120 + 20*np.sin(2*np.pi*0.5*t)
-    voiced = sum(np.sin(2*np.pi*k*np.cumsum(f0)/sr)/k for k in range(1, 20))
-    return frames, (0.3*env*voiced/np.abs(voiced).max()).astype(np.float32)
+def quickstart(out, # folder for everything the quickstart makes
+               clips:int=600, # SynthGRID clips to generate
+               steps:int=1200, # training steps of the tiny model
+               seed:int=0)->dict:
+    "Generate SynthGRID, train `tiny`, score the test split, and dub one silent test video; returns the results."
+    out = Path(out)
+    cfg = ExperimentConfig(clips=clips, speakers=2, steps=steps, seed=seed)
+    res = run_experiment(cfg, out)
+    root = out/'corpus'
+    clip = next(c for c in read_corpus('synthgrid', root) if c.split==cfg.eval_split)
+    demo = infer([root/clip.video], out/'model.pt', out/'demo', mux=True, landmarks_dir=(root/clip.landmarks).parent)
+    res['demo'] = demo['done'][0]
+    atomic_write(out/'results.json', lambda p: p.write_text(json.dumps(res, indent=1)))
+    return res
 
 # %% ../nbs/80_quickstart.ipynb #24930441
-def quickstart(out, # folder for the quickstart's outputs
-               seed:int=0)->dict:
-    "Run every existing stage end to end on generated data; returns (and saves) a summary."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    cfg = AudioConfig()
-    frames, wav = demo_clip(seed=seed)
-    clip = write_video(out/'input.mp4', frames, audio=wav)
-    video, audio = read_video(clip), load_audio(clip, cfg.sample_rate)
-    mel = log_mel(audio, cfg)
-    resynth = mel_to_audio(mel, cfg)
-    save_audio(out/'resynth.wav', resynth)
-    mux_audio(clip, resynth, out/'resynth.mp4')
-    ax = plot_mel(mel, title='log-mel of the quickstart clip'); ax.figure.savefig(out/'mel.png', dpi=80)
-    err = float(np.abs(log_mel(resynth, cfg) - mel).mean())
-    summary = dict(frames=len(video), seconds=len(audio)/cfg.sample_rate, mel_frames=mel.shape[-1],
-                   griffin_lim_mel_l1=round(err, 4), outputs=sorted([p.name for p in out.iterdir()]+['summary.json']), run=run_info(seed))
-    atomic_write(out/'summary.json', lambda p: p.write_text(json.dumps(summary, indent=2)))
-    return summary
-
-# %% ../nbs/80_quickstart.ipynb #28d5e57d
 def quickstart_cli(out:Param("output folder", str, opt=False, nargs='?')='runs/quickstart',
+                   clips:int=600, # SynthGRID clips to generate
+                   steps:int=1200, # training steps
                    seed:int=0, # random seed
                   ):
-    "Run the whole pipeline on the package's own generated data (README command 1)."
-    s = quickstart(out, seed)
-    print(json.dumps({k:v for k,v in s.items() if k!='run'}, indent=2))
+    "Generate a synthetic corpus, train the tiny model, speak and score held-out videos (README command 1)."
+    res = quickstart(out, clips, steps, seed)
+    print(results_markdown(res) + f"\nDubbed test video: {res['demo']['mp4']}\nEverything else: {out}/")
