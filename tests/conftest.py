@@ -11,11 +11,14 @@ def l2s(*args, cwd=None):
 
 @pytest.fixture
 def talking_clip(tmp_path):
-    "A generated 3 s mp4 with a voiced sound track."
-    from l2s_nb.quickstart import demo_clip
+    "A generated 3 s mp4 (96x96 gray) with a voiced sound track: a harmonic tone whose loudness follows a blinking square."
     from l2s_nb.video import write_video
-    frames, wav = demo_clip()
-    return write_video(tmp_path/'clip.mp4', frames, audio=wav)
+    rng = np.random.default_rng(0)
+    opening = rng.random(75) > 0.5
+    frames = np.stack([np.full((96, 96), 200 if o else 40, np.uint8) for o in opening])
+    t = np.arange(48000)/16000
+    wav = 0.3*np.repeat(opening, 640)*sum(np.sin(2*np.pi*120*k*t)/k for k in range(1, 10))
+    return write_video(tmp_path/'clip.mp4', frames, audio=wav.astype(np.float32))
 
 @pytest.fixture
 def grid_root():

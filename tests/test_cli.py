@@ -1,5 +1,6 @@
 "The `l2s` console command: help, each foundation subcommand, and its bad-input behaviour."
 import json
+from pathlib import Path
 import numpy as np
 from conftest import l2s
 from l2s_nb.audio import load_audio, save_audio
@@ -7,7 +8,8 @@ from l2s_nb.audio import load_audio, save_audio
 def test_help_lists_commands():
     r = l2s('--help')
     assert r.returncode == 0
-    for cmd in ('quickstart', 'info', 'resynth'): assert f'  {cmd}' in r.stdout
+    for cmd in ('quickstart', 'info', 'resynth', 'synthgrid', 'prep', 'train', 'infer', 'score', 'oracles', 'train-judge'):
+        assert f'  {cmd}' in r.stdout
 
 def test_subcommand_help():
     r = l2s('resynth', '--help')
@@ -27,11 +29,12 @@ def test_resynth(talking_clip, tmp_path):
     assert r.returncode == 0, r.stderr
     assert abs(len(load_audio(tmp_path/'out.wav')) - 48000) < 320
 
-def test_quickstart(tmp_path):
-    r = l2s('quickstart', tmp_path/'qs')
+def test_quickstart_miniature(tmp_path):
+    r = l2s('quickstart', tmp_path/'qs', '--clips', 24, '--steps', 3)
     assert r.returncode == 0, r.stderr
-    s = json.loads((tmp_path/'qs'/'summary.json').read_text())
-    assert s['frames'] == 75 and s['mel_frames'] == 300 and s['run']['seed'] == 0
+    res = json.loads((tmp_path/'qs'/'results.json').read_text())
+    assert res['config']['steps'] == 3 and res['run']['seed'] == 0
+    assert 'Griffin-Lim oracle' in r.stdout and (tmp_path/'qs'/'demo'/Path(res['demo']['mp4']).name).exists()
 
 def test_bad_inputs_give_one_line_errors(tmp_path):
     (tmp_path/'junk.mp4').write_bytes(b'\0junk' * 100)
