@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_infer.ipynb #d830daa7
 from __future__ import annotations
-import json, math, time
+import json, math, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from fastcore.script import Param, store_true
@@ -18,7 +18,8 @@ from .recipes import Recipe, load_recipe
 from .vocoder import get_vocoder
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'chunk_spans', 'speak', 'infer_video', 'video_files', 'InferenceError', 'infer', 'infer_cli']
+__all__ = ['VIDEO_EXTS', 'chunk_spans', 'speak', 'infer_video', 'video_files', 'InferenceError', 'infer', 'infer_cli',
+           'benchmark_infer']
 
 # %% ../nbs/40_infer.ipynb #8755eab8
 def chunk_spans(n:int, # frames in the video
@@ -126,3 +127,22 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")
     s = infer(inputs, checkpoint, out, mux, landmarks, speaker, device=device)
     print(f"{len(s['done'])} videos spoken into {out}")
+
+# %% ../nbs/40_infer.ipynb #6db66a08
+def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first GRID s1 clip)
+                    preset:str='base', # model size preset
+                    repeats:int=3, # timed runs (best kept per stage)
+                    threads:int=1, # torch CPU threads
+                    n_iter:int=32, # Griffin-Lim iterations
+                   )->dict:
+    "Best-of-`repeats` seconds per stage of `infer_video`, and the real-time factor."
+    from l2s_nb.recipes import build_recipe
+    torch.set_num_threads(threads)
+    video = Path(video) if video else sorted((shared_data('grid')/'s1'/'video').glob('*.mp4'))[0]
+    model, voc = build_recipe('multitask', preset).eval(), get_vocoder(n_iter=n_iter)
+    with tempfile.TemporaryDirectory() as d:
+        runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]  # the first run warms caches up
+    best = {k: min(r['times'][k] for r in runs) for k in runs[0]['times']}
+    total = sum(best.values())
+    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], preset=preset, threads=threads, griffin_lim_iters=n_iter,
+                stages_s={k: round(v, 4) for k,v in best.items()}, total_s=round(total, 3), real_time_factor=round(total/runs[0]['seconds'], 3))
