@@ -396,12 +396,14 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               seed:int=0, # random seed
               device:str='auto', # auto, cpu, cuda, cuda:N
               num_workers:int=0, # DataLoader workers
+              threads:int=0, # torch CPU threads (0 = torch's default; 1 avoids OpenMP spin-waits when other jobs share the CPU)
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
              ):
     "Train a lip-to-speech recipe on prepared data."
+    if threads: torch.set_num_threads(threads)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,
                       log_every=log_every, seed=seed, device=device, num_workers=num_workers)
     train_ds,val_ds,collate = load_factory(factory)(data)
