@@ -386,6 +386,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               recipe:str='multitask', # registered recipe name
               preset:str='tiny', # model size preset (tiny, base, paper)
               config:str=None, # YAML/JSON file overriding fields of the preset
+              speaker_mode:str=None, # override the preset's speaker conditioning: none, id (table sized from the data) or ref
               steps:int=2000, # optimizer steps
               batch_size:int=8, # clips per step per process
               lr:float=1e-3, # peak learning rate
@@ -408,7 +409,10 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
                       log_every=log_every, seed=seed, device=device, num_workers=num_workers)
     train_ds,val_ds,collate = load_factory(factory)(data)
     seed_everything(seed)
-    model = build_recipe(recipe, model_config_for(recipe, preset, config))
+    overrides = dict(speaker_mode=speaker_mode, n_speakers=len(getattr(train_ds, 'speakers', [])) if speaker_mode=='id' else 0) if speaker_mode else None
+    mcfg = model_config_for(recipe, preset, config)
+    if overrides: mcfg = model_config_for(recipe, to_dict(mcfg), overrides)
+    model = build_recipe(recipe, mcfg)
     metrics = fit(model, train_ds, val_ds, cfg, run_dir, collate, resume=resume, stop_at=stop_at,
                   audio=getattr(train_ds, 'audio', None), video=getattr(train_ds, 'video', None))
     if export and int(os.environ.get('RANK', 0))==0:

@@ -27,7 +27,7 @@ class ToyLipData(Dataset):
             if i in nan_ids: mel[0, 0] = float('nan')
             text = ''.join(LETTERS[j] for j in torch.randint(0, 26, (t//2,), generator=g))
             self.items.append(dict(mouth=mouth, mel=mel, text=text, tokens=torch.tensor(TOK.encode(text)), speaker=i%2, id=f'toy{i}'))
-        self.epoch = 0
+        self.epoch, self.speakers = 0, ['even', 'odd']
     def __len__(self): return len(self.items)
     def lengths(self): return [len(it['mouth']) for it in self.items]
     def set_epoch(self, epoch): self.epoch = epoch
@@ -150,3 +150,13 @@ def test_cli_smoke(tmp_path):
         train_cli(**{**parsed, 'resume': True})
     with pytest.raises(ConfigError, match='data factory'):
         train_cli(**{**parsed, 'factory': 'no_such_module:f'})
+
+def test_cli_speaker_table_is_sized_from_the_data(tmp_path):
+    cfg = tmp_path/'model.yaml'
+    cfg.write_text('\n'.join(f'{k}: {v}' for k,v in MICRO.items() if k != 'frontend') + '\nfrontend: {stem_channels: 4, widths: [4, 8], blocks: [1, 1], downsample: 4}\n')
+    sys.path.insert(0, str(Path(__file__).parent))
+    train_cli('8', run_dir=str(tmp_path/'run'), config=str(cfg), speaker_mode='id', steps=2, batch_size=2, val_every=2, ckpt_every=2,
+              log_every=1, device='cpu', factory='test_train:toy_factory', export=str(tmp_path/'release.pt'))
+    model = load_recipe(tmp_path/'release.pt')
+    assert (model.cfg.speaker_mode, model.cfg.n_speakers) == ('id', 2)
+    assert model.generate(torch.rand(1, 6, 88, 88), speaker=1).shape == (1, 80, 24)
