@@ -20,8 +20,8 @@ from .metrics import pair_files, score_files, summarize, summary_markdown, plot_
 from .judge import load_judge
 
 # %% auto #0
-__all__ = ['ExperimentConfig', 'corpus_root', 'prepare_data', 'train_model', 'evaluate_model', 'results_markdown',
-           'run_experiment']
+__all__ = ['ExperimentConfig', 'corpus_root', 'prepare_data', 'audio_samples', 'train_model', 'evaluate_model',
+           'results_markdown', 'run_experiment']
 
 # %% ../nbs/70_experiment.ipynb #387277ed
 @dataclass
@@ -63,6 +63,23 @@ def prepare_data(cfg:ExperimentConfig, run_dir)->Path:
     return cache
 
 # %% ../nbs/70_experiment.ipynb #eb1f755a
+def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`, `speaker`)
+                  n:int=2, # clips to speak
+                  vocoder:str='griffin_lim'):
+    "An `on_validate` hook for `fit` writing generated and oracle wavs of the first `n` validation clips."
+    def hook(model, step, run_dir):
+        voc = get_vocoder(vocoder, val_ds.audio)
+        folder = Path(run_dir)/'samples'/f'step_{step:06d}'
+        for i in range(min(n, len(val_ds))):
+            it = val_ds[i]
+            device = next(model.parameters()).device
+            mel = model.generate(it['mouth'][None].to(device), torch.tensor([len(it['mouth'])], device=device))[0].float().cpu()
+            wavs = voc(torch.stack([mel, it['mel'].float()]))
+            save_audio(folder/f"{it['id']}_gen.wav", wavs[0]); save_audio(folder/f"{it['id']}_oracle.wav", wavs[1])
+        return {}
+    return hook
+
+# %% ../nbs/70_experiment.ipynb #8e4feb6e
 def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     "Train `cfg.recipe` on `cache`; returns the path of the release checkpoint `run_dir/model.pt`."
     if cfg.threads: torch.set_num_threads(cfg.threads)
@@ -71,7 +88,8 @@ def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     model = build_recipe(cfg.recipe, model_config_for(cfg.recipe, cfg.preset))
     tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed,
                        device=cfg.device, val_every=max(cfg.steps//4, 1), ckpt_every=max(cfg.steps//10, 1))
-    fit(model, train_ds, val_ds, tcfg, Path(run_dir)/'train', collate, resume=True, audio=train_ds.audio, video=train_ds.video)
+    fit(model, train_ds, val_ds, tcfg, Path(run_dir)/'train', collate, resume=True, audio=train_ds.audio, video=train_ds.video,
+        on_validate=audio_samples(val_ds, vocoder=cfg.vocoder) if val_ds else None)
     ck = Path(run_dir)/'train'/'checkpoints'
     return export_release(ck/'best.pt' if (ck/'best.pt').exists() else ck/'last.pt', Path(run_dir)/'model.pt')
 
