@@ -17,10 +17,10 @@ from .text import CharTokenizer, normalize_text
 from .data import Clip, read_grid, read_tsv, inside_root
 
 # %% auto #0
-__all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'ConvBlock',
-           'frame_mask', 'CTCJudge', 'greedy_decode', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb', 'pad_mels',
-           'recognize_mels', 'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge', 'load_judge',
-           'clip_key', 'corpus_mels', 'train_judge_cli']
+__all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'frame_mask', 'CTCJudge',
+           'greedy_decode', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb', 'pad_mels', 'recognize_mels',
+           'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge', 'load_judge', 'clip_key',
+           'corpus_mels', 'train_judge_cli']
 
 # %% ../nbs/51_judge.ipynb #1747a6df
 _log = get_logger('judge')
@@ -56,10 +56,10 @@ def cer(refs:Sequence[str], hyps:Sequence[str])->float:
 class JudgeConfig:
     "Architecture of the CTC judge."
     n_mels:int=80 # input mel bands (must match the AudioConfig)
-    channels:int=128 # width of every convolution block
-    kernel:int=7 # depthwise kernel size (frames at 50 Hz)
-    n_blocks:int=6 # residual convolution blocks
-    dropout:float=0.15 # dropout after each block
+    channels:int=256 # width of the convolutional front end
+    hidden:int=192 # GRU units per direction
+    n_layers:int=2 # bidirectional GRU layers
+    dropout:float=0.1 # dropout after the front end and between GRU layers
     words:list=field(default_factory=list) # closed word vocabulary for word-level CTC; empty = characters (CharTokenizer)
 
     @property
@@ -102,51 +102,45 @@ class ChannelNorm(nn.Module):
         mu = x.mean(1, keepdim=True); var = x.var(1, keepdim=True, unbiased=False)
         return (x-mu)*torch.rsqrt(var+self.eps)*self.weight + self.bias
 
-class ConvBlock(nn.Module):
-    "Residual depthwise-separable 1-D convolution block."
-    def __init__(self, channels:int, kernel:int, dropout:float):
-        super().__init__()
-        self.depthwise = nn.Conv1d(channels, channels, kernel, padding=kernel//2, groups=channels)
-        self.pointwise = nn.Conv1d(channels, channels, 1)
-        self.norm,self.drop = ChannelNorm(channels),nn.Dropout(dropout)
-    def forward(self, x): return x + self.drop(F.gelu(self.norm(self.pointwise(self.depthwise(x)))))
-
 # %% ../nbs/51_judge.ipynb #88f035b8
 def frame_mask(lengths:torch.Tensor, n_frames:int)->torch.Tensor:
     "Boolean `(B, n_frames)` mask that is True on the first `lengths[b]` frames."
     return torch.arange(n_frames, device=lengths.device)[None] < lengths[:,None]
 
 class CTCJudge(nn.Module):
-    "Compact convolutional CTC recogniser on log-mels: `(B, n_mels, T)` → per-frame character log-probabilities at T/2."
+    "Small CTC recogniser on log-mels (conv front end + BiGRU): `(B, n_mels, T)` → per-frame token log-probabilities at T/2."
     def __init__(self, cfg:JudgeConfig=None):
         super().__init__()
         self.cfg = cfg = cfg or JudgeConfig()
-        self.stem = nn.Sequential(nn.Conv1d(cfg.n_mels, cfg.channels, 5, stride=2, padding=2), nn.GELU())
-        self.blocks = nn.Sequential(*[ConvBlock(cfg.channels, cfg.kernel, cfg.dropout) for _ in range(cfg.n_blocks)])
-        self.head = nn.Conv1d(cfg.channels, cfg.n_tokens, 1)
+        self.conv1,self.norm1 = nn.Conv1d(cfg.n_mels, cfg.channels, 5, padding=2),ChannelNorm(cfg.channels)
+        self.conv2,self.norm2 = nn.Conv1d(cfg.channels, cfg.channels, 5, stride=2, padding=2),ChannelNorm(cfg.channels)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = nn.GRU(cfg.channels, cfg.hidden, cfg.n_layers, batch_first=True, bidirectional=True, dropout=cfg.dropout if cfg.n_layers>1 else 0.)
+        self.head = nn.Conv1d(2*cfg.hidden, cfg.n_tokens, 1)
         self.tokenizer = tokenizer_for(cfg)
 
     def _lengths(self, mel, lengths):
         return torch.full((mel.shape[0],), mel.shape[-1], device=mel.device) if lengths is None else lengths.to(mel.device)
 
     def normalize(self, mel:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
-        "Subtract each band's mean over the valid frames, divide by the utterance's overall deviation; padding becomes 0."
+        "Standardise each band by its mean and deviation over the valid frames; padding becomes 0."
         m = frame_mask(lengths, mel.shape[-1])[:,None].to(mel.dtype)
         n = m.sum(-1, keepdim=True).clamp_min(1)
         centred = (mel - (mel*m).sum(-1, keepdim=True)/n)*m
-        var = (centred**2).sum((1, 2), keepdim=True)/(n*mel.shape[1])
-        return centred/var.clamp_min(1e-4).sqrt()
+        return centred/((centred**2).sum(-1, keepdim=True)/n).clamp_min(1e-4).sqrt()
 
     def features(self, mel:torch.Tensor, # log-mels (B, n_mels, T)
                  lengths:torch.Tensor=None, # valid frames per item; None = all
                 )->tuple[torch.Tensor,torch.Tensor]:
-        "Last-block activations `(B, channels, ceil(T/2))` (zero beyond each item's length) and their valid lengths."
+        "GRU outputs `(B, 2*hidden, ceil(T/2))` (zero beyond each item's length) and their valid lengths."
         lengths = self._lengths(mel, lengths); out_len = (lengths+1)//2
-        h = self.stem(self.normalize(mel, lengths))
-        keep = frame_mask(out_len, h.shape[-1])[:,None].to(h.dtype)  # zero the padding after every layer: outputs do not depend on how much padding a batch has
-        h = h*keep
-        for block in self.blocks: h = block(h)*keep
-        return h, out_len
+        x = self.normalize(mel, lengths)
+        h = F.gelu(self.norm1(self.conv1(x)))*frame_mask(lengths, x.shape[-1])[:,None]  # zero the padding after every layer: outputs do not depend on how much padding a batch has
+        h = F.gelu(self.norm2(self.conv2(h)))
+        h = self.drop(h*frame_mask(out_len, h.shape[-1])[:,None])
+        packed = nn.utils.rnn.pack_padded_sequence(h.transpose(1, 2), out_len.cpu(), batch_first=True, enforce_sorted=False)
+        out,_ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=h.shape[-1])
+        return self.drop(out).transpose(1, 2), out_len
 
     def forward(self, mel:torch.Tensor, lengths:torch.Tensor=None)->tuple[torch.Tensor,torch.Tensor]:
         "CTC log-probabilities `(B, T/2, n_tokens)` and output lengths."
@@ -166,15 +160,17 @@ def greedy_decode(log_probs:torch.Tensor, # (B, T, n_tokens) from `CTCJudge`
 @dataclass
 class JudgeTrainConfig:
     "Optimisation and augmentation settings of `train_judge`."
-    epochs:int=24 # passes over the training clips
-    batch_size:int=32 # clips per step
-    lr:float=3e-3 # peak learning rate of the one-cycle schedule
+    epochs:int=15 # passes over the training clips
+    batch_size:int=16 # clips per step
+    lr:float=2e-3 # peak learning rate of the one-cycle schedule
+    warmup:float=0.1 # fraction of the steps spent warming up to `lr`
+    clip:float=5. # gradient-norm clipping threshold
     weight_decay:float=1e-2 # AdamW weight decay
-    speed:tuple=(0.85, 1.15) # range of the random time-stretch factor
+    speed:tuple=(0.9, 1.1) # range of the random time-stretch factor
     freq_masks:int=2 # SpecAugment frequency masks per clip
-    freq_width:int=12 # widest frequency mask (mel bands)
+    freq_width:int=10 # widest frequency mask (mel bands)
     time_masks:int=2 # SpecAugment time masks per clip
-    time_width:int=10 # widest time mask (frames)
+    time_width:int=8 # widest time mask (frames)
     threads:int=1 # torch CPU threads; 1 avoids OpenMP spin-waits that make steps 5–10× slower when other jobs share the cores
 
 # %% ../nbs/51_judge.ipynb #2904dc4f
@@ -233,7 +229,7 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
     targets = [torch.tensor(tok.encode(t)) for t in train_texts]
     steps = tcfg.epochs*math.ceil(len(train_mels)/tcfg.batch_size)
     opt = torch.optim.AdamW(model.parameters(), tcfg.lr, weight_decay=tcfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, tcfg.lr, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, tcfg.lr, total_steps=steps, pct_start=tcfg.warmup)
     ctc,history,t0 = nn.CTCLoss(blank=tok.blank, zero_infinity=True),[],time.time()
     for epoch in tqdm(range(tcfg.epochs), desc='judge epochs'):
         model.train(); total = 0.
@@ -245,7 +241,7 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
             ys = [targets[i] for i in batch]
             lp,out_len = model(x, lens)
             loss = ctc(lp.transpose(0, 1), torch.cat(ys), out_len, torch.tensor([len(y) for y in ys]))
-            opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
+            opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip); opt.step(); sched.step()
             total += loss.item()*len(batch)
         rec = dict(epoch=epoch+1, loss=total/len(train_mels), seconds=round(time.time()-t0, 1))
         if len(val_mels):
@@ -358,10 +354,10 @@ def corpus_mels(root, # corpus root the clips' paths are relative to
 def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid or a SynthGRID folder)
                     out:str, # checkpoint path (.pt) to write
                     results:str=None, # JSON with training time and held-out WER/CER (default: next to out)
-                    epochs:int=24, # training epochs
+                    epochs:int=15, # training epochs
                     seed:int=0, # random seed
                     cache:str=None, # .npz of log-mels reused across runs (e.g. runs/grid_s1_mels.npz)
-                    unit:str='word', # output units: 'word' (closed vocabulary of the training transcripts) or 'char'
+                    unit:str='char', # output units: 'char' (open vocabulary) or 'word' (closed vocabulary of the training transcripts)
                    )->dict:
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
@@ -374,15 +370,16 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     train_m,held_m = corpus_mels(corpus, train, cfg, cache),corpus_mels(corpus, held, cfg, cache)
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
-    model,history = train_judge(train_m, [c.transcript for c in train], [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed)
+    train_refs = [c.transcript for c in train]
+    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed)
     train_seconds = time.time()-t1
-    hyps = recognize_mels(model, held_m)
+    train_hyps,hyps = recognize_mels(model, train_m),recognize_mels(model, held_m)
     by_split = {}
     for name in sorted({c.split for c in held}):
         ix = [k for k,c in enumerate(held) if c.split==name]
         refs,hs = [held[k].transcript for k in ix],[hyps[k] for k in ix]
         by_split[name] = dict(n=len(ix), wer=wer(refs, hs), cer=cer(refs, hs))
-    metrics = dict(corpus=str(corpus), n_train=len(train), heldout=by_split, unit=unit, decoding=('greedy CTC over the closed word list of the training transcripts, any order (no grammar)' if unit=='word' else 'greedy CTC over characters, unconstrained (no lexicon or grammar)'),
+    metrics = dict(corpus=str(corpus), n_train=len(train), heldout=by_split, train=dict(n=len(train), wer=wer(train_refs, train_hyps), cer=cer(train_refs, train_hyps)), unit=unit, decoding=('greedy CTC over the closed word list of the training transcripts, any order (no grammar)' if unit=='word' else 'greedy CTC over characters, unconstrained (no lexicon or grammar)'),
                    mel_seconds=round(t1-t0, 1), train_seconds=round(train_seconds, 1), threads=tcfg.threads,
                    n_params=sum(p.numel() for p in model.parameters()))
     save_judge(out, model, cfg, tcfg, metrics, seed)

@@ -265,7 +265,7 @@ def score_cli(ref_dir:str, # folder of reference audio; files are matched to GEN
     rows = score_files(pairs, texts, jd, tolerance)
     summary = summarize(rows); title = title or Path(gen_dir).name
     seconds = time.time()-t0
-    meta = dict(ref_dir=str(ref_dir), gen_dir=str(gen_dir), text=text, judge=jd.name if jd else None, tolerance_s=tolerance,
+    meta = dict(ref_dir=str(ref_dir), gen_dir=str(gen_dir), text=text and str(text), judge=jd.name if jd else None, tolerance_s=tolerance,
                 n=len(rows), seconds=round(seconds, 1), utterances_per_s=round(len(rows)/seconds, 3),
                 protocol='pesq_wb: P.862.2 at 16 kHz; pesq_nb: P.862 (P.862.1 mapping) at 8 kHz; mcd: c1-c24 of the 80-band log-mel, DTW; lengths cropped to the shorter within tolerance',
                 run_info=run_info())

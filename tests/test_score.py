@@ -120,8 +120,8 @@ def grid_judge():
 
 def test_grid_judge_on_held_out_clips(grid_root, grid_judge):
     texts = read_transcripts(grid_root/'transcripts.tsv')
-    split = [l.split('\t') for l in (ROOT/'data'/'grid_s1_split.tsv').read_text().split('\n')[1:] if l]
-    held = [i for i, s in split if s.strip() == 'val'][:10]
+    rows = csv.DictReader(open(ROOT/'data'/'grid_s1_split.tsv'), delimiter='\t')
+    held = [r['id'] for r in rows if r['split'] == 'val'][:10]
     wavs = [load_audio(grid_root/'audio'/f'{i}.flac') for i in held]
     r = grid_judge.evaluate(wavs, [texts[i] for i in held])
     assert r['wer'] <= 0.05, list(zip(held, r['hyps']))
