@@ -56,10 +56,10 @@ def corpus_root(cfg:ExperimentConfig, run_dir)->Path:
     synthgrid(root, cfg.clips, cfg.speakers, cfg.seed)
     return root
 
-def prepare_data(cfg:ExperimentConfig, run_dir)->Path:
-    "Prep cache of the experiment's corpus (made or completed as needed)."
+def prepare_data(cfg:ExperimentConfig, run_dir, root=None)->Path:
+    "Prep cache of the experiment's corpus at `root` (default: `corpus_root`), made or completed as needed."
     cache = Path(cfg.cache) if cfg.cache else Path(run_dir)/'cache'
-    prep(cfg.corpus, corpus_root(cfg, run_dir), cache)
+    prep(cfg.corpus, root or corpus_root(cfg, run_dir), cache)
     return cache
 
 # %% ../nbs/70_experiment.ipynb #eb1f755a
@@ -110,7 +110,8 @@ def evaluate_model(checkpoint, # release or training checkpoint
     out = Path(run_dir)/'eval'
     model = load_recipe(checkpoint, device=cfg.device)
     voc = get_vocoder(cfg.vocoder, model.audio)
-    audio_of = {(c.speaker, c.id): Path(root or corpus_root(cfg, run_dir))/c.audio for c in read_corpus(cfg.corpus, root or corpus_root(cfg, run_dir))}
+    root = Path(root) if root else corpus_root(cfg, run_dir)
+    audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root)}
     rows = [r for r in read_tsv(Path(cache)/'manifest.tsv') if r['split']==cfg.eval_split]
     if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}")
     rows = rows[:cfg.max_eval] if cfg.max_eval else rows
@@ -152,9 +153,10 @@ def run_experiment(cfg:ExperimentConfig, # what to run
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir/'experiment.yaml')
     times, t = {}, time.perf_counter()
-    cache = prepare_data(cfg, run_dir); times['data_s'] = time.perf_counter()-t; t = time.perf_counter()
+    root = corpus_root(cfg, run_dir)
+    cache = prepare_data(cfg, run_dir, root); times['data_s'] = time.perf_counter()-t; t = time.perf_counter()
     ckpt = train_model(cfg, cache, run_dir); times['train_s'] = time.perf_counter()-t; t = time.perf_counter()
-    res = evaluate_model(ckpt, cache, cfg, run_dir, corpus_root(cfg, run_dir)); times['eval_s'] = time.perf_counter()-t
+    res = evaluate_model(ckpt, cache, cfg, run_dir, root); times['eval_s'] = time.perf_counter()-t
     res = dict(config=to_dict(cfg), **res, seconds={k:round(v, 1) for k,v in times.items()}, checkpoint=str(ckpt), run=run_info(cfg.seed))
     atomic_write(run_dir/'results.json', lambda p: p.write_text(json.dumps(res, indent=1)))
     atomic_write(run_dir/'results.md', lambda p: p.write_text(results_markdown(res)))

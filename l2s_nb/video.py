@@ -145,7 +145,7 @@ def read_video(path, # any video file
     src = _decord_frames(path, gray) or _pyav_frames(path, gray)
     ts, get = src
     if len(ts)==0: raise EmptyMediaError(path, "contains no video frames")
-    src_fps = info.fps or 1/np.median(np.diff(np.sort(ts))) if len(ts)>1 else fps
+    src_fps = info.fps or (1/np.median(np.diff(np.sort(ts))) if len(ts)>1 else fps)
     duration = ts.max() + 1/src_fps - ts.min()
     idx = resample_indices(ts - ts.min(), fps, duration)
     if abs(src_fps-fps)>1e-3: _log.info(f"{path}: resampled {src_fps:.3f} fps -> {fps:g} fps ({len(ts)} -> {len(idx)} frames)")
