@@ -18,9 +18,9 @@ from .data import Clip, read_grid, read_tsv, inside_root
 
 # %% auto #0
 __all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'frame_mask', 'CTCJudge',
-           'greedy_decode', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb', 'pad_mels', 'recognize_mels',
-           'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge', 'load_judge', 'clip_key',
-           'corpus_mels', 'train_judge_cli']
+           'greedy_decode', 'slot_grammar', 'GrammarDecoder', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb',
+           'pad_mels', 'recognize_mels', 'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge',
+           'load_judge', 'clip_key', 'corpus_mels', 'train_judge_cli']
 
 # %% ../nbs/51_judge.ipynb #1747a6df
 _log = get_logger('judge')
@@ -54,13 +54,14 @@ def cer(refs:Sequence[str], hyps:Sequence[str])->float:
 # %% ../nbs/51_judge.ipynb #9cb64478
 @dataclass
 class JudgeConfig:
-    "Architecture of the CTC judge."
+    "Architecture and decoding of the CTC judge."
     n_mels:int=80 # input mel bands (must match the AudioConfig)
     channels:int=256 # width of the convolutional front end
     hidden:int=192 # GRU units per direction
     n_layers:int=2 # bidirectional GRU layers
     dropout:float=0.1 # dropout after the front end and between GRU layers
     words:list=field(default_factory=list) # closed word vocabulary for word-level CTC; empty = characters (CharTokenizer)
+    grammar:list=field(default_factory=list) # word slots for constrained decoding (`slot_grammar`); empty = greedy decoding only
 
     @property
     def n_tokens(self)->int:
@@ -118,6 +119,7 @@ class CTCJudge(nn.Module):
         self.rnn = nn.GRU(cfg.channels, cfg.hidden, cfg.n_layers, batch_first=True, bidirectional=True, dropout=cfg.dropout if cfg.n_layers>1 else 0.)
         self.head = nn.Conv1d(2*cfg.hidden, cfg.n_tokens, 1)
         self.tokenizer = tokenizer_for(cfg)
+        self.grammar = GrammarDecoder(cfg.grammar, self.tokenizer) if cfg.grammar else None
 
     def _lengths(self, mel, lengths):
         return torch.full((mel.shape[0],), mel.shape[-1], device=mel.device) if lengths is None else lengths.to(mel.device)
@@ -155,6 +157,70 @@ def greedy_decode(log_probs:torch.Tensor, # (B, T, n_tokens) from `CTCJudge`
     "Best-path CTC decoding of a batch into strings."
     tok = tok or CharTokenizer()
     return [tok.ctc_collapse(best[:int(n)]) for best,n in zip(log_probs.argmax(-1), lengths)]
+
+# %% ../nbs/51_judge.ipynb #13a5d085
+def slot_grammar(texts:Sequence[str])->list[list[str]]:
+    "Word slots of a fixed-length grammar read off transcripts (GRID: 6 slots); `[]` when transcripts differ in length."
+    words = [normalize_text(t).split() for t in texts]
+    if not words or len({len(w) for w in words})!=1: return []
+    return [sorted({w[k] for w in words}) for k in range(len(words[0]))]
+
+# %% ../nbs/51_judge.ipynb #ecd9158f
+class GrammarDecoder:
+    "Viterbi CTC decoding restricted to the sentences of a slot grammar (one word from each slot, in order)."
+    def __init__(self, slots:Sequence[Sequence[str]], # the words allowed at each position
+                 tok, # the judge's tokenizer (`CharTokenizer` or `WordTokenizer`)
+                ):
+        self.slots = [list(s) for s in slots]
+        if not self.slots or not all(self.slots): raise ConfigError(f"GrammarDecoder: every slot needs at least one word, got {slots!r}")
+        labels,self._owner,preds = [],[],[]  # per label node: token id, (slot, word) or None for a separator, predecessor nodes (-1 = sentence start)
+        def add(lab, owner, pred): labels.append(lab); self._owner.append(owner); preds.append(pred); return len(labels)-1
+        ends = [-1]
+        for s,words in enumerate(self.slots):
+            if s: 
+                for lab in _separator(tok, self.slots[s-1][0], words[0]): ends = [add(lab, None, ends)]
+            new_ends = []
+            for w,word in enumerate(words):
+                ids = tok.encode(word)
+                if not ids: raise ConfigError(f"GrammarDecoder: word {word!r} of slot {s} has no tokens")
+                last = ends
+                for lab in ids: last = [add(lab, (s, w), last)]
+                new_ends += last
+            ends = new_ends
+        n = len(labels); S = 2*n+1  # state 2i: label node i; 2i+1: blank after node i; 2n: blank before the sentence
+        P = [[] for _ in range(S)]
+        for i in range(n):
+            P[2*i].append(2*i); P[2*i+1] += [2*i+1, 2*i]
+            for p in preds[i]: P[2*i] += [2*n] if p<0 else [2*p+1] + ([2*p] if labels[p]!=labels[i] else [])
+        P[2*n].append(2*n)
+        k = max(map(len, P))
+        self._pred = np.array([q + [S]*(k-len(q)) for q in P])  # index S holds -inf
+        self._label = np.array([x for lab in labels for x in (lab, tok.blank)] + [tok.blank])
+        self._init = np.array([2*n] + [2*i for i in range(n) if -1 in preds[i]])
+        self._final = np.array([x for e in ends for x in (2*e, 2*e+1)])
+
+    def decode(self, log_probs:np.ndarray)->str|None:
+        "Best sentence for one utterance's `(T, n_tokens)` log-probabilities; None when T is too short for any sentence."
+        emit = np.asarray(log_probs, dtype=np.float32)[:, self._label]
+        T,S = emit.shape
+        delta = np.full(S+1, -np.inf, np.float32); delta[self._init] = emit[0, self._init]
+        back,rows = np.zeros((T, S), np.int32),np.arange(S)
+        for t in range(1, T):
+            cand = delta[self._pred]
+            best = cand.argmax(1); back[t] = self._pred[rows, best]
+            delta[:S] = cand[rows, best] + emit[t]
+        s = self._final[delta[self._final].argmax()]
+        if not np.isfinite(delta[s]): return None
+        chosen = {}
+        for t in range(T-1, -1, -1):
+            if s%2==0 and s<S-1 and self._owner[s//2]: chosen.setdefault(*self._owner[s//2])
+            s = back[t, s]
+        return ' '.join(self.slots[k][chosen[k]] for k in range(len(self.slots)))
+
+def _separator(tok, left:str, right:str)->list[int]:
+    "Token ids the tokenizer puts between two words (a space for characters, nothing for words)."
+    both,a,b = tok.encode(f'{left} {right}'),tok.encode(left),tok.encode(right)
+    return both[len(a):len(both)-len(b)]
 
 # %% ../nbs/51_judge.ipynb #f9c3ccf7
 @dataclass
@@ -204,12 +270,18 @@ def pad_mels(mels:Sequence[np.ndarray], floor:float=math.log(1e-5))->tuple[torch
     return out, lengths
 
 @torch.no_grad()
-def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32)->list[str]:
-    "Greedy transcripts of a list of `(n_mels, T)` log-mels, in the model's output units."
+def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
+                   constrained:bool=True, # decode with the model's grammar when it has one (else greedy)
+                  )->list[str]:
+    "Transcripts of a list of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and `constrained`, else greedy."
     model.eval(); out = []
     for i in range(0, len(mels), batch_size):
         x,lens = pad_mels(mels[i:i+batch_size])
-        out += greedy_decode(*model(x, lens), model.tokenizer)
+        lp,n = model(x, lens)
+        greedy = greedy_decode(lp, n, model.tokenizer)
+        if constrained and model.grammar:
+            greedy = [model.grammar.decode(p[:int(k)].numpy()) or g for p,k,g in zip(lp, n, greedy)]  # too short for any sentence: greedy
+        out += greedy
     return out
 
 # %% ../nbs/51_judge.ipynb #eb0b84f4
@@ -247,6 +319,7 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
         if len(val_mels):
             hyps = recognize_mels(model, val_mels)
             rec.update(val_wer=wer(val_texts, hyps), val_cer=cer(val_texts, hyps))
+            if model.grammar: rec.update(val_greedy_wer=wer(val_texts, recognize_mels(model, val_mels, constrained=False)))
         _log.info(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k,v in rec.items()))
         history.append(rec)
     return model.eval(), history
@@ -298,10 +371,13 @@ class Judge:
         return dict(wer=wer(refs, hyps), cer=cer(refs, hyps), hyps=hyps)
 
     @classmethod
-    def from_checkpoint(cls, path, batch_size:int=32):
+    def from_checkpoint(cls, path, batch_size:int=32,
+                        constrained:bool=True, # use the checkpoint's grammar when it has one; False = greedy, open vocabulary
+                       ):
         "Judge backed by a trained `CTCJudge` checkpoint."
         model = load_ctc_judge(path); cfg = AudioConfig()
-        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size), name=Path(path).stem, sample_rate=cfg.sample_rate)
+        name = Path(path).stem + ('' if constrained or not model.grammar else ':greedy')
+        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size, constrained), name=name, sample_rate=cfg.sample_rate)
 
     @classmethod
     def from_faster_whisper(cls, model_dir, # local folder of a CTranslate2 Whisper model (nothing is downloaded)
@@ -358,28 +434,40 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
                     seed:int=0, # random seed
                     cache:str=None, # .npz of log-mels reused across runs (e.g. runs/grid_s1_mels.npz)
                     unit:str='char', # output units: 'char' (open vocabulary) or 'word' (closed vocabulary of the training transcripts)
+                    hidden:int=192, # GRU units per direction
+                    layers:int=2, # bidirectional GRU layers
+                    grammar:bool=True, # store the slot grammar of the training transcripts (when they have one) for constrained decoding
                    )->dict:
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
     train = [c for c in clips if c.split=='train']; held = [c for c in clips if c.split!='train']
     if not train or not held: raise ConfigError(f"{corpus}: need train and held-out clips, found {len(train)} and {len(held)}")
     if unit not in ('word', 'char'): raise ConfigError(f"train_judge_cli: unit must be 'word' or 'char', got {unit!r}")
-    jcfg = JudgeConfig(words=sorted({w for c in train for w in normalize_text(c.transcript).split()}) if unit=='word' else [])
+    train_refs = [c.transcript for c in train]
+    jcfg = JudgeConfig(hidden=hidden, n_layers=layers, grammar=slot_grammar(train_refs) if grammar else [],
+                       words=sorted({w for t in train_refs for w in normalize_text(t).split()}) if unit=='word' else [])
     cfg,tcfg = AudioConfig(),JudgeTrainConfig(epochs=epochs)
     t0 = time.time()
     train_m,held_m = corpus_mels(corpus, train, cfg, cache),corpus_mels(corpus, held, cfg, cache)
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
-    train_refs = [c.transcript for c in train]
     model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed)
     train_seconds = time.time()-t1
-    train_hyps,hyps = recognize_mels(model, train_m),recognize_mels(model, held_m)
-    by_split = {}
+    def rates(refs, mels):
+        hyps = recognize_mels(model, mels)
+        r = dict(n=len(refs), wer=wer(refs, hyps), cer=cer(refs, hyps))
+        if model.grammar:
+            greedy = recognize_mels(model, mels, constrained=False)
+            r.update(greedy_wer=wer(refs, greedy), greedy_cer=cer(refs, greedy))
+        return r, hyps
+    by_split,hyps = {},[None]*len(held)
     for name in sorted({c.split for c in held}):
         ix = [k for k,c in enumerate(held) if c.split==name]
-        refs,hs = [held[k].transcript for k in ix],[hyps[k] for k in ix]
-        by_split[name] = dict(n=len(ix), wer=wer(refs, hs), cer=cer(refs, hs))
-    metrics = dict(corpus=str(corpus), n_train=len(train), heldout=by_split, train=dict(n=len(train), wer=wer(train_refs, train_hyps), cer=cer(train_refs, train_hyps)), unit=unit, decoding=('greedy CTC over the closed word list of the training transcripts, any order (no grammar)' if unit=='word' else 'greedy CTC over characters, unconstrained (no lexicon or grammar)'),
+        by_split[name],hs = rates([held[k].transcript for k in ix], [held_m[k] for k in ix])
+        for k,h in zip(ix, hs): hyps[k] = h
+    units = 'the closed word list of the training transcripts' if unit=='word' else 'characters'
+    decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(jcfg.grammar)}-slot grammar of the training transcripts (greedy_* = unconstrained best path)' if jcfg.grammar else 'greedy best path, no grammar')
+    metrics = dict(corpus=str(corpus), n_train=len(train), heldout=by_split, train=rates(train_refs, train_m)[0], unit=unit, decoding=decoding,
                    mel_seconds=round(t1-t0, 1), train_seconds=round(train_seconds, 1), threads=tcfg.threads,
                    n_params=sum(p.numel() for p in model.parameters()))
     save_judge(out, model, cfg, tcfg, metrics, seed)

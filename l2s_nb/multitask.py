@@ -203,16 +203,17 @@ def masked_l1(pred:torch.Tensor, # (B, n_mels, T)
     return ((pred - target).abs() * m).sum() / (m.sum() * pred.shape[1]).clamp(min=1)
 
 # %% ../nbs/11_multitask.ipynb #519f6805
-def content_loss(judge, # object with `features(mel) -> Tensor`, e.g. `l2s_nb.judge`'s model
+def content_loss(judge, # frozen `l2s_nb.judge.CTCJudge`: `features(mel, lengths)` -> (features, lengths)
                  pred:torch.Tensor, # (B, n_mels, T) generated log-mel
                  target:torch.Tensor, # (B, n_mels, T) real log-mel
                  mel_mask:torch.Tensor, # (B, T) valid frames
                  log_floor:float=math.log(AudioConfig.log_floor), # value of padded frames
                 )->torch.Tensor:
     "L1 distance between the judge's features of generated and real mels (gradient flows into `pred` only)."
+    lengths = mel_mask.sum(1)
     pred = pred.masked_fill(~mel_mask[:, None], log_floor)
-    with torch.no_grad(): f_target = judge.features(target)
-    return F.l1_loss(judge.features(pred), f_target)
+    with torch.no_grad(): f_target = judge.features(target, lengths)[0]
+    return F.l1_loss(judge.features(pred, lengths)[0], f_target)
 
 # %% ../nbs/11_multitask.ipynb #7a87a778
 class MultitaskL2S(Recipe):

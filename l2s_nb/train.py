@@ -16,12 +16,13 @@ from fastcore.script import store_true
 from .config import (L2SError, ConfigError, AudioConfig, VideoConfig, to_dict, from_dict, atomic_write,
                            check_compatible, seed_everything, run_info, get_logger, save_config, load_config)
 from .recipes import Recipe, CheckpointError, read_checkpoint, recipe_class, build_recipe, to_device, load_recipe
+from .judge import load_ctc_judge
 
 # %% auto #0
 __all__ = ['MATH_FIELDS', 'DEFAULT_FACTORY', 'TrainConfig', 'lr_factor', 'StepBatchSampler', 'EpochIndexed', 'get_rng_state',
            'set_rng_state', 'Dist', 'setup_distributed', 'RunLogger', 'read_log', 'TrainingDivergedError',
-           'save_checkpoint', 'check_resumable', 'evaluate', 'fit', 'export_release', 'model_config_for',
-           'load_factory', 'train_cli']
+           'save_checkpoint', 'check_resumable', 'attach_content_judge', 'evaluate', 'fit', 'export_release',
+           'model_config_for', 'load_factory', 'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 @dataclass
@@ -43,6 +44,7 @@ class TrainConfig:
     val_batches:int=0 # validation batches per evaluation (0: the whole validation set)
     num_workers:int=0 # DataLoader worker processes
     device:str='auto' # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...
+    content_judge:str='' # frozen ASR judge checkpoint for the content loss of models with w_content > 0 (l2s_nb.judge)
 
     def __post_init__(self):
         self.betas = list(self.betas)
@@ -51,7 +53,7 @@ class TrainConfig:
         if not 0<=self.min_lr_ratio<=1: raise ConfigError(f"TrainConfig: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
 
 # fields that change the optimisation: a resumed run must use the same values
-MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio', 'grad_clip', 'amp', 'seed')
+MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio', 'grad_clip', 'amp', 'seed', 'content_judge')
 
 # %% ../nbs/30_train.ipynb #6ac7e1eb
 def lr_factor(step:int, # optimizer steps taken so far
@@ -205,6 +207,16 @@ def check_resumable(ck:dict, path, model:Recipe, cfg:TrainConfig):
     mine = {k:to_dict(cfg)[k] for k in MATH_FIELDS}
     check_compatible(mine, {k:ck['train_config'].get(k) for k in MATH_FIELDS}, what=f"checkpoint {path} (training settings)")
 
+# %% ../nbs/30_train.ipynb #3771ffa6
+def attach_content_judge(model:Recipe, # recipe to train
+                         judge:str, # judge checkpoint path ('' = none)
+                         device:str='cpu'):
+    "Load `judge` frozen on `device` and attach it to `model` when the model's config has a content-loss weight; check they agree."
+    w = getattr(model.cfg, 'w_content', 0.)
+    if w and not judge: raise ConfigError(f"the {model.name} config has w_content={w} but no content judge: set TrainConfig.content_judge (l2s train --content_judge data/checkpoints/judge_grid_s1.pt) or w_content=0")
+    if judge and not w: raise ConfigError(f"content_judge={judge!r} is set but the {model.name} config has w_content=0: give it a weight (l2s train --w_content 1) or drop the judge")
+    if judge: model.attach_judge(load_ctc_judge(judge).to(device).requires_grad_(False))
+
 # %% ../nbs/30_train.ipynb #7d9568fe
 def _all_finite(x:torch.Tensor, d:Dist)->bool:
     "Whether `x` is finite on every process."
@@ -266,6 +278,7 @@ def fit(model:Recipe, # recipe to train (already initialised; its config is save
     run_dir = Path(run_dir); ckpt_dir = run_dir/'checkpoints'; last = ckpt_dir/'last.pt'
     log = get_logger('train')
     model.to(d.device).train()
+    attach_content_judge(model, cfg.content_judge, d.device)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim()>1]; no_decay = [p for p in params if p.dim()<=1]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=cfg.weight_decay), dict(params=no_decay, weight_decay=0.)], lr=cfg.lr, betas=tuple(cfg.betas))
@@ -400,16 +413,19 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               threads:int=0, # torch CPU threads (0 = torch's default; 1 avoids OpenMP spin-waits when other jobs share the CPU)
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
+              content_judge:str=None, # ASR judge checkpoint for the content loss (with --w_content)
+              w_content:float=None, # override the preset's content-loss weight
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
              ):
     "Train a lip-to-speech recipe on prepared data."
     if threads: torch.set_num_threads(threads)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,
-                      log_every=log_every, seed=seed, device=device, num_workers=num_workers)
+                      log_every=log_every, seed=seed, device=device, num_workers=num_workers, content_judge=content_judge or '')
     train_ds,val_ds,collate = load_factory(factory)(data)
     seed_everything(seed)
-    overrides = dict(speaker_mode=speaker_mode, n_speakers=len(getattr(train_ds, 'speakers', [])) if speaker_mode=='id' else 0) if speaker_mode else None
+    overrides = dict(speaker_mode=speaker_mode, n_speakers=len(getattr(train_ds, 'speakers', [])) if speaker_mode=='id' else 0) if speaker_mode else {}
+    if w_content is not None: overrides['w_content'] = w_content
     mcfg = model_config_for(recipe, preset, config)
     if overrides: mcfg = model_config_for(recipe, to_dict(mcfg), overrides)
     model = build_recipe(recipe, mcfg)
