@@ -160,3 +160,23 @@ def test_cli_speaker_table_is_sized_from_the_data(tmp_path):
     model = load_recipe(tmp_path/'release.pt')
     assert (model.cfg.speaker_mode, model.cfg.n_speakers) == ('id', 2)
     assert model.generate(torch.rand(1, 6, 88, 88), speaker=1).shape == (1, 80, 24)
+
+def test_cli_content_loss_needs_judge_and_weight_together(tmp_path):
+    from l2s_nb.config import AudioConfig
+    from l2s_nb.judge import CTCJudge, JudgeConfig, JudgeTrainConfig, save_judge
+    cfg = tmp_path/'model.yaml'
+    cfg.write_text('\n'.join(f'{k}: {v}' for k,v in MICRO.items() if k != 'frontend') + '\nfrontend: {stem_channels: 4, widths: [4, 8], blocks: [1, 1], downsample: 4}\n')
+    judge = save_judge(tmp_path/'judge.pt', CTCJudge(JudgeConfig(channels=8, hidden=8)), AudioConfig(), JudgeTrainConfig(), {})
+    args = ['8', '--run_dir', str(tmp_path/'run'), '--config', str(cfg), '--steps', '2', '--batch_size', '2', '--val_every', '2',
+            '--log_every', '1', '--device', 'cpu', '--factory', 'test_train:toy_factory', '--content_judge', str(judge), '--w_content', '0.5']
+    sys.path.insert(0, str(Path(__file__).parent))
+    parsed = {k:v for k,v in vars(anno_parser(train_cli).parse_args(args)).items() if k not in ('pdb', 'xtra')}
+    train_cli(**parsed)
+    assert all(r['content'] > 0 for r in read_log(tmp_path/'run'))
+    ck = read_checkpoint(tmp_path/'run'/'checkpoints'/'last.pt')
+    assert ck['config']['w_content'] == 0.5 and ck['train_config']['content_judge'] == str(judge)
+    assert not any('judge' in k for k in ck['model'])
+    with pytest.raises(ConfigError, match='w_content=0'):
+        train_cli(**{**parsed, 'run_dir': str(tmp_path/'r2'), 'w_content': None})
+    with pytest.raises(ConfigError, match='no content judge'):
+        train_cli(**{**parsed, 'run_dir': str(tmp_path/'r3'), 'content_judge': None})
