@@ -23,6 +23,7 @@ COMMANDS = {
     'score': 'l2s_nb.metrics:score_cli',
     'oracles': 'l2s_nb.metrics:oracles_cli',
     'train-judge': 'l2s_nb.judge:train_judge_cli',
+    'score-judge': 'l2s_nb.judge:score_judge_cli',
 }
 
 def _load(name:str):

@@ -20,7 +20,8 @@ from .data import Clip, read_grid, read_tsv, inside_root
 __all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'frame_mask', 'CTCJudge',
            'greedy_decode', 'slot_grammar', 'GrammarDecoder', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb',
            'pad_mels', 'recognize_mels', 'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge',
-           'load_judge', 'clip_key', 'corpus_mels', 'train_judge_cli']
+           'load_judge', 'clip_key', 'corpus_mels', 'slot_accuracy', 'judge_report', 'score_judge_cli',
+           'train_judge_cli']
 
 # %% ../nbs/51_judge.ipynb #1747a6df
 _log = get_logger('judge')
@@ -427,6 +428,49 @@ def corpus_mels(root, # corpus root the clips' paths are relative to
     return [mels[clip_key(c)] for c in clips]
 
 # %% ../nbs/51_judge.ipynb #d8877b3a
+def slot_accuracy(refs:Sequence[str], hyps:Sequence[str])->list[float]:
+    "Word accuracy at each position of equal-length sentences (e.g. per GRID slot)."
+    r,h = [normalize_text(t).split() for t in refs],[normalize_text(t).split() for t in hyps]
+    n = len(r[0])
+    if any(len(x)!=n for x in r): raise ConfigError(f"slot_accuracy: reference sentences must all have {n} words")
+    return [float(np.mean([len(b)>k and a[k]==b[k] for a,b in zip(r, h)])) for k in range(n)]
+
+def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence[Clip], held_mels)->dict:
+    "WER/CER (constrained and greedy) and per-slot accuracy on the training clips and every held-out split, plus the held-out errors."
+    def rates(refs, mels):
+        hyps = recognize_mels(model, mels)
+        r = dict(n=len(refs), wer=wer(refs, hyps), cer=cer(refs, hyps))
+        if model.grammar:
+            greedy = recognize_mels(model, mels, constrained=False)
+            r.update(greedy_wer=wer(refs, greedy), greedy_cer=cer(refs, greedy), slot_accuracy=slot_accuracy(refs, hyps))
+        return r, hyps
+    by_split,hyps = {},[None]*len(held)
+    for name in sorted({c.split for c in held}):
+        ix = [k for k,c in enumerate(held) if c.split==name]
+        by_split[name],hs = rates([held[k].transcript for k in ix], [held_mels[k] for k in ix])
+        for k,h in zip(ix, hs): hyps[k] = h
+    units = 'a closed word list' if model.cfg.words else 'characters'
+    decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(model.cfg.grammar)}-slot grammar of the training transcripts (greedy_* = unconstrained best path)' if model.grammar else 'greedy best path, no grammar')
+    errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h) for c,h in zip(held, hyps) if normalize_text(c.transcript)!=h]
+    return dict(heldout=by_split, train=rates([c.transcript for c in train], train_mels)[0], decoding=decoding, errors=errors)
+
+# %% ../nbs/51_judge.ipynb #163258a8
+def score_judge_cli(checkpoint:str, # judge checkpoint (.pt)
+                    corpus:str, # GRID-layout corpus root
+                    out:str=None, # JSON to write (default: print only)
+                    cache:str=None, # .npz of log-mels reused across runs
+                   )->dict:
+    "Score a judge checkpoint on a corpus's training and held-out clips."
+    model,clips = load_ctc_judge(checkpoint),read_grid(corpus)
+    train,held = [c for c in clips if c.split=='train'],[c for c in clips if c.split!='train']
+    cfg = AudioConfig()
+    rep = judge_report(model, train, corpus_mels(corpus, train, cfg, cache), held, corpus_mels(corpus, held, cfg, cache))
+    rep = dict(checkpoint=str(checkpoint), corpus=str(corpus), **rep, run_info=run_info())
+    if out: atomic_write(Path(out), lambda p: p.write_text(json.dumps(rep, indent=1)))
+    _log.info(f"judge {checkpoint}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in rep['heldout'].items()))
+    return rep
+
+# %% ../nbs/51_judge.ipynb #9b961d8a
 def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid or a SynthGRID folder)
                     out:str, # checkpoint path (.pt) to write
                     results:str=None, # JSON with training time and held-out WER/CER (default: next to out)
@@ -453,26 +497,12 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
     model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed)
     train_seconds = time.time()-t1
-    def rates(refs, mels):
-        hyps = recognize_mels(model, mels)
-        r = dict(n=len(refs), wer=wer(refs, hyps), cer=cer(refs, hyps))
-        if model.grammar:
-            greedy = recognize_mels(model, mels, constrained=False)
-            r.update(greedy_wer=wer(refs, greedy), greedy_cer=cer(refs, greedy))
-        return r, hyps
-    by_split,hyps = {},[None]*len(held)
-    for name in sorted({c.split for c in held}):
-        ix = [k for k,c in enumerate(held) if c.split==name]
-        by_split[name],hs = rates([held[k].transcript for k in ix], [held_m[k] for k in ix])
-        for k,h in zip(ix, hs): hyps[k] = h
-    units = 'the closed word list of the training transcripts' if unit=='word' else 'characters'
-    decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(jcfg.grammar)}-slot grammar of the training transcripts (greedy_* = unconstrained best path)' if jcfg.grammar else 'greedy best path, no grammar')
-    metrics = dict(corpus=str(corpus), n_train=len(train), heldout=by_split, train=rates(train_refs, train_m)[0], unit=unit, decoding=decoding,
+    report = judge_report(model, train, train_m, held, held_m)
+    metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'}, unit=unit,
                    mel_seconds=round(t1-t0, 1), train_seconds=round(train_seconds, 1), threads=tcfg.threads,
                    n_params=sum(p.numel() for p in model.parameters()))
     save_judge(out, model, cfg, tcfg, metrics, seed)
-    errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h) for c,h in zip(held, hyps) if normalize_text(c.transcript)!=h]
     res = Path(results) if results else Path(out).with_suffix('.json')
-    atomic_write(res, lambda p: p.write_text(json.dumps(dict(metrics, history=history, errors=errors, run_info=run_info(seed)), indent=1)))
-    _log.info(f"judge {out}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in by_split.items()) + f"; trained in {train_seconds:.0f} s")
+    atomic_write(res, lambda p: p.write_text(json.dumps(dict(metrics, history=history, errors=report['errors'], run_info=run_info(seed)), indent=1)))
+    _log.info(f"judge {out}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in report['heldout'].items()) + f"; trained in {train_seconds:.0f} s")
     return metrics

@@ -1,0 +1,35 @@
+"Judge training and scoring from the command line, on a tiny SynthGRID corpus made on the fly."
+import json
+import pytest, torch
+from conftest import l2s
+
+@pytest.fixture(scope='module')
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp('sg')/'corpus'
+    r = l2s('synthgrid', out, '--clips', 16, '--speakers', 2, '--seed', 1, '--workers', 2)
+    assert r.returncode == 0, r.stderr
+    return out
+
+def test_train_then_score_judge(corpus, tmp_path):
+    ck, res = tmp_path/'judge.pt', tmp_path/'judge.json'
+    r = l2s('train-judge', corpus, ck, '--results', res, '--epochs', 2, '--hidden', 16, '--layers', 1, '--cache', tmp_path/'mels.npz')
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(res.read_text())
+    assert rep['n_train'] > 0 and rep['heldout'] and len(rep['history']) == 2
+    split = next(iter(rep['heldout'].values()))
+    assert 0 <= split['wer'] and 0 <= split['greedy_wer'] and len(split['slot_accuracy']) == 6  # GRID grammar: six slots
+    ckpt = torch.load(ck, weights_only=True)
+    assert [len(s) for s in ckpt['config']['judge']['grammar']][:3] and ckpt['config']['judge']['n_layers'] == 1
+    r = l2s('score-judge', ck, corpus, '--out', tmp_path/'again.json', '--cache', tmp_path/'mels.npz')
+    assert r.returncode == 0, r.stderr
+    again = json.loads((tmp_path/'again.json').read_text())
+    assert again['heldout'].keys() == rep['heldout'].keys()  # the fp16 checkpoint re-scores like the fp32 model it was saved from
+    assert all(abs(again['heldout'][k]['wer']-v['wer']) <= 0.1 for k,v in rep['heldout'].items())
+    r = l2s('train-judge', corpus, tmp_path/'plain.pt', '--epochs', 1, '--hidden', 16, '--layers', 1, '--no-grammar', '--cache', tmp_path/'mels.npz')
+    assert r.returncode == 0, r.stderr
+    assert torch.load(tmp_path/'plain.pt', weights_only=True)['config']['judge']['grammar'] == []
+
+def test_score_judge_bad_checkpoint(corpus, tmp_path):
+    (tmp_path/'bad.pt').write_text('not a checkpoint')
+    r = l2s('score-judge', tmp_path/'bad.pt', corpus)
+    assert r.returncode == 2 and 'bad.pt' in r.stderr and 'Traceback' not in r.stderr
