@@ -19,9 +19,9 @@ from .data import Clip, read_grid, read_tsv, inside_root
 # %% auto #0
 __all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'frame_mask', 'CTCJudge',
            'greedy_decode', 'slot_grammar', 'GrammarDecoder', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb',
-           'pad_mels', 'recognize_mels', 'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge',
-           'load_judge', 'clip_key', 'corpus_mels', 'slot_accuracy', 'judge_report', 'score_judge_cli',
-           'train_judge_cli']
+           'word_spans', 'splice_sentence', 'pad_mels', 'recognize_mels', 'train_judge', 'save_judge', 'load_ctc_judge',
+           'spell_digits', 'Judge', 'load_judge', 'clip_key', 'corpus_mels', 'slot_accuracy', 'judge_report',
+           'score_judge_cli', 'train_judge_cli']
 
 # %% ../nbs/51_judge.ipynb #1747a6df
 _log = get_logger('judge')
@@ -239,6 +239,7 @@ class JudgeTrainConfig:
     time_masks:int=2 # SpecAugment time masks per clip
     time_width:int=8 # widest time mask (frames)
     threads:int=1 # torch CPU threads; 1 avoids OpenMP spin-waits that make steps 5–10× slower when other jobs share the cores
+    splice:float=0. # fraction of each batch replaced by word-spliced sentences (needs word spans, see `splice_sentence`)
 
 # %% ../nbs/51_judge.ipynb #2904dc4f
 def spec_augment(mel:torch.Tensor, # (B, n_mels, T) log-mels
@@ -261,6 +262,32 @@ def speed_perturb(mel:torch.Tensor, lengths:torch.Tensor, factor:float)->tuple[t
     "Stretch a padded mel batch in time by `factor` (>1 = slower speech); returns the new batch and lengths."
     n = max(1, round(mel.shape[-1]*factor))
     return F.interpolate(mel, size=n, mode='linear', align_corners=False), (lengths.float()*factor).round().long().clamp(1, n)
+
+# %% ../nbs/51_judge.ipynb #d2928b0e
+def word_spans(root, # GRID-layout corpus root
+               clips:Sequence[Clip], # clips from `read_grid`
+               frame_rate:float=100., # mel frames per second (sample_rate / hop_length)
+              )->list[list[tuple[int,int]]]:
+    "Mel-frame `(start, end)` of every word of each clip, from its GRID `.align` file (times in 1/25000 s; silences dropped)."
+    root,out = Path(root),[]
+    for c in clips:
+        found = [p for p in (root/c.speaker/'align'/f'{c.id}.align', root/'alignments'/c.speaker/f'{c.id}.align') if p.exists()]
+        if not found: raise MediaNotFoundError(root/c.speaker/'align'/f'{c.id}.align', 'no word alignment for this clip', 'splicing needs GRID-style .align files; train with splice=0')
+        rows = [l.split() for l in found[0].read_text().splitlines() if len(l.split())==3]
+        out.append([(round(int(a)*frame_rate/25000), round(int(b)*frame_rate/25000)) for a,b,w in rows if w not in ('sil', 'sp')])
+    return out
+
+def splice_sentence(mels:Sequence[np.ndarray], # (n_mels, T) log-mels of equal-length sentences
+                    words:Sequence[Sequence[str]], # their words
+                    spans:Sequence[Sequence[tuple]], # their word spans in frames (`word_spans`)
+                    rng:np.random.Generator,
+                   )->tuple[np.ndarray,str]:
+    "A new sentence: word k cut from a random utterance, in order, between the leading silence of the first pick and the trailing silence of the last."
+    picks = rng.integers(len(mels), size=len(spans[0]))
+    parts = [mels[picks[0]][:, :spans[picks[0]][0][0]]]
+    parts += [mels[u][:, spans[u][k][0]:spans[u][k][1]] for k,u in enumerate(picks)]
+    parts.append(mels[picks[-1]][:, spans[picks[-1]][-1][1]:])
+    return np.concatenate(parts, 1), ' '.join(words[u][k] for k,u in enumerate(picks))
 
 # %% ../nbs/51_judge.ipynb #6c06514a
 def pad_mels(mels:Sequence[np.ndarray], floor:float=math.log(1e-5))->tuple[torch.Tensor,torch.Tensor]:
@@ -293,6 +320,7 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                 cfg:JudgeConfig=None, # architecture
                 tcfg:JudgeTrainConfig=None, # optimisation and augmentation
                 seed:int=0, # seeds init, batching and augmentation
+                spans:Sequence=None, # word spans of the training clips (`word_spans`), needed when `tcfg.splice > 0`
                )->tuple[CTCJudge,list[dict]]:
     "Train a CTC judge from scratch; returns the model (eval mode) and per-epoch history (loss, val WER/CER, seconds)."
     cfg,tcfg = cfg or JudgeConfig(),tcfg or JudgeTrainConfig()
@@ -300,6 +328,11 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
     torch.set_num_threads(tcfg.threads); seed_everything(seed); g = torch.Generator().manual_seed(seed)
     model = CTCJudge(cfg); tok = model.tokenizer
     targets = [torch.tensor(tok.encode(t)) for t in train_texts]
+    if tcfg.splice>0:
+        words = [normalize_text(t).split() for t in train_texts]
+        if spans is None or len(spans)!=len(train_mels): raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
+        if len({len(w) for w in words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, words)): raise ConfigError("train_judge: splicing needs sentences with the same number of words, each with one span per word")
+        rng = np.random.default_rng(seed)
     steps = tcfg.epochs*math.ceil(len(train_mels)/tcfg.batch_size)
     opt = torch.optim.AdamW(model.parameters(), tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, tcfg.lr, total_steps=steps, pct_start=tcfg.warmup)
@@ -307,11 +340,14 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
     for epoch in tqdm(range(tcfg.epochs), desc='judge epochs'):
         model.train(); total = 0.
         for batch in torch.randperm(len(train_mels), generator=g).split(tcfg.batch_size):
-            x,lens = pad_mels([train_mels[i] for i in batch])
+            items,ys = [train_mels[i] for i in batch],[targets[i] for i in batch]
+            if tcfg.splice>0:
+                for k in np.flatnonzero(rng.random(len(batch))<tcfg.splice):
+                    items[k],text = splice_sentence(train_mels, words, spans, rng); ys[k] = torch.tensor(tok.encode(text))
+            x,lens = pad_mels(items)
             factor = float(torch.empty(1).uniform_(*tcfg.speed, generator=g))
             x,lens = speed_perturb(x, lens, factor)
             x = spec_augment(x, lens, tcfg, g)
-            ys = [targets[i] for i in batch]
             lp,out_len = model(x, lens)
             loss = ctc(lp.transpose(0, 1), torch.cat(ys), out_len, torch.tensor([len(y) for y in ys]))
             opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip); opt.step(); sched.step()
@@ -481,6 +517,7 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
                     hidden:int=192, # GRU units per direction
                     layers:int=2, # bidirectional GRU layers
                     grammar:bool=True, # store the slot grammar of the training transcripts (when they have one) for constrained decoding
+                    splice:float=0., # fraction of training items replaced by word-spliced sentences (needs .align files)
                    )->dict:
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
@@ -490,12 +527,13 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     train_refs = [c.transcript for c in train]
     jcfg = JudgeConfig(hidden=hidden, n_layers=layers, grammar=slot_grammar(train_refs) if grammar else [],
                        words=sorted({w for t in train_refs for w in normalize_text(t).split()}) if unit=='word' else [])
-    cfg,tcfg = AudioConfig(),JudgeTrainConfig(epochs=epochs)
+    cfg,tcfg = AudioConfig(),JudgeTrainConfig(epochs=epochs, splice=splice)
+    spans = word_spans(corpus, train, cfg.sample_rate/cfg.hop_length) if splice>0 else None
     t0 = time.time()
     train_m,held_m = corpus_mels(corpus, train, cfg, cache),corpus_mels(corpus, held, cfg, cache)
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
-    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed)
+    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed, spans)
     train_seconds = time.time()-t1
     report = judge_report(model, train, train_m, held, held_m)
     metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'}, unit=unit,

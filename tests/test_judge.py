@@ -12,7 +12,7 @@ def corpus(tmp_path_factory):
 
 def test_train_then_score_judge(corpus, tmp_path):
     ck, res = tmp_path/'judge.pt', tmp_path/'judge.json'
-    r = l2s('train-judge', corpus, ck, '--results', res, '--epochs', 2, '--hidden', 16, '--layers', 1, '--cache', tmp_path/'mels.npz')
+    r = l2s('train-judge', corpus, ck, '--results', res, '--epochs', 2, '--hidden', 16, '--layers', 1, '--splice', 0.5, '--cache', tmp_path/'mels.npz')
     assert r.returncode == 0, r.stderr
     rep = json.loads(res.read_text())
     assert rep['n_train'] > 0 and rep['heldout'] and len(rep['history']) == 2
