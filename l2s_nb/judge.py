@@ -178,7 +178,7 @@ class GrammarDecoder:
         def add(lab, owner, pred): labels.append(lab); self._owner.append(owner); preds.append(pred); return len(labels)-1
         ends = [-1]
         for s,words in enumerate(self.slots):
-            if s: 
+            if s:
                 for lab in _separator(tok, self.slots[s-1][0], words[0]): ends = [add(lab, None, ends)]
             new_ends = []
             for w,word in enumerate(words):
