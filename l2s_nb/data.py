@@ -22,11 +22,11 @@ from .text import CharTokenizer, normalize_text
 # %% auto #0
 __all__ = ['CLIP_COLUMNS', 'VIDEO_EXTS', 'AUDIO_EXTS', 'GRID_WORDS', 'LAYOUTS', 'CACHE_KEYS', 'OUT_COLUMNS', 'ManifestError',
            'LengthMismatchError', 'LandmarksError', 'Clip', 'inside_root', 'write_tsv', 'read_tsv', 'save_manifest',
-           'read_manifest', 'read_align', 'every_nth_split', 'read_grid', 'write_clip', 'grid_id', 'grid_words',
-           'make_layout', 'read_lrs2', 'read_lrs3', 'read_lrw', 'read_lip2wav', 'read_corpus', 'cache_config',
-           'fit_audio', 'load_landmarks', 'prep_clip', 'save_record', 'load_record', 'parse_shard', 'cache_path',
-           'prep', 'sheet_from_cache', 'prep_cli', 'crop_frames', 'time_mask', 'LipDataset', 'padding_mask', 'collate',
-           'BucketSampler', 'seed_worker', 'make_loader', 'set_epoch', 'train_val_datasets']
+           'read_manifest', 'align_words', 'read_align', 'every_nth_split', 'grid_aligns', 'read_grid', 'write_clip',
+           'grid_id', 'grid_words', 'make_layout', 'read_lrs2', 'read_lrs3', 'read_lrw', 'read_lip2wav', 'read_corpus',
+           'cache_config', 'fit_audio', 'load_landmarks', 'prep_clip', 'save_record', 'load_record', 'parse_shard',
+           'cache_path', 'prep', 'sheet_from_cache', 'prep_cli', 'crop_frames', 'time_mask', 'LipDataset',
+           'padding_mask', 'collate', 'BucketSampler', 'seed_worker', 'make_loader', 'set_epoch', 'train_val_datasets']
 
 # %% ../nbs/05_data.ipynb #f4c22624
 class ManifestError(L2SError, ValueError):
@@ -101,10 +101,16 @@ def read_manifest(root, # corpus root; every path in the manifest must lie insid
 VIDEO_EXTS = ('.mp4', '.mpg', '.mpeg', '.mov', '.avi', '.mkv', '.webm')
 AUDIO_EXTS = ('.wav', '.flac')
 
+def align_words(path)->list[tuple[int,int,str]]:
+    "`(start, end, word)` of each word of a GRID `.align` file (`start end word` lines, times in 1/25000 s), silences dropped."
+    rows = [l.split() for l in Path(path).read_text().splitlines() if len(l.split()) == 3]
+    bad = [r for r in rows if not (r[0].isdigit() and r[1].isdigit())]
+    if bad: raise ManifestError(f"{path}: line {' '.join(bad[0])!r} is not 'start end word' with integer times; fix or remove the file")
+    return [(int(a), int(b), w) for a,b,w in rows if w not in ('sil', 'sp')]
+
 def read_align(path)->str:
-    "Transcript of a GRID `.align` file (`start end word` lines), silences dropped."
-    words = [l.split()[2] for l in Path(path).read_text().splitlines() if len(l.split()) == 3]
-    return normalize_text(' '.join(w for w in words if w not in ('sil', 'sp')))
+    "Transcript of a GRID `.align` file, silences dropped."
+    return normalize_text(' '.join(w for *_,w in align_words(path)))
 
 def every_nth_split(ids, n:int=19)->dict:
     "`val` for every `n`-th of the sorted ids (the n-th, 2n-th, ...), `train` for the rest."
@@ -114,6 +120,10 @@ def _index(folder:Path, exts)->dict:
     "`{stem: path}` of the files under `folder` (recursively) with one of `exts`."
     return {p.stem: p for p in sorted(folder.rglob('*')) if p.suffix.lower() in exts} if folder.is_dir() else {}
 
+def grid_aligns(root, spk:str)->dict:
+    "`{id: path}` of GRID speaker `spk`'s `.align` files: under its folder, or under `alignments/` (the original layout)."
+    return _index(Path(root)/spk, ('.align',)) | _index(Path(root)/'alignments'/spk, ('.align',))
+
 def _tsv_by_id(root:Path, spk:str, name:str)->dict:
     "Rows of `name` (in the corpus root or the speaker folder) for speaker `spk`, by id."
     rows = {}
@@ -121,7 +131,7 @@ def _tsv_by_id(root:Path, spk:str, name:str)->dict:
         if p.exists(): rows |= {r['id']: r for r in read_tsv(p) if r.get('speaker', spk) == spk}
     return rows
 
-# %% ../nbs/05_data.ipynb #46c5b743
+# %% ../nbs/05_data.ipynb #a3f93ed5
 def read_grid(root)->list[Clip]:
     "Clips of a GRID-layout corpus (original `.mpg`/`.wav`/`alignments/`, the shared `.mp4`/`.flac`/`align/` layout, or SynthGRID)."
     root = Path(root)
@@ -132,7 +142,7 @@ def read_grid(root)->list[Clip]:
         videos = _index(root/spk, VIDEO_EXTS)
         audios = _index(root/spk, AUDIO_EXTS)
         for d in root.glob(f'audio*/{spk}'): audios |= _index(d, AUDIO_EXTS)
-        aligns = _index(root/spk, ('.align',)) | _index(root/'alignments'/spk, ('.align',))
+        aligns = grid_aligns(root, spk)
         marks = _index(root/spk/'landmarks', ('.npy',))
         texts, splits = _tsv_by_id(root, spk, 'transcripts.tsv'), _tsv_by_id(root, spk, 'splits.tsv')
         default_split = every_nth_split(videos)

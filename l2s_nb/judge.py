@@ -14,14 +14,14 @@ from .config import (AudioConfig, ConfigError, L2SError, MediaNotFoundError, ato
                            run_info, seed_everything, to_dict, from_dict, check_compatible)
 from .audio import load_audio, log_mel
 from .text import CharTokenizer, normalize_text
-from .data import Clip, read_grid, read_tsv, inside_root
+from .data import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
 
 # %% auto #0
 __all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'frame_mask', 'CTCJudge',
            'greedy_decode', 'slot_grammar', 'GrammarDecoder', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb',
-           'word_spans', 'splice_sentence', 'pad_mels', 'recognize_mels', 'train_judge', 'save_judge', 'load_ctc_judge',
-           'spell_digits', 'Judge', 'load_judge', 'clip_key', 'corpus_mels', 'slot_accuracy', 'judge_report',
-           'score_judge_cli', 'train_judge_cli']
+           'word_spans', 'splice_sentence', 'pad_mels', 'read_mels', 'recognize_mels', 'train_judge', 'save_judge',
+           'load_ctc_judge', 'spell_digits', 'Judge', 'load_judge', 'clip_key', 'corpus_mels', 'slot_accuracy',
+           'judge_report', 'score_judge_cli', 'train_judge_cli']
 
 # %% ../nbs/51_judge.ipynb #1747a6df
 _log = get_logger('judge')
@@ -269,12 +269,11 @@ def word_spans(root, # GRID-layout corpus root
                frame_rate:float=100., # mel frames per second (sample_rate / hop_length)
               )->list[list[tuple[int,int]]]:
     "Mel-frame `(start, end)` of every word of each clip, from its GRID `.align` file (times in 1/25000 s; silences dropped)."
-    root,out = Path(root),[]
+    aligns,out = {},[]
     for c in clips:
-        found = [p for p in (root/c.speaker/'align'/f'{c.id}.align', root/'alignments'/c.speaker/f'{c.id}.align') if p.exists()]
-        if not found: raise MediaNotFoundError(root/c.speaker/'align'/f'{c.id}.align', 'no word alignment for this clip', 'splicing needs GRID-style .align files; train with splice=0')
-        rows = [l.split() for l in found[0].read_text().splitlines() if len(l.split())==3]
-        out.append([(round(int(a)*frame_rate/25000), round(int(b)*frame_rate/25000)) for a,b,w in rows if w not in ('sil', 'sp')])
+        if c.speaker not in aligns: aligns[c.speaker] = grid_aligns(root, c.speaker)
+        if c.id not in aligns[c.speaker]: raise MediaNotFoundError(Path(root)/c.speaker/'align'/f'{c.id}.align', 'no word alignment for this clip', 'splicing needs GRID-style .align files; train with splice=0')
+        out.append([(round(a*frame_rate/25000), round(b*frame_rate/25000)) for a,b,_ in align_words(aligns[c.speaker][c.id])])
     return out
 
 def splice_sentence(mels:Sequence[np.ndarray], # (n_mels, T) log-mels of equal-length sentences
@@ -298,21 +297,23 @@ def pad_mels(mels:Sequence[np.ndarray], floor:float=math.log(1e-5))->tuple[torch
     return out, lengths
 
 @torch.no_grad()
+def read_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32)->tuple[list[str],list[str]]:
+    "Both readings of a list of `(n_mels, T)` log-mels from one forward pass: (grammar-constrained, greedy); the same list twice without a grammar."
+    model.eval(); constrained,greedy = [],[]
+    for i in range(0, len(mels), batch_size):
+        x,lens = pad_mels(mels[i:i+batch_size])
+        lp,n = model(x, lens)
+        g = greedy_decode(lp, n, model.tokenizer); greedy += g
+        constrained += [model.grammar.decode(p[:int(k)].numpy()) or h for p,k,h in zip(lp, n, g)] if model.grammar else g  # too short for any sentence: greedy
+    return constrained, greedy
+
 def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
                    constrained:bool=True, # decode with the model's grammar when it has one (else greedy)
                   )->list[str]:
     "Transcripts of a list of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and `constrained`, else greedy."
-    model.eval(); out = []
-    for i in range(0, len(mels), batch_size):
-        x,lens = pad_mels(mels[i:i+batch_size])
-        lp,n = model(x, lens)
-        greedy = greedy_decode(lp, n, model.tokenizer)
-        if constrained and model.grammar:
-            greedy = [model.grammar.decode(p[:int(k)].numpy()) or g for p,k,g in zip(lp, n, greedy)]  # too short for any sentence: greedy
-        out += greedy
-    return out
+    return read_mels(model, mels, batch_size)[0 if constrained else 1]
 
-# %% ../nbs/51_judge.ipynb #eb0b84f4
+# %% ../nbs/51_judge.ipynb #0951e3fa
 def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the training clips
                 train_texts:Sequence[str], # their transcripts
                 val_mels:Sequence[np.ndarray]=(), # held-out log-mels, scored after every epoch
@@ -354,9 +355,9 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
             total += loss.item()*len(batch)
         rec = dict(epoch=epoch+1, loss=total/len(train_mels), seconds=round(time.time()-t0, 1))
         if len(val_mels):
-            hyps = recognize_mels(model, val_mels)
+            hyps,greedy = read_mels(model, val_mels)
             rec.update(val_wer=wer(val_texts, hyps), val_cer=cer(val_texts, hyps))
-            if model.grammar: rec.update(val_greedy_wer=wer(val_texts, recognize_mels(model, val_mels, constrained=False)))
+            if model.grammar: rec.update(val_greedy_wer=wer(val_texts, greedy))
         _log.info(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k,v in rec.items()))
         history.append(rec)
     return model.eval(), history
@@ -441,25 +442,31 @@ def clip_key(clip:Clip)->str:
     "Cache key of a clip: speaker and id (ids repeat across GRID speakers)."
     return f'{clip.speaker}_{clip.id}'
 
+def _stamp(path:Path)->str:
+    "Identity of a media file for the mel cache: where it is, its size and modification time."
+    st = path.stat(); return f'{path.resolve()}:{st.st_size}:{st.st_mtime_ns}'
+
 def corpus_mels(root, # corpus root the clips' paths are relative to
                 clips:Sequence[Clip], # clips from `read_grid`
                 cfg:AudioConfig=None,
-                cache=None, # optional .npz: mels computed once are reused under the same AudioConfig
+                cache=None, # optional .npz: mels are reused while the AudioConfig and the clip's file (path, size, mtime) are unchanged
                )->list[np.ndarray]:
     "Log-mels of `clips` (their audio file, or the video's sound track)."
     cfg,root = cfg or AudioConfig(),Path(root)
-    stored = {}
+    stored,stamps = {},{}
     if cache and Path(cache).exists():
         with np.load(cache) as z:
             check_compatible(cfg, json.loads(str(z['__config__'])), f'mel cache {cache}')
-            stored = {k:z[k] for k in z.files if k!='__config__'}
-    mels = {}
+            stamps = json.loads(str(z['__stamps__'])) if '__stamps__' in z.files else {}
+            stored = {k:z[k] for k in stamps}
+    mels,fresh = {},{}
     for c in tqdm(clips, desc='log-mels'):
-        k = clip_key(c)
-        mels[k] = stored[k] if k in stored else log_mel(load_audio(inside_root(root, c.audio or c.video, 'corpus'), cfg.sample_rate), cfg)
-    if cache and set(mels)-set(stored):
+        k,path = clip_key(c),inside_root(root, c.audio or c.video, 'corpus')
+        fresh[k] = _stamp(path)
+        mels[k] = stored[k] if stamps.get(k)==fresh[k] else log_mel(load_audio(path, cfg.sample_rate), cfg)
+    if cache and any(stamps.get(k)!=v for k,v in fresh.items()):
         def write(p):
-            with open(p, 'wb') as f: np.savez(f, __config__=json.dumps(to_dict(cfg)), **(stored | mels))
+            with open(p, 'wb') as f: np.savez(f, __config__=json.dumps(to_dict(cfg)), __stamps__=json.dumps(stamps | fresh), **(stored | mels))
         atomic_write(cache, write)
     return [mels[clip_key(c)] for c in clips]
 
@@ -474,10 +481,9 @@ def slot_accuracy(refs:Sequence[str], hyps:Sequence[str])->list[float]:
 def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence[Clip], held_mels)->dict:
     "WER/CER (constrained and greedy) and per-slot accuracy on the training clips and every held-out split, plus the held-out errors."
     def rates(refs, mels):
-        hyps = recognize_mels(model, mels)
+        hyps,greedy = read_mels(model, mels)
         r = dict(n=len(refs), wer=wer(refs, hyps), cer=cer(refs, hyps))
         if model.grammar:
-            greedy = recognize_mels(model, mels, constrained=False)
             r.update(greedy_wer=wer(refs, greedy), greedy_cer=cer(refs, greedy), slot_accuracy=slot_accuracy(refs, hyps))
         return r, hyps
     by_split,hyps = {},[None]*len(held)

@@ -18,8 +18,8 @@ _log = get_logger('synthgrid')
 # %% auto #0
 __all__ = ['GRAMMAR', 'N_SENTENCES', 'ESPEAK_RATE', 'LETTER_SAY', 'VOICE_LANGUAGES', 'VOICE_VARIANTS', 'LIP_PARAMS', 'VISEMES',
            'VISEME_NAMES', 'VISEME_TARGETS', 'VISEME_DOMINANCE', 'CANVAS', 'FACE_CENTRE', 'MOUTH_Y', 'SAMPLE_RATE',
-           'FPS', 'MAX_SPEAKERS', 'MIN_FRAMES', 'CLIP_PARTS', 'SynthGridError', 'sentence_words', 'sentence_id',
-           'parse_id', 'sentence_number', 'UnknownVoiceError', 'Speech', 'espeak_speak', 'phone_visemes',
+           'FPS', 'MAX_SPEAKERS', 'MIN_FRAMES', 'CLIP_PARTS', 'CORPUS_VERSION', 'SynthGridError', 'sentence_words',
+           'sentence_id', 'parse_id', 'sentence_number', 'UnknownVoiceError', 'Speech', 'espeak_speak', 'phone_visemes',
            'viseme_track', 'lip_trajectory', 'frame_params', 'Speaker', 'make_speaker', 'mouth_curves',
            'mouth_landmarks', 'Pose', 'make_pose', 'render_face', 'Clip', 'make_clip', 'speaker_sentences', 'split_of',
            'clip_paths', 'write_clip', 'check_voice', 'synthgrid', 'synthgrid_cli', 'mouth_opening', 'plot_clip',
@@ -66,7 +66,7 @@ def sentence_number(clip_id:str)->int:
 
 # %% ../nbs/03_synthgrid.ipynb #a76738c3
 ESPEAK_RATE = 22050 # eSpeak NG's native sample rate
-LETTER_SAY = {'a':'ay'} # letters eSpeak would not read as their name in a sentence
+LETTER_SAY = {'a':'eh'} # letters eSpeak would not read as their name in a sentence, respelled so it says the name
 VOICE_LANGUAGES = ('en-us', 'en') # eSpeak languages speakers are drawn from
 VOICE_VARIANTS = dict(m1='male', m2='male', m3='male', m4='male', m6='male', m7='male', john='male', iven='male', ed='male',
                       f1='female', f2='female', f3='female', f4='female', f5='female', steph='female', linda='female') # eSpeak voice variants and their gender
@@ -582,6 +582,8 @@ def _write_tables(out:Path, clips:int, speakers:int, seed:int, voices:tuple, fra
     info = [dict(asdict(_speaker(k, seed, voices)), split='unseen' if split_of('', k, speakers)=='unseen' else 'seen') for k in range(1, speakers+1)]
     atomic_write(out/'speakers.json', lambda p: p.write_text(json.dumps(info, indent=1)))
 
+CORPUS_VERSION = 2 # raised whenever the same arguments make different files (2: the letter "a" said as its name, /eɪ/)
+
 def synthgrid(out, # output folder (created)
               clips:int=200, # total number of clips
               speakers:int=4, # number of speakers
@@ -596,9 +598,12 @@ def synthgrid(out, # output folder (created)
     out, voices, size = Path(out), tuple(voices), tuple(size)
     _check_args(out, clips, speakers, seed, workers, frames, size)
     for v in dict.fromkeys(voices): check_voice(v)
-    args = dict(clips=clips, speakers=speakers, seed=seed, voices=list(voices), frames=frames, size=list(size), version=1)
+    args = dict(clips=clips, speakers=speakers, seed=seed, voices=list(voices), frames=frames, size=list(size), version=CORPUS_VERSION)
     args_file = out/'synthgrid.json'
-    if args_file.exists() and json.loads(args_file.read_text())!=args:
+    old = json.loads(args_file.read_text()) if args_file.exists() else args
+    if old.get('version')!=CORPUS_VERSION:
+        raise SynthGridError(f"{out}: holds a version {old.get('version')} SynthGRID corpus; this l2s_nb makes version {CORPUS_VERSION}, whose clips differ, so it can't be finished or extended. Generate it again in an empty folder")
+    if old!=args:
         raise SynthGridError(f"{out}: holds a SynthGRID corpus made with {args_file.read_text().strip()}, not {json.dumps(args)}; use an empty folder or the same arguments")
     atomic_write(args_file, lambda p: p.write_text(json.dumps(args)))
     removed = _remove_temporaries(out, speakers)
