@@ -107,45 +107,51 @@ def _judge_for(cfg:ExperimentConfig):
 def evaluate_model(checkpoint, # release or training checkpoint
                    cache, # prep cache with the clips to speak
                    cfg:ExperimentConfig, run_dir, root=None)->dict:
-    "Speak `cfg.eval_split` of `cache` and score model and oracle; writes wavs, tables and plots under `run_dir/eval`."
+    "Speak `cfg.eval_split` of `cache` and score model, oracle and mean-speech baseline; writes wavs, tables and plots under `run_dir/eval`."
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out = Path(run_dir)/'eval'
     model = load_recipe(checkpoint, device=cfg.device)
     voc = get_vocoder(cfg.vocoder, model.audio)
     root = Path(root) if root else corpus_root(cfg, run_dir)
     audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root)}
-    rows = [r for r in read_tsv(Path(cache)/'manifest.tsv') if r['split']==cfg.eval_split]
+    manifest = read_tsv(Path(cache)/'manifest.tsv')
+    rows = [r for r in manifest if r['split']==cfg.eval_split]
     if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}")
     rows = rows[:cfg.max_eval] if cfg.max_eval else rows
+    mels = [load_record(Path(cache)/r['path'], model.audio, model.video)['mel'] for r in ([r for r in manifest if r['split']=='train'][:200] or rows)]
+    mean_frame = torch.from_numpy(np.concatenate(mels, 1).astype(np.float32).mean(1))
     texts = {}
     for r in tqdm(rows, desc='speaking'):
         rec, key = load_record(Path(cache)/r['path'], model.audio, model.video), f"{r['speaker']}_{r['id']}"
         gen_mel = speak(model, rec['mouth'], video=model.video)
-        wavs = voc(torch.stack([gen_mel, torch.from_numpy(rec['mel'].astype(np.float32))]))
+        gt_mel = torch.from_numpy(rec['mel'].astype(np.float32))
+        wavs = voc(torch.stack([gen_mel, gt_mel, mean_frame[:, None].expand_as(gt_mel)]))
         ref = load_audio(audio_of[(r['speaker'], r['id'])], model.audio.sample_rate)
         save_audio(out/'ref'/f'{key}.wav', fit_audio(ref, len(rec['mouth']), model.audio, model.video, 0.2, key))
-        save_audio(out/'gen'/f'{key}.wav', wavs[0]); save_audio(out/'oracle'/f'{key}.wav', wavs[1])
+        for name,wav in zip(('gen', 'oracle', 'mean_speech'), wavs): save_audio(out/name/f'{key}.wav', wav)
         texts[key] = str(rec['text'])
     write_tsv(out/'transcripts.tsv', [dict(id=k, transcript=t) for k,t in texts.items()], ['id', 'transcript'])
     judge = _judge_for(cfg)
     results = {}
-    for name in ('gen', 'oracle'):
+    for name in ('gen', 'oracle', 'mean_speech'):
         scored = score_files(pair_files(out/'ref', out/name), texts if judge else None, judge)
         results[name] = summarize(scored)
     k0 = next(iter(texts))
     from l2s_nb.audio import log_mel
     plot_mel_pair(log_mel(load_audio(out/'ref'/f'{k0}.wav')), log_mel(load_audio(out/'gen'/f'{k0}.wav')), k0, out/f'mel_{k0}.png')
     import matplotlib.pyplot as plt; plt.close('all')
-    return dict(n=len(rows), judge=getattr(judge, 'name', None), model=results['gen'], oracle=results['oracle'])
+    return dict(n=len(rows), judge=getattr(judge, 'name', None), model=results['gen'], oracle=results['oracle'], baseline=results['mean_speech'])
 
 # %% ../nbs/70_experiment.ipynb #f09bb83a
 def results_markdown(res:dict)->str:
-    "Model-vs-oracle markdown table of a `run_experiment` result."
-    m, o = res['model'], res['oracle']
+    "Markdown table of a `run_experiment` result: model beside the oracle and the mean-speech baseline (results from before the baseline existed have two columns)."
+    cols = [('model', f"{res['config']['recipe']} `{res['config']['preset']}`"), ('oracle', 'Griffin-Lim oracle (ground-truth mel)'),
+            ('baseline', 'mean-speech baseline (ignores the video)')]
+    cols = [(k, title) for k,title in cols if k in res]
     pct = lambda k: k.startswith(('wer', 'cer'))
     fmt = lambda k, s: (f"{100*s['mean']:.1f}% [{100*s['lo']:.1f}, {100*s['hi']:.1f}]" if pct(k) else f"{s['mean']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]")
-    lines = [f"| metric | {res['config']['recipe']} `{res['config']['preset']}` | Griffin-Lim oracle (ground-truth mel) |", '|---|---|---|']
-    lines += [f"| {k} | {fmt(k, m[k])} | {fmt(k, o[k])} |" for k in m if k in o]
+    lines = ['| metric | ' + ' | '.join(t for _,t in cols) + ' |', '|---' * (len(cols)+1) + '|']
+    lines += [f"| {m} | " + ' | '.join(fmt(m, res[k][m]) for k,_ in cols) + ' |' for m in res['model'] if all(m in res[k] for k,_ in cols)]
     return '\n'.join(lines) + f"\n\n{res['n']} clips of split `{res['config']['eval_split']}`; judge: {res['judge'] or 'none'}; 95% confidence intervals in brackets.\n"
 
 def run_experiment(cfg:ExperimentConfig, # what to run

@@ -33,3 +33,17 @@ def test_score_judge_bad_checkpoint(corpus, tmp_path):
     (tmp_path/'bad.pt').write_text('not a checkpoint')
     r = l2s('score-judge', tmp_path/'bad.pt', corpus)
     assert r.returncode == 2 and 'bad.pt' in r.stderr and 'Traceback' not in r.stderr
+
+def test_committed_synthgrid_judge_on_fresh_clips(tmp_path):
+    "The committed SynthGRID judge still reads what today's generator says: its first 64 clips are the judge corpus's first 64."
+    from conftest import ROOT
+    recorded = json.loads((ROOT/'data'/'results'/'judge_synthgrid.json').read_text())
+    out = tmp_path/'sg'
+    r = l2s('synthgrid', out, '--clips', 64, '--speakers', 8, '--seed', 0, '--workers', 2)  # the judge's corpus: runs/sg3200 in nbs/51_judge.ipynb
+    assert r.returncode == 0, r.stderr
+    r = l2s('score-judge', ROOT/'data'/'checkpoints'/'judge_synthgrid.pt', out, '--out', tmp_path/'rep.json')
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path/'rep.json').read_text())
+    assert rep['train']['wer'] <= 2*recorded['train']['wer'] + 0.02, rep['train']
+    unseen = rep['heldout']['unseen']  # 16 clips of the two speakers the judge never heard
+    assert unseen['n'] == 16 and unseen['wer'] <= 2*recorded['heldout']['unseen']['wer'] + 0.05, unseen
