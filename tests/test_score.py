@@ -121,13 +121,14 @@ def grid_judge():
 def test_grid_judge_on_held_out_clips(grid_root, grid_judge):
     texts = read_transcripts(grid_root/'transcripts.tsv')
     rows = csv.DictReader(open(ROOT/'data'/'grid_s1_split.tsv'), delimiter='\t')
-    held = [r['id'] for r in rows if r['split'] == 'val'][:10]
+    held = [r['id'] for r in rows if r['split'] == 'val']
     wavs = [load_audio(grid_root/'audio'/f'{i}.flac') for i in held]
     r = grid_judge.evaluate(wavs, [texts[i] for i in held])
-    # The committed judge reaches 4.0% WER on all 50 held-out clips (data/results/judge_grid_s1.json); issue #5's
-    # target is <= 3%. This guards the committed checkpoint against regressions, not the target.
+    # The committed fp16 checkpoint reproduces the WER recorded for the fp32 model it was saved from (to within two
+    # of the 300 words), and that WER meets issue #5's target of <= 3% on the 50 held-out recordings.
     recorded = json.loads((ROOT/'data'/'results'/'judge_grid_s1.json').read_text())['heldout']['val']['wer']
-    assert r['wer'] <= max(0.3, 1.5*recorded), list(zip(held, r['hyps']))
+    assert len(held) == 50 and r['wer'] <= recorded + 2/300, list(zip(held, r['hyps']))
+    assert recorded <= 0.03
     noise = [noisy(w, -10, seed=k) for k, w in enumerate(wavs)]  # unintelligible: the judge must not hallucinate the grammar
     assert grid_judge.evaluate(noise, [texts[i] for i in held])['wer'] > 0.5
 
