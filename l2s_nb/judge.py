@@ -506,7 +506,8 @@ def score_judge_cli(checkpoint:str, # judge checkpoint (.pt)
     model,clips = load_ctc_judge(checkpoint),read_grid(corpus)
     train,held = [c for c in clips if c.split=='train'],[c for c in clips if c.split!='train']
     cfg = AudioConfig()
-    rep = judge_report(model, train, corpus_mels(corpus, train, cfg, cache), held, corpus_mels(corpus, held, cfg, cache))
+    mels = corpus_mels(corpus, train+held, cfg, cache)  # one pass: the cache is read and written once
+    rep = judge_report(model, train, mels[:len(train)], held, mels[len(train):])
     rep = dict(checkpoint=str(checkpoint), corpus=str(corpus), **rep, run_info=run_info())
     if out: atomic_write(Path(out), lambda p: p.write_text(json.dumps(rep, indent=1)))
     _log.info(f"judge {checkpoint}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in rep['heldout'].items()))
@@ -536,7 +537,8 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     cfg,tcfg = AudioConfig(),JudgeTrainConfig(epochs=epochs, splice=splice)
     spans = word_spans(corpus, train, cfg.sample_rate/cfg.hop_length) if splice>0 else None
     t0 = time.time()
-    train_m,held_m = corpus_mels(corpus, train, cfg, cache),corpus_mels(corpus, held, cfg, cache)
+    mels = corpus_mels(corpus, train+held, cfg, cache)  # one pass: the cache is read and written once
+    train_m,held_m = mels[:len(train)],mels[len(train):]
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
     model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed, spans)
