@@ -217,7 +217,7 @@ def mouth_rois(frames:np.ndarray, # gray frames (T, H, W) uint8 at 25 fps
                path='<frames>', # file named in errors and logs
                **align, # passed to `roi_transforms` (smooth, smooth_pose, eye_dist, mouth_width)
               )->tuple[np.ndarray, dict]:
-    "Aligned mouth regions `(T, roi, roi)` uint8 and track stats `{n_lost}` (frames interpolated)."
+    "Aligned mouth regions `(T, roi, roi)` uint8, and `{n_lost, landmarks}`: frames interpolated, the gap-filled track."
     video = video or VideoConfig()
     if frames.ndim != 3: raise ValueError(f"{path}: mouth_rois needs gray frames (T, H, W), got {frames.shape}")
     if landmarks is None: landmarks = (tracker or default_tracker())(frames)
@@ -226,7 +226,7 @@ def mouth_rois(frames:np.ndarray, # gray frames (T, H, W) uint8 at 25 fps
     lm = fill_lost(landmarks, max_gap, path)
     M = roi_transforms(lm, video.roi_size, **align)
     if n_lost: get_logger('face').info(f"{path}: interpolated {n_lost} lost frame(s) of {len(frames)}")
-    return warp_rois(frames, M, video.roi_size), dict(n_lost=n_lost)
+    return warp_rois(frames, M, video.roi_size), dict(n_lost=n_lost, landmarks=lm)
 
 _TRACKER = None
 def default_tracker()->FaceTracker:
