@@ -34,6 +34,12 @@ def _summary(name:str)->str:
     return (_load(name).__doc__ or '').strip().splitlines()[0]
 
 # %% ../nbs/90_cli.ipynb #a898c0ca
+def _underscored(arg:str)->str:
+    "`--allow-missing` → `--allow_missing` (and `--run-dir=x` → `--run_dir=x`): options may be spelled either way."
+    if not arg.startswith('--') or len(arg) == 2: return arg
+    name, eq, value = arg[2:].partition('=')
+    return '--' + name.replace('-', '_') + eq + value
+
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `l2s` console command."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -45,7 +51,7 @@ def main(argv:list[str]|None=None)->int:
     if name not in COMMANDS:
         print(f"l2s: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr); return 2
     fn = _load(name)
-    args = vars(anno_parser(fn, prog=f'l2s {name}').parse_args(rest))
+    args = vars(anno_parser(fn, prog=f'l2s {name}').parse_args([_underscored(a) for a in rest]))
     args.pop('pdb', None); args.pop('xtra', None)
     try: fn(**args)
     except L2SError as e:

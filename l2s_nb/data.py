@@ -411,23 +411,28 @@ def prep_outputs(out, clips:list[Clip], shard:tuple=(0, 1))->list[Path]:
     return [out/'prep_config.json', out/f'manifest{tag}.tsv', out/f'failed{tag}.tsv', out/f'prep_summary{tag}.json', out/'contact_sheet.png',
             *(cache_path(out, c) for c in clips)]
 
+def _corpus_files(root:Path, out:Path, clips:list[Clip])->dict:
+    "`{real path: path}` of the files a corpus's readers read: the clips' files, their `.txt`/`.align` siblings, and the tables beside them."
+    real = os.path.realpath(root); files = {}
+    for c in clips:
+        for rel in (c.video, c.audio, c.landmarks, str(Path(c.video).with_suffix('.txt')), str(Path(c.video).with_suffix('.align'))):
+            if rel: files[os.path.normpath(os.path.join(real, rel))] = root/rel
+    for folder in [root, *(p for p in root.iterdir() if p.is_dir() and not is_inside(p, out))]:  # manifest.tsv, transcripts.tsv, split lists, ...
+        files |= {os.path.realpath(f): f for f in folder.iterdir() if f.suffix in ('.tsv', '.txt', '.json') and f.is_file()}
+    return files
+
 def check_prep_outputs(root, out, clips:list[Clip], shard:tuple=(0, 1), also=()):
     "Raise `OutputClashError` if cache folder `out` is or holds corpus `root`, or if a file prep writes (or one of `also`) is a corpus file."
     root, out = Path(root), Path(out)
     if is_inside(root, out):
         raise OutputClashError(f"{out}: the cache folder {'is' if same_file(root, out) else 'holds'} the corpus root {root}, so prep's manifest.tsv, "
                                f"failed.tsv and .npz files would go among (and could replace) the corpus's own files; choose a separate cache folder, e.g. {root.parent/(root.name+'_cache')}")
-    inputs = {os.path.realpath(root/p): root/p for c in clips for p in (c.video, c.audio, c.landmarks) if p}
-    for w in [*prep_outputs(out, clips, shard), *map(Path, also)]:
-        if (src := inputs.get(os.path.realpath(w))) is not None:
-            raise OutputClashError(f"{src}: is a file of the corpus and prep would write {w} over it; choose a cache folder (and --report) away from the corpus's files")
-
-def _npz_frames(path)->int:
-    "Number of frames of a cache file, read from the `mouth` array's header only."
-    with zipfile.ZipFile(path) as z, z.open('mouth.npy') as f:
-        major, _ = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        return int(read(f)[0][0])
+    inputs, real_out = _corpus_files(root, out, clips), os.path.realpath(out)
+    writes = {os.path.normpath(os.path.join(real_out, os.path.relpath(w, out))): w for w in prep_outputs(out, clips, shard)}
+    writes |= {os.path.realpath(w): Path(w) for w in also}
+    for real, w in writes.items():
+        if real in inputs:
+            raise OutputClashError(f"{inputs[real]}: is a file of the corpus and prep would write {w} over it; choose a cache folder (and --report) away from the corpus's files")
 
 # %% ../nbs/05_data.ipynb #f81508b5
 _WORKER = {}
