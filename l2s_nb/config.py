@@ -166,13 +166,15 @@ def check_device(device:str='cpu', # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' (C
     name = str(device or 'auto').strip().lower()
     if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try: dev = torch.device(name)
-    except (RuntimeError, TypeError, ValueError): raise ConfigError(f"unknown device {device!r}; use --device cpu, cuda or cuda:N") from None
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"unknown device {device!r}; use --device cpu, cuda or cuda:N") from None
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
             raise ConfigError(f"CUDA was requested (--device {device}) but this machine has no CUDA device; use --device cpu")
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
-            raise ConfigError(f"--device {device}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n-1}; pick one of them or use --device cpu")
+            raise ConfigError(f"--device {device}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n-1}; "
+                              "pick one of them or use --device cpu")
     elif dev.type == 'mps' and not torch.backends.mps.is_available():
         raise ConfigError(f"Apple MPS was requested (--device {device}) but is not available on this machine; use --device cpu")
     elif dev.type not in ('cpu', 'cuda', 'mps'): raise ConfigError(f"device {device!r} is not supported; use --device cpu or cuda")

@@ -63,7 +63,8 @@ def safe_name(name, # a speaker or clip id, used as a folder or file name in cac
     problem = ('is empty' if not s.strip() else "is '.' or '..', a reference to a folder" if s in ('.', '..') else
                'is an absolute path' if os.path.isabs(s) else "contains '/' or '\\'" if '/' in s or '\\' in s else
                'contains a NUL character' if '\0' in s else None)
-    if problem: raise ManifestError(f"{where}: {what} {s!r} {problem}; it names a folder or file of the cache, so it must be one plain name (no '/', '\\', '.' or '..')")
+    if problem: raise ManifestError(f"{where}: {what} {s!r} {problem}; it names a folder or file of the cache, "
+                                    "so it must be one plain name (no '/', '\\', '.' or '..')")
     return s
 
 def inside_root(root, rel:str, where:str='manifest')->Path:
@@ -127,7 +128,8 @@ def align_words(path)->list[tuple[int,int,str]]:
 def read_align(path)->str:
     "Transcript of a GRID `.align` file, silences dropped; a file without words is a `ManifestError`."
     text = normalize_text(' '.join(w for *_,w in align_words(path)))
-    if not text: raise ManifestError(f"{path}: no word lines ('start end word' with a word other than sil/sp), so the clip has no transcript; fix or remove the file")
+    if not text: raise ManifestError(f"{path}: no word lines ('start end word' with a word other than sil/sp), "
+                                     "so the clip has no transcript; fix or remove the file")
     return text
 
 def every_nth_split(ids, n:int=19)->dict:
@@ -408,31 +410,42 @@ def cache_path(out, clip:Clip)->Path:
 def prep_outputs(out, clips:list[Clip], shard:tuple=(0, 1))->list[Path]:
     "Every file `prep` writes into cache folder `out` for `clips` (shard `(i, n)`)."
     out = Path(out); tag = '' if shard == (0, 1) else f'-{shard[0]}of{shard[1]}'
-    return [out/'prep_config.json', out/f'manifest{tag}.tsv', out/f'failed{tag}.tsv', out/f'prep_summary{tag}.json', out/'contact_sheet.png',
+    return [out/'prep_config.json', out/f'manifest{tag}.tsv', out/f'failed{tag}.tsv', out/f'prep_summary{tag}.json',
+            out/'contact_sheet.png',
             *(cache_path(out, c) for c in clips)]
 
+def _npz_frames(path)->int:
+    "Number of frames of a cache file, read from the `mouth` array's header only."
+    with zipfile.ZipFile(path) as z, z.open('mouth.npy') as f:
+        major, _ = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        return int(read(f)[0][0])
+
 def _corpus_files(root:Path, out:Path, clips:list[Clip])->dict:
-    "`{real path: path}` of the files a corpus's readers read: the clips' files, their `.txt`/`.align` siblings, and the tables beside them."
+    "`{real path: path}` of the files a corpus's readers read: clip files, their `.txt`/`.align` siblings, tables beside them."
     real = os.path.realpath(root); files = {}
     for c in clips:
         for rel in (c.video, c.audio, c.landmarks, str(Path(c.video).with_suffix('.txt')), str(Path(c.video).with_suffix('.align'))):
             if rel: files[os.path.normpath(os.path.join(real, rel))] = root/rel
-    for folder in [root, *(p for p in root.iterdir() if p.is_dir() and not is_inside(p, out))]:  # manifest.tsv, transcripts.tsv, split lists, ...
+    # the tables: manifest.tsv, transcripts.tsv, splits.tsv, split lists, ... (not the cache's own, if it lies in the corpus)
+    for folder in [root, *(p for p in root.iterdir() if p.is_dir() and not is_inside(p, out))]:
         files |= {os.path.realpath(f): f for f in folder.iterdir() if f.suffix in ('.tsv', '.txt', '.json') and f.is_file()}
     return files
 
 def check_prep_outputs(root, out, clips:list[Clip], shard:tuple=(0, 1), also=()):
-    "Raise `OutputClashError` if cache folder `out` is or holds corpus `root`, or if a file prep writes (or one of `also`) is a corpus file."
+    "Raise `OutputClashError` if cache `out` is or holds corpus `root`, or if a file prep writes (or one of `also`) is a corpus file."
     root, out = Path(root), Path(out)
     if is_inside(root, out):
-        raise OutputClashError(f"{out}: the cache folder {'is' if same_file(root, out) else 'holds'} the corpus root {root}, so prep's manifest.tsv, "
-                               f"failed.tsv and .npz files would go among (and could replace) the corpus's own files; choose a separate cache folder, e.g. {root.parent/(root.name+'_cache')}")
+        raise OutputClashError(f"{out}: the cache folder {'is' if same_file(root, out) else 'holds'} the corpus root {root}, "
+                               "so prep's manifest.tsv, failed.tsv and .npz files would go among (and could replace) the corpus's "
+                               f"own files; choose a separate cache folder, e.g. {root.parent/(root.name+'_cache')}")
     inputs, real_out = _corpus_files(root, out, clips), os.path.realpath(out)
     writes = {os.path.normpath(os.path.join(real_out, os.path.relpath(w, out))): w for w in prep_outputs(out, clips, shard)}
     writes |= {os.path.realpath(w): Path(w) for w in also}
     for real, w in writes.items():
         if real in inputs:
-            raise OutputClashError(f"{inputs[real]}: is a file of the corpus and prep would write {w} over it; choose a cache folder (and --report) away from the corpus's files")
+            raise OutputClashError(f"{inputs[real]}: is a file of the corpus and prep would write {w} over it; "
+                                   "choose a cache folder (and --report) away from the corpus's files")
 
 # %% ../nbs/05_data.ipynb #f81508b5
 _WORKER = {}
@@ -509,7 +522,8 @@ def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_ski
     write_tsv(out/man_name.replace('manifest', 'failed'), failed, ['id', 'speaker', 'reason', 'message'])
     n_frames, cpu = sum(r['n_frames'] for r in done.values()), sum(r['cpu_seconds'] for r in done.values())
     jit = [float(r['jitter']) for r in rows if r['jitter'] != '']
-    summary = dict(clips=len(clips)+sum(1 for r in failed if r.get('unreadable')), done=len(done), skipped=n_skipped, failed=dict(Counter(r['reason'] for r in failed)),
+    summary = dict(clips=len(clips)+sum(1 for r in failed if r.get('unreadable')),  # + clips the reader could not use
+                   done=len(done), skipped=n_skipped, failed=dict(Counter(r['reason'] for r in failed)),
                    frames=n_frames, seconds=round(seconds, 2), frames_per_second=round(n_frames/seconds, 1) if n_frames else None,
                    cpu_seconds=round(cpu, 2), frames_per_cpu_second=round(n_frames/cpu, 1) if cpu else None, load_average=os.getloadavg()[0],
                    full_track=sum(1 for r in rows if str(r['n_lost']) == '0'),

@@ -114,7 +114,8 @@ def evaluate_model(checkpoint, # release or training checkpoint
     model = load_recipe(checkpoint, device=check_device(cfg.device))
     voc = get_vocoder(cfg.vocoder, model.audio)
     root = Path(root) if root else corpus_root(cfg, run_dir)
-    audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}  # clips prep could not read are in the cache's failed.tsv
+    # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)
+    audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}
     manifest = read_tsv(Path(cache)/'manifest.tsv')
     rows = [r for r in manifest if r['split']==cfg.eval_split]
     if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_infer.ipynb #d830daa7
 from __future__ import annotations
-import json, math, tempfile, time
+import json, math, os, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from fastcore.script import Param, store_true
@@ -64,7 +64,9 @@ def infer_video(path, # input video
     path, out_dir = Path(path), Path(out_dir)
     dest = {k: out_dir/f'{name or path.stem}.{k}' for k in ('wav', 'mp4') if k == 'wav' or mux}
     for k, p in dest.items():
-        if same_file(p, path): raise OutputClashError(f"{path}: the {k} output would be written over this input video; choose an output folder that holds none of the inputs")
+        if same_file(p, path):
+            raise OutputClashError(f"{path}: the {k} output would be written over this input video; "
+                                   "choose an output folder that holds none of the inputs")
     t, times = time.perf_counter(), {}
     def lap(name):
         nonlocal t; now = time.perf_counter(); times[name] = now-t; t = now
@@ -84,7 +86,7 @@ def infer_video(path, # input video
 VIDEO_EXTS = ('.mp4', '.mpg', '.mpeg', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 
 def _named_files(inputs)->list[tuple[Path, Path]]:
-    "`(file, name)` of every input video: files as given (named by their file name), folders searched recursively (named relative to the folder)."
+    "`(file, name)` of each input video: files named by their file name, videos found in folders by their path in the folder."
     out = []
     for p in map(Path, [inputs] if isinstance(inputs, (str, Path)) else inputs):
         if p.is_dir(): out += [(f, f.relative_to(p)) for f in sorted(p.rglob('*')) if f.suffix.lower() in VIDEO_EXTS and f.is_file()]
@@ -104,7 +106,7 @@ def plan_outputs(inputs, # video files and/or folders
                  mux:bool=False, # also plan the dubbed `.mp4`s
                  others=(), # other input files (checkpoint, landmarks) no output may replace
                 )->dict:
-    "`{video: {'name', 'wav'[, 'mp4']}}` for every input video; raises `OutputClashError` before any work if an output is an input or two outputs share a name."
+    "`{video: {'name', 'wav'[, 'mp4']}}` of every input video; `OutputClashError` if an output is an input or two share a name."
     named, out = _named_files(inputs), Path(out)
     stems = {}
     for f, n in named: stems.setdefault(n.with_suffix('').as_posix(), []).append(f)
@@ -118,12 +120,18 @@ def plan_outputs(inputs, # video files and/or folders
             if k in p: writers.setdefault(p[k].resolve(), []).append(f)
     for dest, fs in writers.items():
         if len(fs) > 1:
-            raise OutputClashError(f"{fs[0]} and {fs[1]} would both be written to {dest}; pass their common folder instead of the files one by one, "
+            raise OutputClashError(f"{fs[0]} and {fs[1]} would both be written to {dest}; "
+                                   "pass their common folder instead of the files one by one, "
                                    "or speak them in separate runs with different --out folders")
-    inputs_all = [*plan, *map(Path, others)]
+    ids = {}  # every input by resolved path, and existing ones by (device, inode) too, which also catches hard links
+    for f in [*plan, *map(Path, others)]:
+        ids[os.path.realpath(f)] = f
+        if f.exists(): ids[(f.stat().st_dev, f.stat().st_ino)] = f
     for dest in [*(p[k] for p in plan.values() for k in ('wav', 'mp4') if k in p), out/'infer_summary.json']:
-        if (src := next((f for f in inputs_all if same_file(dest, f)), None)) is not None:
-            raise OutputClashError(f"{src}: is an input, and {dest.name} would be written over it; choose an --out folder that holds none of the inputs "
+        src = ids.get(os.path.realpath(dest)) or (ids.get((dest.stat().st_dev, dest.stat().st_ino)) if dest.exists() else None)
+        if src is not None:
+            raise OutputClashError(f"{src}: is an input, and {dest.name} would be written over it; "
+                                   "choose an --out folder that holds none of the inputs "
                                    f"(e.g. --out {src.parent.parent/(src.parent.name+'_spoken')})")
     return plan
 
@@ -152,8 +160,10 @@ def infer(inputs, # video files and/or folders
         except (L2SError, OSError) as e:
             failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
         except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type
-            failed.append(dict(video=str(f), error=type(e).__name__, reason=f"{f}: unexpected {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"))
-    summary = dict(checkpoint=str(checkpoint), outputs={str(f): {k: str(v) for k, v in p.items()} for f, p in plan.items()}, done=done, failed=failed)
+            first = (str(e).strip().splitlines() or [''])[0]
+            failed.append(dict(video=str(f), error=type(e).__name__, reason=f"{f}: unexpected {type(e).__name__}: {first}"))
+    outputs = {str(f): {k: str(v) for k, v in p.items()} for f, p in plan.items()}
+    summary = dict(checkpoint=str(checkpoint), outputs=outputs, done=done, failed=failed)
     atomic_write(out/'infer_summary.json', lambda p: p.write_text(json.dumps(summary, indent=1)))
     if failed:
         raise InferenceError(f"{len(failed)} of {len(plan)} videos failed ({len(done)} written; details in {out/'infer_summary.json'}): "

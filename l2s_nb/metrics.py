@@ -173,7 +173,9 @@ def pair_files(ref_dir, gen_dir,
     lost = [i for i in refs if i not in gens and (ids is None or i in ids)]
     for i in lost if excluded is not None else []:
         excluded.append(dict(id=i, file=str(refs[i]), kind='missing', reason=f"{refs[i]}: no generated file {gen_dir}/{i}.wav|.flac"))
-    if lost and excluded is None: _log.warning(f"{ref_dir}: {len(lost)} references have no generated file and are not scored: {', '.join(lost[:10])}" + (' ...' if len(lost)>10 else ''))
+    if lost and excluded is None:
+        _log.warning(f"{ref_dir}: {len(lost)} references have no generated file and are not scored: "
+                     + ', '.join(lost[:10]) + (' ...' if len(lost)>10 else ''))
     return [(i, refs[i], g) for i,g in gens.items()]
 
 # %% ../nbs/50_metrics.ipynb #f7cc4717
@@ -192,8 +194,10 @@ def _check_scorable(rp:Path, ref:np.ndarray, gp:Path, gen:np.ndarray):
     "Raise a `MediaError` naming the file if a pair can't be scored: non-finite samples, or a silent reference."
     for p,x in ((gp, gen), (rp, ref)):
         if (bad := int((~np.isfinite(x)).sum())):
-            raise NonFiniteAudioError(p, f"contains {bad} NaN or infinite samples", "the file is damaged or was written from a diverged model; regenerate it")
-    if not np.any(ref): raise SilentReferenceError(rp, "the reference is silent (all samples are zero), so no metric against it means anything",
+            raise NonFiniteAudioError(p, f"contains {bad} NaN or infinite samples",
+                                      "the file is damaged or was written from a diverged model; regenerate it")
+    if not np.any(ref): raise SilentReferenceError(rp, "the reference is silent (all samples are zero), so no metric against it "
+                                                       "means anything",
                                          "check the reference file; the pair is left out")
 
 def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generated) from `pair_files`
@@ -216,7 +220,8 @@ def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generate
         r = dict(id=i, **score_pair(ref, gen, cfg.sample_rate, tolerance, str(gp), cfg, undefined := {}))
         if undefined and excluded is not None:
             excluded.append(dict(id=i, file=str(gp), kind='undefined', metrics=list(undefined),
-                                 reason=f"{gp}: left out of the {', '.join(undefined)} means: " + '; '.join(dict.fromkeys(undefined.values()))))
+                                 reason=f"{gp}: left out of the {', '.join(undefined)} means: "
+                                        + '; '.join(dict.fromkeys(undefined.values()))))
         rows.append(r)
         if judge: refs.append(ref); gens.append(gen)
     if judge:
@@ -256,7 +261,8 @@ def summary_markdown(summary:dict, title:str='',
     lines = ([f'### {title}', ''] if title else []) + ['| metric | | mean | 95% CI | n | excluded |', '|---|---|---|---|---|---|']
     for k,s in summary.items():
         arrow = '↑' if HIGHER_IS_BETTER[k.replace('_ref', '')] else '↓'
-        lines.append(f"| {_LABELS[k]} | {arrow} | {fmt(k, s['mean'])} | {fmt(k, s['lo'])} – {fmt(k, s['hi'])} | {s['n']} | {s.get('excluded', 0)} |")
+        lines.append(f"| {_LABELS[k]} | {arrow} | {fmt(k, s['mean'])} | {fmt(k, s['lo'])} – {fmt(k, s['hi'])} | {s['n']} "
+                     f"| {s.get('excluded', 0)} |")
     if excluded:
         lines += ['', f"Excluded ({len(excluded)}):", ''] + [f"- {e['id']}: {e['reason']}" for e in excluded[:max_listed]]
         if len(excluded)>max_listed: lines.append(f"- ... and {len(excluded)-max_listed} more (see summary.json)")
@@ -318,7 +324,8 @@ def score_dirs(ref_dir, # folder of reference audio
     summary = summarize(rows, unscored); title = title or Path(gen_dir).name
     seconds = time.time()-t0
     meta = dict(ref_dir=str(ref_dir), gen_dir=str(gen_dir), text=text and str(text), judge=jd.name if jd else None, tolerance_s=tolerance,
-                n=len(rows), n_excluded=len({e['id'] for e in excluded}), excluded=excluded, seconds=round(seconds, 1), utterances_per_s=round(len(rows)/seconds, 3),
+                n=len(rows), n_excluded=len({e['id'] for e in excluded}), excluded=excluded,
+                seconds=round(seconds, 1), utterances_per_s=round(len(rows)/seconds, 3),
                 protocol='pesq_wb: P.862.2 at 16 kHz; pesq_nb: P.862 (P.862.1 mapping) at 8 kHz; mcd: c1-c24 of the 80-band log-mel, DTW; lengths cropped to the shorter within tolerance',
                 run_info=run_info())
     if rows: _write_csv(out/'per_utterance.csv', rows)
@@ -339,7 +346,8 @@ def score_dirs(ref_dir, # folder of reference audio
     if errors or (excluded and not allow_missing):
         n_all = len(rows) + unscored
         raise IncompleteScoreError(f"{meta['n_excluded']} of {n_all} clips were left out of some or all means (reports in {out}): "
-                                   + '; '.join(e['reason'] for e in (errors or excluded)[:5]) + (' ...' if len(errors or excluded)>5 else '')
+                                   + '; '.join(e['reason'] for e in (errors or excluded)[:5])
+                                   + (' ...' if len(errors or excluded)>5 else '')
                                    + ('' if errors else '. Pass --allow-missing to accept this (e.g. when REF_DIR is a whole corpus)'))
     return dict(summary=summary, **meta)
 
@@ -350,7 +358,7 @@ def score_cli(ref_dir:str, # folder of reference audio; files are matched to GEN
               judge:str=None, # judge checkpoint (.pt, e.g. data/checkpoints/judge_grid_s1.pt) or a local faster-whisper folder
               tolerance:float=0.08, # largest allowed reference/generated length difference (s)
               title:str=None, # heading of the markdown summary (default: GEN_DIR's name)
-              allow_missing:store_true=False, # exit 0 although clips were left out (references without a generated file, silent references, undefined metrics)
+              allow_missing:store_true=False, # exit 0 although clips were left out (no generated file, silent reference, undefined metric)
              )->dict:
     "Score generated speech against references: STOI, ESTOI, PESQ, MCD, LSD, mel L1 and judge WER/CER, with 95% CIs."
     return score_dirs(ref_dir, gen_dir, text, out, judge, tolerance, title, allow_missing)
@@ -393,7 +401,8 @@ def oracles_cli(ref_dir:str, # folder of reference audio (a whole corpus is fine
                           ('silence', lambda: np.zeros_like(wav))):
             if not (out/name/f'{i}.wav').exists(): save_audio(out/name/f'{i}.wav', make(), cfg.sample_rate)  # resumable
     # train clips have no oracle audio on purpose, and PESQ is undefined on silence: both are listed in the reports, not errors
-    report = {name:score_dirs(ref_dir, out/name, text, out/f'{name}_score', judge, title=f'oracle: {name}', allow_missing=True, ids=set(test)) for name in ORACLES}
+    report = {name:score_dirs(ref_dir, out/name, text, out/f'{name}_score', judge, title=f'oracle: {name}', allow_missing=True,
+                              ids=set(test)) for name in ORACLES}
     report = dict(ref_dir=str(ref_dir), n_test=len(test), n_mean_frame_clips=len(train), griffin_lim_iters=n_iter, oracles=report)
     for p in (out/'oracles.json', *([Path(results)] if results else [])):
         atomic_write(p, lambda q: q.write_text(json.dumps(report, indent=1)))

@@ -221,14 +221,16 @@ def check_resumable(ck:dict, path, model:Recipe, cfg:TrainConfig):
     if dm:
         p_old,p_new = _preset_of(model, ck['config']),_preset_of(model, to_dict(model.cfg))
         q = lambda p: repr(p) if p else 'a custom config'
-        parts.append((f"the model preset differs, {q(p_old)} in the checkpoint and {q(p_new)} now" if p_old!=p_new else "the model config differs")
+        parts.append((f"the model preset differs, {q(p_old)} in the checkpoint and {q(p_new)} now" if p_old!=p_new
+                      else "the model config differs")
                      + f" ({show(dm)})")
         flags.append(f"--preset {p_old}" if p_old else f"--config {Path(path).parent.parent/'model_config.yaml'}")
     if dt:
         parts.append(f"the training settings differ ({show(dt)})")
         flags += [f"--{k} {a}" for k,(a,_) in dt.items()]
     raise ConfigError(f"{path}: can't resume this run with other settings (checkpoint → now): {'; '.join(parts)}. To continue the run, "
-                      f"rerun with its original settings ({' '.join(flags)}); to train with the new settings, start a new run in another folder (--run_dir)")
+                      f"rerun with its original settings ({' '.join(flags)}); to train with the new settings, "
+                      "start a new run in another folder (--run_dir)")
 
 # %% ../nbs/30_train.ipynb #b105072b
 RUN_FILES = ('log.jsonl', 'metrics.csv', 'model_config.yaml', 'train_config.yaml', 'run_info.json') # files `fit` writes in run_dir
@@ -300,7 +302,7 @@ def fit(model:Recipe, # recipe to train (already initialised; its config is save
         cfg:TrainConfig|None=None, # optimisation settings
         run_dir='runs/train', # folder for logs and checkpoints
         collate_fn:Callable|None=None, # list of items -> batch dict
-        resume:bool=False, # continue from run_dir/checkpoints/last.pt (fresh start when there is none; `l2s train --resume` refuses that); without it an existing run is an error
+        resume:bool=False, # continue from run_dir/checkpoints/last.pt (fresh start if there is none); without it an existing run is an error
         on_validate:Callable|None=None, # extra validation: on_validate(model, step, run_dir) -> dict of metrics (rank 0)
         audio:AudioConfig|None=None, # audio settings of the data (stored in checkpoints)
         video:VideoConfig|None=None, # video settings of the data (stored in checkpoints)
@@ -331,7 +333,8 @@ def fit(model:Recipe, # recipe to train (already initialised; its config is save
         if resume and d.main: log.info(f"{run_dir}: no checkpoint to resume, starting a fresh run")
         seed_everything(cfg.seed + 7919*d.rank)
     if d.main and (stale := remove_stale_temporaries(run_dir)):
-        log.warning(f"{run_dir}: removed {len(stale)} temporary file(s) an interrupted run left behind: {', '.join(str(p.relative_to(run_dir)) for p in stale[:5])}")
+        log.warning(f"{run_dir}: removed {len(stale)} temporary file(s) an interrupted run left behind: "
+                    + ', '.join(str(p.relative_to(run_dir)) for p in stale[:5]))
     end = min(cfg.steps, stop_at or cfg.steps)
     logger = RunLogger(run_dir, enabled=d.main, resume_step=start)
     if d.main:
@@ -458,7 +461,8 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
     "Train a lip-to-speech recipe on prepared data."
     last = Path(run_dir)/'checkpoints'/'last.pt'
     if resume and not last.exists():
-        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); check --run_dir, or drop --resume to start a fresh run there")
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
+                          "check --run_dir, or drop --resume to start a fresh run there")
     check_device(device)
     if threads: torch.set_num_threads(threads)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,

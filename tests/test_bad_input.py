@@ -56,7 +56,8 @@ def ckpt(tmp_path_factory):
     return save_checkpoint(d/'tiny.pt', dict(recipe='multitask', config=to_dict(model.cfg), audio=to_dict(AudioConfig()),
                                              video=to_dict(VideoConfig()), step=0, metrics={}, model=model.state_dict()))
 
-TRAIN = ['--preset', 'tiny', '--batch_size', 2, '--warmup_steps', 1, '--ckpt_every', 1, '--log_every', 1, '--threads', 1, '--device', 'cpu']
+TRAIN = ['--preset', 'tiny', '--batch_size', 2, '--warmup_steps', 1, '--ckpt_every', 1, '--log_every', 1, '--threads', 1,
+         '--device', 'cpu']
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
