@@ -34,6 +34,13 @@ def _summary(name:str)->str:
     return (_load(name).__doc__ or '').strip().splitlines()[0]
 
 # %% ../nbs/90_cli.ipynb #a898c0ca
+def _spelled(arg:str, known:set)->str:
+    "`--allow-missing` → `--allow_missing` (and `--run-dir=x` → `--run_dir=x`) where only the underscored option exists."
+    if not arg.startswith('--'): return arg
+    name, eq, value = arg.partition('=')
+    alt = '--' + name[2:].replace('-', '_')
+    return alt + eq + value if name not in known and alt in known else arg
+
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `l2s` console command."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -45,7 +52,9 @@ def main(argv:list[str]|None=None)->int:
     if name not in COMMANDS:
         print(f"l2s: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr); return 2
     fn = _load(name)
-    args = vars(anno_parser(fn, prog=f'l2s {name}').parse_args(rest))
+    parser = anno_parser(fn, prog=f'l2s {name}')
+    known = {s for a in parser._actions for s in a.option_strings}
+    args = vars(parser.parse_args([_spelled(a, known) for a in rest]))
     args.pop('pdb', None); args.pop('xtra', None)
     try: fn(**args)
     except L2SError as e:

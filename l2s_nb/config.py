@@ -11,10 +11,11 @@ from typing import Any, get_type_hints
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['L2SError', 'ConfigError', 'MediaError', 'MediaNotFoundError', 'NotMediaError', 'NoVideoStreamError',
-           'NoAudioStreamError', 'EmptyMediaError', 'UnsupportedMediaError', 'AudioConfig', 'VideoConfig',
-           'mels_per_frame', 'to_dict', 'from_dict', 'atomic_write', 'save_config', 'load_config', 'check_compatible',
-           'seed_everything', 'git_sha', 'run_info', 'get_logger', 'shared_data']
+__all__ = ['L2SError', 'ConfigError', 'OutputClashError', 'MediaError', 'MediaNotFoundError', 'NotMediaError',
+           'NoVideoStreamError', 'NoAudioStreamError', 'EmptyMediaError', 'UnsupportedMediaError', 'AudioConfig',
+           'VideoConfig', 'mels_per_frame', 'to_dict', 'from_dict', 'atomic_write', 'save_config', 'load_config',
+           'check_compatible', 'same_file', 'is_inside', 'check_device', 'seed_everything', 'git_sha', 'run_info',
+           'get_logger', 'shared_data']
 
 # %% ../nbs/00_config.ipynb #aa1c12ae
 class L2SError(Exception):
@@ -22,6 +23,9 @@ class L2SError(Exception):
 
 class ConfigError(L2SError, ValueError):
     "A config file or value is invalid, or two configs that must agree do not."
+
+class OutputClashError(ConfigError):
+    "An output file would replace an input file, or two outputs would get one name; raised before anything is written."
 
 class MediaError(L2SError):
     "A media file can't be used; the message names the file and the reason."
@@ -141,6 +145,40 @@ def check_compatible(expected, found, what:str='config'):
     if diff:
         lines = ', '.join(f"{k}: expected {a!r}, found {b!r}" for k,(a,b) in diff.items())
         raise ConfigError(f"{what} was made with a different config ({lines}); rebuild it or use the matching config")
+
+# %% ../nbs/00_config.ipynb #dbf90492
+def same_file(a, b)->bool:
+    "Whether paths `a` and `b` name the same file: equal once resolved, or the same existing file (hard links)."
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve(): return True
+    try: return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError: return False
+
+def is_inside(path, folder)->bool:
+    "Whether `path` is `folder` or lies below it, once both are resolved."
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+# %% ../nbs/00_config.ipynb #df07a0de
+def check_device(device:str='cpu', # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' (CUDA when this machine has it)
+                )->'torch.device':
+    "The `torch.device` named by `device`; a `ConfigError` saying what to pass instead when this machine can't serve it."
+    import torch
+    name = str(device or 'auto').strip().lower()
+    if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"unknown device {device!r}; use --device cpu, cuda or cuda:N") from None
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ConfigError(f"CUDA was requested (--device {device}) but this machine has no CUDA device; use --device cpu")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ConfigError(f"--device {device}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n-1}; "
+                              "pick one of them or use --device cpu")
+    elif dev.type == 'mps' and not torch.backends.mps.is_available():
+        raise ConfigError(f"Apple MPS was requested (--device {device}) but is not available on this machine; use --device cpu")
+    elif dev.type not in ('cpu', 'cuda', 'mps'): raise ConfigError(f"device {device!r} is not supported; use --device cpu or cuda")
+    return dev
 
 # %% ../nbs/00_config.ipynb #8ad71eae
 def seed_everything(seed:int)->int:

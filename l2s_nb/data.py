@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_data.ipynb #4e28143d
 from __future__ import annotations
-import csv, json, math, multiprocessing, os, random, time, zipfile
+import csv, inspect, json, math, multiprocessing, os, random, time, zipfile
 from collections import Counter
 from dataclasses import dataclass, asdict, fields
 from functools import partial
@@ -21,12 +21,13 @@ from .text import CharTokenizer, normalize_text
 
 # %% auto #0
 __all__ = ['CLIP_COLUMNS', 'VIDEO_EXTS', 'AUDIO_EXTS', 'GRID_WORDS', 'LAYOUTS', 'CACHE_KEYS', 'OUT_COLUMNS', 'ManifestError',
-           'LengthMismatchError', 'LandmarksError', 'Clip', 'inside_root', 'write_tsv', 'read_tsv', 'save_manifest',
-           'read_manifest', 'align_words', 'read_align', 'every_nth_split', 'grid_aligns', 'read_grid', 'write_clip',
-           'grid_id', 'grid_words', 'make_layout', 'read_lrs2', 'read_lrs3', 'read_lrw', 'read_lip2wav', 'read_corpus',
-           'cache_config', 'fit_audio', 'load_landmarks', 'prep_clip', 'save_record', 'load_record', 'parse_shard',
-           'cache_path', 'prep', 'sheet_from_cache', 'prep_cli', 'crop_frames', 'time_mask', 'LipDataset',
-           'padding_mask', 'collate', 'BucketSampler', 'seed_worker', 'make_loader', 'set_epoch', 'train_val_datasets']
+           'LengthMismatchError', 'LandmarksError', 'Clip', 'safe_name', 'inside_root', 'write_tsv', 'read_tsv',
+           'save_manifest', 'read_manifest', 'align_words', 'read_align', 'every_nth_split', 'grid_aligns', 'read_grid',
+           'write_clip', 'grid_id', 'grid_words', 'make_layout', 'read_lrs2', 'read_lrs3', 'read_lrw', 'read_lip2wav',
+           'read_corpus', 'cache_config', 'fit_audio', 'load_landmarks', 'prep_clip', 'save_record', 'load_record',
+           'parse_shard', 'cache_path', 'prep_outputs', 'check_prep_outputs', 'prep', 'sheet_from_cache', 'prep_cli',
+           'crop_frames', 'time_mask', 'LipDataset', 'padding_mask', 'collate', 'BucketSampler', 'seed_worker',
+           'make_loader', 'set_epoch', 'train_val_datasets']
 
 # %% ../nbs/05_data.ipynb #f4c22624
 class ManifestError(L2SError, ValueError):
@@ -52,6 +53,19 @@ class Clip:
     duration:float=float('nan') # seconds, if known without decoding
 
 CLIP_COLUMNS = [f.name for f in fields(Clip)]
+
+def safe_name(name, # a speaker or clip id, used as a folder or file name in caches
+              what:str='name', # what it is, for the message ('speaker', 'id')
+              where:str='manifest', # file (and line) it comes from, for the message
+             )->str:
+    "`name` if it is one safe path component; else a `ManifestError` naming `where` (no '/', '\\', NUL, '.', '..', empty)."
+    s = str(name)
+    problem = ('is empty' if not s.strip() else "is '.' or '..', a reference to a folder" if s in ('.', '..') else
+               'is an absolute path' if os.path.isabs(s) else "contains '/' or '\\'" if '/' in s or '\\' in s else
+               'contains a NUL character' if '\0' in s else None)
+    if problem: raise ManifestError(f"{where}: {what} {s!r} {problem}; it names a folder or file of the cache, "
+                                    "so it must be one plain name (no '/', '\\', '.' or '..')")
+    return s
 
 def inside_root(root, rel:str, where:str='manifest')->Path:
     "`root/rel`, refusing absolute paths and paths that climb out of `root`."
@@ -87,7 +101,7 @@ def read_manifest(root, # corpus root; every path in the manifest must lie insid
     for i,row in enumerate(read_tsv(path), 2):
         where = f"{path} line {i}"
         if not row.get('id') or not row.get('video'): raise ManifestError(f"{where}: needs at least the columns id and video")
-        if '/' in row['id']: raise ManifestError(f"{where}: id {row['id']!r} may not contain '/'")
+        safe_name(row['id'], 'id', where); safe_name(row.get('speaker') or 'unknown', 'speaker', where)
         for k in ('video', 'audio', 'landmarks'):
             if row.get(k): inside_root(root, row[k], where)
         d = {k: row[k] for k in CLIP_COLUMNS if row.get(k) not in (None, '')}
@@ -103,14 +117,20 @@ AUDIO_EXTS = ('.wav', '.flac')
 
 def align_words(path)->list[tuple[int,int,str]]:
     "`(start, end, word)` of each word of a GRID `.align` file (`start end word` lines, times in 1/25000 s), silences dropped."
-    rows = [l.split() for l in Path(path).read_text().splitlines() if len(l.split()) == 3]
-    bad = [r for r in rows if not (r[0].isdigit() and r[1].isdigit())]
-    if bad: raise ManifestError(f"{path}: line {' '.join(bad[0])!r} is not 'start end word' with integer times; fix or remove the file")
+    rows = []
+    for n,line in enumerate(Path(path).read_text(errors='replace').splitlines(), 1):
+        if not (f := line.split()): continue
+        if len(f) != 3 or not (f[0].isdigit() and f[1].isdigit()):
+            raise ManifestError(f"{path}: line {n} {line.strip()!r} is not 'start end word' with integer times; fix or remove the file")
+        rows.append(f)
     return [(int(a), int(b), w) for a,b,w in rows if w not in ('sil', 'sp')]
 
 def read_align(path)->str:
-    "Transcript of a GRID `.align` file, silences dropped."
-    return normalize_text(' '.join(w for *_,w in align_words(path)))
+    "Transcript of a GRID `.align` file, silences dropped; a file without words is a `ManifestError`."
+    text = normalize_text(' '.join(w for *_,w in align_words(path)))
+    if not text: raise ManifestError(f"{path}: no word lines ('start end word' with a word other than sil/sp), "
+                                     "so the clip has no transcript; fix or remove the file")
+    return text
 
 def every_nth_split(ids, n:int=19)->dict:
     "`val` for every `n`-th of the sorted ids (the n-th, 2n-th, ...), `train` for the rest."
@@ -132,7 +152,9 @@ def _tsv_by_id(root:Path, spk:str, name:str)->dict:
     return rows
 
 # %% ../nbs/05_data.ipynb #a3f93ed5
-def read_grid(root)->list[Clip]:
+def read_grid(root, # corpus root
+              skipped:list|None=None, # collects clips without a usable transcript (dicts: id, speaker, reason, message); None: raise
+             )->list[Clip]:
     "Clips of a GRID-layout corpus (original `.mpg`/`.wav`/`alignments/`, the shared `.mp4`/`.flac`/`align/` layout, or SynthGRID)."
     root = Path(root)
     speakers = sorted((p.name for p in root.iterdir() if p.is_dir() and p.name[0] == 's' and p.name[1:].isdigit()), key=lambda s: int(s[1:])) if root.is_dir() else []
@@ -147,9 +169,13 @@ def read_grid(root)->list[Clip]:
         texts, splits = _tsv_by_id(root, spk, 'transcripts.tsv'), _tsv_by_id(root, spk, 'splits.tsv')
         default_split = every_nth_split(videos)
         for i,v in videos.items():
-            if i in aligns: text = read_align(aligns[i])
-            elif i in texts: text = normalize_text(texts[i]['transcript'])
-            else: raise ManifestError(f"{v}: no transcript (no {i}.align and no row in transcripts.tsv)")
+            try:
+                if i in aligns: text = read_align(aligns[i])
+                elif i in texts: text = normalize_text(texts[i]['transcript'])
+                else: raise ManifestError(f"{v}: no transcript (no {i}.align and no row in transcripts.tsv)")
+            except ManifestError as e:
+                if skipped is None: raise
+                skipped.append(dict(id=i, speaker=spk, reason=type(e).__name__, message=str(e))); continue
             n = texts.get(i, {}).get('n_video_frames')
             clips.append(Clip(i, spk, splits[i]['split'] if i in splits else default_split[i], str(v.relative_to(root)),
                               str(audios[i].relative_to(root)) if i in audios else '',
@@ -292,12 +318,17 @@ def read_lip2wav(root)->list[Clip]:
 
 LAYOUTS = dict(grid=read_grid, synthgrid=read_grid, lrs2=read_lrs2, lrs3=read_lrs3, lrw=read_lrw, lip2wav=read_lip2wav, manifest=read_manifest)
 
-def read_corpus(layout:str, root)->list[Clip]:
-    "Clips of the corpus at `root` in folder layout `layout` (a key of `LAYOUTS`)."
+def read_corpus(layout:str, # a key of `LAYOUTS`
+                root, # corpus root
+                skipped:list|None=None, # collects clips a reader can't use (e.g. a malformed `.align`); None: they raise
+               )->list[Clip]:
+    "Clips of the corpus at `root` in folder layout `layout`; every speaker and id is checked to be one safe path component."
     if layout not in LAYOUTS: raise ManifestError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if not Path(root).is_dir(): raise ManifestError(f"{root}: corpus root is not a folder")
-    clips = LAYOUTS[layout](root)
-    if not clips: raise ManifestError(f"{root}: no clips found in the {layout} layout", )
+    reader = LAYOUTS[layout]
+    clips = reader(root, skipped=skipped) if 'skipped' in inspect.signature(reader).parameters else reader(root)
+    for c in clips: safe_name(c.speaker, 'speaker', Path(root)/c.video); safe_name(c.id, 'id', Path(root)/c.video)
+    if not clips and not skipped: raise ManifestError(f"{root}: no clips found in the {layout} layout", )
     dup = [i for i,n in Counter((c.speaker, c.id) for c in clips).items() if n > 1]
     if dup: raise ManifestError(f"{root}: duplicate clip ids {dup[:3]}")
     return clips
@@ -373,8 +404,15 @@ def parse_shard(shard:str|None)->tuple[int, int]:
     return i, n
 
 def cache_path(out, clip:Clip)->Path:
-    "Where `prep` writes `clip`."
-    return Path(out)/clip.speaker/f'{clip.id}.npz'
+    "Where `prep` writes `clip`: `out/<speaker>/<id>.npz`, always inside `out` (speaker and id must be plain names)."
+    return Path(out)/safe_name(clip.speaker, 'speaker', clip.video)/f"{safe_name(clip.id, 'id', clip.video)}.npz"
+
+def prep_outputs(out, clips:list[Clip], shard:tuple=(0, 1))->list[Path]:
+    "Every file `prep` writes into cache folder `out` for `clips` (shard `(i, n)`)."
+    out = Path(out); tag = '' if shard == (0, 1) else f'-{shard[0]}of{shard[1]}'
+    return [out/'prep_config.json', out/f'manifest{tag}.tsv', out/f'failed{tag}.tsv', out/f'prep_summary{tag}.json',
+            out/'contact_sheet.png',
+            *(cache_path(out, c) for c in clips)]
 
 def _npz_frames(path)->int:
     "Number of frames of a cache file, read from the `mouth` array's header only."
@@ -382,6 +420,32 @@ def _npz_frames(path)->int:
         major, _ = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         return int(read(f)[0][0])
+
+def _corpus_files(root:Path, out:Path, clips:list[Clip])->dict:
+    "`{real path: path}` of the files a corpus's readers read: clip files, their `.txt`/`.align` siblings, tables beside them."
+    real = os.path.realpath(root); files = {}
+    for c in clips:
+        for rel in (c.video, c.audio, c.landmarks, str(Path(c.video).with_suffix('.txt')), str(Path(c.video).with_suffix('.align'))):
+            if rel: files[os.path.normpath(os.path.join(real, rel))] = root/rel
+    # the tables: manifest.tsv, transcripts.tsv, splits.tsv, split lists, ... (not the cache's own, if it lies in the corpus)
+    for folder in [root, *(p for p in root.iterdir() if p.is_dir() and not is_inside(p, out))]:
+        files |= {os.path.realpath(f): f for f in folder.iterdir() if f.suffix in ('.tsv', '.txt', '.json') and f.is_file()}
+    return files
+
+def check_prep_outputs(root, out, clips:list[Clip], shard:tuple=(0, 1), also=()):
+    "Raise `OutputClashError` if cache `out` is or holds corpus `root`, or if a file prep writes (or one of `also`) is a corpus file."
+    root, out = Path(root), Path(out)
+    if is_inside(root, out):
+        raise OutputClashError(f"{out}: the cache folder {'is' if same_file(root, out) else 'holds'} the corpus root {root}, "
+                               "so prep's manifest.tsv, failed.tsv and .npz files would go among (and could replace) the corpus's "
+                               f"own files; choose a separate cache folder, e.g. {root.parent/(root.name+'_cache')}")
+    inputs, real_out = _corpus_files(root, out, clips), os.path.realpath(out)
+    writes = {os.path.normpath(os.path.join(real_out, os.path.relpath(w, out))): w for w in prep_outputs(out, clips, shard)}
+    writes |= {os.path.realpath(w): Path(w) for w in also}
+    for real, w in writes.items():
+        if real in inputs:
+            raise OutputClashError(f"{inputs[real]}: is a file of the corpus and prep would write {w} over it; "
+                                   "choose a cache folder (and --report) away from the corpus's files")
 
 # %% ../nbs/05_data.ipynb #f81508b5
 _WORKER = {}
@@ -415,11 +479,14 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
          audio:AudioConfig|None=None, video:VideoConfig|None=None,
          max_gap:int=12, # longest run of lost face frames to interpolate
          max_av_diff:float=0.2, # largest audio/video duration difference (s) to absorb
+         also_writes=(), # other files the caller will write (e.g. a report), checked against the corpus's files too
         )->dict:
     "Prepare a corpus into `.npz` cache files + manifest; returns the summary."
     audio, video = audio or AudioConfig(), video or VideoConfig()
     out = Path(out); i, n = parse_shard(shard)
-    clips = read_corpus(layout, root)[i::n]
+    unreadable = []
+    clips = read_corpus(layout, root, unreadable)[i::n]
+    check_prep_outputs(root, out, clips, (i, n), also_writes)
     cfg_path, cfg = out/'prep_config.json', json.loads(cache_config(audio, video))
     if cfg_path.exists(): check_compatible(cfg, json.loads(cfg_path.read_text()), f"cache {out}")
     else: atomic_write(cfg_path, lambda p: p.write_text(json.dumps(cfg, indent=1)))
@@ -433,6 +500,7 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
     else:
         _WORKER.update(zip(('root', 'audio', 'video', 'max_gap', 'max_av_diff'), args))
         results = [_run_one(j) for j in tqdm(todo, desc='prep')]
+    results = [dict(r, unreadable=True) for r in unreadable[i::n]] + results
     return _finish(out, clips, results, time.time()-t0, len(clips)-len(todo), (i, n), video.fps)
 
 # %% ../nbs/05_data.ipynb #5fbbc9a5
@@ -454,7 +522,8 @@ def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_ski
     write_tsv(out/man_name.replace('manifest', 'failed'), failed, ['id', 'speaker', 'reason', 'message'])
     n_frames, cpu = sum(r['n_frames'] for r in done.values()), sum(r['cpu_seconds'] for r in done.values())
     jit = [float(r['jitter']) for r in rows if r['jitter'] != '']
-    summary = dict(clips=len(clips), done=len(done), skipped=n_skipped, failed=dict(Counter(r['reason'] for r in failed)),
+    summary = dict(clips=len(clips)+sum(1 for r in failed if r.get('unreadable')),  # + clips the reader could not use
+                   done=len(done), skipped=n_skipped, failed=dict(Counter(r['reason'] for r in failed)),
                    frames=n_frames, seconds=round(seconds, 2), frames_per_second=round(n_frames/seconds, 1) if n_frames else None,
                    cpu_seconds=round(cpu, 2), frames_per_cpu_second=round(n_frames/cpu, 1) if cpu else None, load_average=os.getloadavg()[0],
                    full_track=sum(1 for r in rows if str(r['n_lost']) == '0'),
@@ -483,7 +552,7 @@ def prep_cli(layout:str, # corpus layout: grid, synthgrid, lrs2, lrs3, lrw, lip2
              report:str=None, # also write the summary (with provenance) as JSON here
             ):
     "Preprocess a corpus into mouth-crop + log-mel `.npz` files and a manifest (resumable)."
-    summary = prep(layout, root, out, workers, shard, max_gap=max_gap)
+    summary = prep(layout, root, out, workers, shard, max_gap=max_gap, also_writes=[report] if report else [])
     print(json.dumps(summary))
     if report:
         rep = dict(command=f"l2s prep {layout} {root} {out} --workers {workers}" + (f" --shard {shard}" if shard else ''),

@@ -84,6 +84,7 @@ def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`,
 # %% ../nbs/70_experiment.ipynb #8e4feb6e
 def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     "Train `cfg.recipe` on `cache`; returns the path of the release checkpoint `run_dir/model.pt`."
+    check_device(cfg.device)
     if cfg.threads: torch.set_num_threads(cfg.threads)
     train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed)
     seed_everything(cfg.seed)
@@ -110,10 +111,11 @@ def evaluate_model(checkpoint, # release or training checkpoint
     "Speak `cfg.eval_split` of `cache` and score model, oracle and mean-speech baseline; writes wavs, tables and plots under `run_dir/eval`."
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out = Path(run_dir)/'eval'
-    model = load_recipe(checkpoint, device=cfg.device)
+    model = load_recipe(checkpoint, device=check_device(cfg.device))
     voc = get_vocoder(cfg.vocoder, model.audio)
     root = Path(root) if root else corpus_root(cfg, run_dir)
-    audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root)}
+    # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)
+    audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}
     manifest = read_tsv(Path(cache)/'manifest.tsv')
     rows = [r for r in manifest if r['split']==cfg.eval_split]
     if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}")
@@ -158,6 +160,7 @@ def run_experiment(cfg:ExperimentConfig, # what to run
                    run_dir, # folder for everything the run makes (resumable)
                   )->dict:
     "Prepare data, train, evaluate; returns and saves the results."
+    check_device(cfg.device)  # before hours of data preparation
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir/'experiment.yaml')
     times, t = {}, time.perf_counter()

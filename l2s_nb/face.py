@@ -10,10 +10,10 @@ import cv2, numpy as np
 from .config import MediaError, VideoConfig, atomic_write, get_logger
 
 # %% auto #0
-__all__ = ['LIPS', 'NoFaceError', 'FaceLostError', 'portrait', 'portrait_frames', 'FaceTracker', 'box_iou', 'link_tracks',
-           'speaker_track', 'DlibTracker', 'fill_lost', 'moving_average', 'mouth_anchors', 'roi_transforms',
-           'apply_transform', 'warp_rois', 'crop_jitter', 'mouth_rois', 'default_tracker', 'contact_sheet',
-           'save_image']
+__all__ = ['NO_FACE_HINT', 'LIPS', 'NoFaceError', 'FaceLostError', 'portrait', 'portrait_frames', 'FaceTracker', 'box_iou',
+           'link_tracks', 'speaker_track', 'DlibTracker', 'fill_lost', 'moving_average', 'mouth_anchors',
+           'roi_transforms', 'apply_transform', 'warp_rois', 'crop_jitter', 'mouth_rois', 'default_tracker',
+           'contact_sheet', 'save_image']
 
 # %% ../nbs/04_face.ipynb #18b428f7
 class NoFaceError(MediaError):
@@ -135,13 +135,17 @@ class DlibTracker(FaceTracker):
         return lm
 
 # %% ../nbs/04_face.ipynb #38c6b710
+NO_FACE_HINT = ("check that the video shows a frontal, upright face. A sideways or upside-down video (turned in the pixels, "
+                "with no rotation metadata) must be turned upright first, e.g. `ffmpeg -i in.mp4 -vf transpose=1 out.mp4` "
+                "(90° clockwise; transpose=2 turns it counter-clockwise, -vf hflip,vflip turns it upside up), then run l2s on out.mp4")
+
 def fill_lost(landmarks:np.ndarray, # (T, N, 2) with NaN rows for lost frames
               max_gap:int=12, # longest run of lost frames that may be interpolated
               path='<frames>', # file named in errors
              )->np.ndarray:
     "Interpolate lost (NaN) frames of a landmark track; raise if the face is absent or lost for more than `max_gap` frames."
     lost = np.isnan(landmarks).any(axis=(1, 2))
-    if lost.all(): raise NoFaceError(path, f"no face found in any of its {len(lost)} frames", "check that the video shows a frontal face")
+    if lost.all(): raise NoFaceError(path, f"no face found in any of its {len(lost)} frames", NO_FACE_HINT)
     edges = np.flatnonzero(np.diff(np.r_[0, lost.astype(int), 0]))
     for s,e in zip(edges[::2], edges[1::2]):
         if e-s > max_gap:

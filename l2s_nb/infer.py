@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_infer.ipynb #d830daa7
 from __future__ import annotations
-import json, math, tempfile, time
+import json, math, os, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from fastcore.script import Param, store_true
@@ -18,8 +18,8 @@ from .recipes import Recipe, load_recipe
 from .vocoder import get_vocoder
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'chunk_spans', 'speak', 'infer_video', 'video_files', 'InferenceError', 'infer', 'infer_cli',
-           'benchmark_infer']
+__all__ = ['VIDEO_EXTS', 'chunk_spans', 'speak', 'infer_video', 'video_files', 'plan_outputs', 'InferenceError', 'infer',
+           'infer_cli', 'benchmark_infer']
 
 # %% ../nbs/40_infer.ipynb #8755eab8
 def chunk_spans(n:int, # frames in the video
@@ -53,14 +53,20 @@ def speak(model:Recipe, # trained recipe (eval mode)
 def infer_video(path, # input video
                 model:Recipe, # trained recipe
                 vocoder, # `Vocoder` (see `get_vocoder`)
-                out_dir, # folder for `<stem>.wav` (and `<stem>.mp4` with `mux`)
+                out_dir, # folder for `<name>.wav` (and `<name>.mp4` with `mux`)
                 mux:bool=False, # also write the input video with the generated speech as its sound track
                 landmarks:np.ndarray|None=None, # known face/lip landmarks instead of tracking
                 speaker=None, # speaker id for id-conditioned models
                 min_frames:int=5, # shorter videos are refused
+                name:str|None=None, # output path in `out_dir` without extension (default: the input's stem)
                )->dict:
     "Speak one silent video; returns output paths and per-stage seconds."
     path, out_dir = Path(path), Path(out_dir)
+    dest = {k: out_dir/f'{name or path.stem}.{k}' for k in ('wav', 'mp4') if k == 'wav' or mux}
+    for k, p in dest.items():
+        if same_file(p, path):
+            raise OutputClashError(f"{path}: the {k} output would be written over this input video; "
+                                   "choose an output folder that holds none of the inputs")
     t, times = time.perf_counter(), {}
     def lap(name):
         nonlocal t; now = time.perf_counter(); times[name] = now-t; t = now
@@ -71,26 +77,68 @@ def infer_video(path, # input video
     rois, _ = mouth_rois(frames, landmarks=landmarks, video=video, path=path); lap('track_crop')
     mel = speak(model, rois, speaker, video=video); lap('model')
     wav = vocoder(mel[None])[0].numpy(); lap('vocoder')
-    out = dict(wav=str(save_audio(out_dir/f'{path.stem}.wav', wav, vocoder.cfg.sample_rate)))
-    if mux: out['mp4'] = str(mux_audio(path, wav, out_dir/f'{path.stem}.mp4', vocoder.cfg.sample_rate))
+    out = dict(wav=str(save_audio(dest['wav'], wav, vocoder.cfg.sample_rate)))
+    if mux: out['mp4'] = str(mux_audio(path, wav, dest['mp4'], vocoder.cfg.sample_rate))
     lap('write')
     return dict(video=str(path), frames=len(frames), seconds=len(frames)/video.fps, **out, times=times)
 
 # %% ../nbs/40_infer.ipynb #d9847d2f
 VIDEO_EXTS = ('.mp4', '.mpg', '.mpeg', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 
-def video_files(inputs)->list[Path]:
-    "Video files named by `inputs` (files, or folders searched recursively), sorted and de-duplicated."
+def _named_files(inputs)->list[tuple[Path, Path]]:
+    "`(file, name)` of each input video: files named by their file name, videos found in folders by their path in the folder."
     out = []
     for p in map(Path, [inputs] if isinstance(inputs, (str, Path)) else inputs):
-        if p.is_dir(): out += [f for f in sorted(p.rglob('*')) if f.suffix.lower() in VIDEO_EXTS]
-        elif p.exists(): out.append(p)
+        if p.is_dir(): out += [(f, f.relative_to(p)) for f in sorted(p.rglob('*')) if f.suffix.lower() in VIDEO_EXTS and f.is_file()]
+        elif p.exists(): out.append((p, Path(p.name)))
         else: raise MediaNotFoundError(p, "file or folder not found")
-    return list(dict.fromkeys(out))
+    seen, uniq = set(), []
+    for f, n in out:
+        if (key := f.resolve()) not in seen: seen.add(key); uniq.append((f, n))
+    return uniq
+
+def video_files(inputs)->list[Path]:
+    "Video files named by `inputs` (files, or folders searched recursively), sorted and de-duplicated."
+    return [f for f, _ in _named_files(inputs)]
+
+def plan_outputs(inputs, # video files and/or folders
+                 out, # output folder
+                 mux:bool=False, # also plan the dubbed `.mp4`s
+                 others=(), # other input files (checkpoint, landmarks) no output may replace
+                )->dict:
+    "`{video: {'name', 'wav'[, 'mp4']}}` of every input video; `OutputClashError` if an output is an input or two share a name."
+    named, out = _named_files(inputs), Path(out)
+    stems = {}
+    for f, n in named: stems.setdefault(n.with_suffix('').as_posix(), []).append(f)
+    plan = {}
+    for f, n in named:
+        name = (n.with_suffix('') if len(stems[n.with_suffix('').as_posix()]) == 1 else n).as_posix()  # x.mp4 + x.mpg -> x.mp4.*, x.mpg.*
+        plan[f] = dict(name=name, **{k: out/f'{name}.{k}' for k in ('wav', 'mp4') if k == 'wav' or mux})
+    writers = {}
+    for f, p in plan.items():
+        for k in ('wav', 'mp4'):
+            if k in p: writers.setdefault(p[k].resolve(), []).append(f)
+    for dest, fs in writers.items():
+        if len(fs) > 1:
+            raise OutputClashError(f"{fs[0]} and {fs[1]} would both be written to {dest}; "
+                                   "pass their common folder instead of the files one by one, "
+                                   "or speak them in separate runs with different --out folders")
+    ids = {}  # every input by resolved path, and existing ones by (device, inode) too, which also catches hard links
+    for f in [*plan, *map(Path, others)]:
+        ids[os.path.realpath(f)] = f
+        if f.exists(): ids[(f.stat().st_dev, f.stat().st_ino)] = f
+    for dest in [*(p[k] for p in plan.values() for k in ('wav', 'mp4') if k in p), out/'infer_summary.json']:
+        src = ids.get(os.path.realpath(dest)) or (ids.get((dest.stat().st_dev, dest.stat().st_ino)) if dest.exists() else None)
+        if src is not None:
+            raise OutputClashError(f"{src}: is an input, and {dest.name} would be written over it; "
+                                   "choose an --out folder that holds none of the inputs "
+                                   f"(e.g. --out {src.parent.parent/(src.parent.name+'_spoken')})")
+    return plan
 
 class InferenceError(L2SError):
     "Some videos of a batch could not be spoken; the rest were written."
 
+# %% ../nbs/40_infer.ipynb #dc89a9ee
 def infer(inputs, # video files and/or folders
           checkpoint, # trained model (release or training checkpoint)
           out, # output folder
@@ -98,20 +146,28 @@ def infer(inputs, # video files and/or folders
           landmarks_dir=None, # folder of `<stem>.npy` landmark files (e.g. a SynthGRID speaker's `landmarks/`)
           speaker=None, # speaker id for id-conditioned models
           vocoder:str='griffin_lim', # registered vocoder name
-          device:str='cpu', # torch device
+          device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
          )->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
-    files, out = video_files(inputs), Path(out)
-    model = load_recipe(checkpoint, device=device)
+    out = Path(out)
+    plan = plan_outputs(inputs, out, mux, others=[checkpoint])
+    model = load_recipe(checkpoint, device=check_device(device))
     voc = get_vocoder(vocoder, model.audio)
     done, failed = [], []
-    for f in tqdm(files, desc='infer', unit='video'):
+    for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
-        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker))
-        except (L2SError, OSError) as e: failed.append(dict(video=str(f), reason=str(e)))
-    summary = dict(checkpoint=str(checkpoint), done=done, failed=failed)
+        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name']))
+        except (L2SError, OSError) as e:
+            failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
+        except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type
+            first = (str(e).strip().splitlines() or [''])[0]
+            failed.append(dict(video=str(f), error=type(e).__name__, reason=f"{f}: unexpected {type(e).__name__}: {first}"))
+    outputs = {str(f): {k: str(v) for k, v in p.items()} for f, p in plan.items()}
+    summary = dict(checkpoint=str(checkpoint), outputs=outputs, done=done, failed=failed)
     atomic_write(out/'infer_summary.json', lambda p: p.write_text(json.dumps(summary, indent=1)))
-    if failed: raise InferenceError(f"{len(failed)} of {len(files)} videos failed (written: {len(done)}): " + '; '.join(d['reason'] for d in failed[:3]))
+    if failed:
+        raise InferenceError(f"{len(failed)} of {len(plan)} videos failed ({len(done)} written; details in {out/'infer_summary.json'}): "
+                             + '; '.join(d['reason'] for d in failed[:5]) + (f"; and {len(failed)-5} more" if len(failed) > 5 else ''))
     return summary
 
 # %% ../nbs/40_infer.ipynb #5fa8dd42
@@ -121,7 +177,7 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
               mux:store_true=False, # also write each video with the generated speech muxed in
               landmarks:str=None, # folder of <stem>.npy landmarks to use instead of face tracking
               speaker:int=None, # speaker id (models trained with a speaker table)
-              device:str='cpu', # torch device
+              device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
              ):
     "Turn silent videos into speech with a trained model."
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, jiwer
 from tqdm.auto import tqdm
 from .config import (AudioConfig, ConfigError, L2SError, MediaNotFoundError, atomic_write, get_logger,
-                           run_info, seed_everything, to_dict, from_dict, check_compatible)
+                           run_info, seed_everything, to_dict, from_dict, check_compatible, check_device)
 from .audio import load_audio, log_mel
 from .text import CharTokenizer, normalize_text
 from .data import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
@@ -425,6 +425,7 @@ class Judge:
         if not model_dir.is_dir(): raise MediaNotFoundError(model_dir, 'faster-whisper model folder not found')
         try: from faster_whisper import WhisperModel
         except ImportError: raise ConfigError(f"{model_dir}: using a Whisper judge needs the optional package faster_whisper (pip install faster-whisper); l2s_nb does not depend on it") from None
+        check_device(device)
         model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, local_files_only=True)
         def recognize(wavs):
             return [spell_digits(' '.join(s.text for s in model.transcribe(w, language=language, beam_size=beam_size)[0])) for w in wavs]

@@ -519,6 +519,10 @@ def _check_args(out:Path, clips:int, speakers:int, seed:int, workers:int, frames
     if W%2 or H%2 or min(W/CANVAS[0], H/CANVAS[1])<0.5 or max(W, H)>4096:
         raise SynthGridError(f"frame size {W}x{H} is impossible: width and height must be even, at least {CANVAS[0]//2}x{CANVAS[1]//2} and at most 4096")
     if out.exists() and not out.is_dir(): raise SynthGridError(f"{out}: exists and is not a folder; choose a folder for the corpus")
+    if out.is_dir() and not (out/'synthgrid.json').exists() and any(not p.name.startswith('.') for p in out.iterdir()):
+        raise SynthGridError(f"{out}: is not empty and is not a SynthGRID corpus (no synthgrid.json); SynthGRID writes "
+                             "GRID-named files (s1/video/<id>.mp4, s1/align/<id>.align, ...) and would replace real ones there. "
+                             f"Generate into an empty or new folder, e.g. {out.parent/(out.name+'_synth')}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out/'.write-test', lambda p: p.write_text('ok')).unlink()

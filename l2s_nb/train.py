@@ -14,15 +14,15 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 from fastcore.script import store_true
 from .config import (L2SError, ConfigError, AudioConfig, VideoConfig, to_dict, from_dict, atomic_write,
-                           check_compatible, seed_everything, run_info, get_logger, save_config, load_config)
+                           check_compatible, seed_everything, run_info, get_logger, save_config, load_config, check_device)
 from .recipes import Recipe, CheckpointError, read_checkpoint, recipe_class, build_recipe, to_device, load_recipe
 from .judge import load_ctc_judge
 
 # %% auto #0
-__all__ = ['MATH_FIELDS', 'DEFAULT_FACTORY', 'TrainConfig', 'lr_factor', 'StepBatchSampler', 'EpochIndexed', 'get_rng_state',
-           'set_rng_state', 'Dist', 'setup_distributed', 'RunLogger', 'read_log', 'TrainingDivergedError',
-           'save_checkpoint', 'check_resumable', 'attach_content_judge', 'evaluate', 'fit', 'export_release',
-           'model_config_for', 'load_factory', 'train_cli']
+__all__ = ['MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainConfig', 'lr_factor', 'StepBatchSampler', 'EpochIndexed',
+           'get_rng_state', 'set_rng_state', 'Dist', 'setup_distributed', 'RunLogger', 'read_log',
+           'TrainingDivergedError', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries',
+           'attach_content_judge', 'evaluate', 'fit', 'export_release', 'model_config_for', 'load_factory', 'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 @dataclass
@@ -140,8 +140,7 @@ class Dist:
 def setup_distributed(device:str='auto')->Dist:
     "Join the torchrun process group if there is one, and pick this process's device."
     world,rank,local = int(os.environ.get('WORLD_SIZE', 1)),int(os.environ.get('RANK', 0)),int(os.environ.get('LOCAL_RANK', 0))
-    if device=='auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device.startswith('cuda') and not torch.cuda.is_available(): raise ConfigError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+    device = str(check_device(device))  # 'auto' -> cuda or cpu; an unavailable device is a ConfigError
     if device=='cuda': device = f'cuda:{local}'
     owns = False
     if world>1 and not dist.is_initialized():
@@ -199,13 +198,50 @@ def save_checkpoint(path, state:dict)->Path:
     "Atomically `torch.save` `state` to `path`."
     return atomic_write(path, lambda p: torch.save(state, p))
 
+def _flat(d:dict, pre:str='')->dict:
+    "A nested config dict as one level with dotted keys (`frontend.widths`)."
+    out = {}
+    for k,v in d.items(): out |= _flat(v, f'{pre}{k}.') if isinstance(v, dict) else {f'{pre}{k}': v}
+    return out
+
+def _preset_of(model:Recipe, config:dict)->str|None:
+    "Name of the preset of `model`'s recipe whose config equals `config`, if any."
+    return next((p for p in type(model).presets if to_dict(type(model).config_from(p))==config), None)
+
 def check_resumable(ck:dict, path, model:Recipe, cfg:TrainConfig):
     "Raise `ConfigError` unless checkpoint `ck` was made by the same recipe, model config and optimisation settings."
     if ck.get('recipe')!=model.name: raise CheckpointError(f"{path}: checkpoint is recipe {ck.get('recipe')!r}, this run trains {model.name!r}; use another run_dir or the matching recipe")
-    check_compatible(model.cfg, ck['config'], what=f"checkpoint {path}")
     if 'train_config' not in ck: raise CheckpointError(f"{path}: a release checkpoint cannot be resumed (no optimizer state); start a new run")
-    mine = {k:to_dict(cfg)[k] for k in MATH_FIELDS}
-    check_compatible(mine, {k:ck['train_config'].get(k) for k in MATH_FIELDS}, what=f"checkpoint {path} (training settings)")
+    old_m,new_m = _flat(ck['config']),_flat(to_dict(model.cfg))
+    dm = {k:(old_m.get(k), new_m.get(k)) for k in sorted(set(old_m)|set(new_m)) if old_m.get(k)!=new_m.get(k)}
+    dt = {k:(ck['train_config'].get(k), to_dict(cfg)[k]) for k in MATH_FIELDS if ck['train_config'].get(k)!=to_dict(cfg)[k]}
+    if not dm and not dt: return
+    show = lambda d: ', '.join(f"{k} {a!r} → {b!r}" for k,(a,b) in list(d.items())[:8]) + (f" and {len(d)-8} more" if len(d)>8 else '')
+    parts,flags = [],[]
+    if dm:
+        p_old,p_new = _preset_of(model, ck['config']),_preset_of(model, to_dict(model.cfg))
+        q = lambda p: repr(p) if p else 'a custom config'
+        parts.append((f"the model preset differs, {q(p_old)} in the checkpoint and {q(p_new)} now" if p_old!=p_new
+                      else "the model config differs")
+                     + f" ({show(dm)})")
+        flags.append(f"--preset {p_old}" if p_old else f"--config {Path(path).parent.parent/'model_config.yaml'}")
+    if dt:
+        parts.append(f"the training settings differ ({show(dt)})")
+        flags += [f"--{k} {a}" for k,(a,_) in dt.items()]
+    raise ConfigError(f"{path}: can't resume this run with other settings (checkpoint → now): {'; '.join(parts)}. To continue the run, "
+                      f"rerun with its original settings ({' '.join(flags)}); to train with the new settings, "
+                      "start a new run in another folder (--run_dir)")
+
+# %% ../nbs/30_train.ipynb #b105072b
+RUN_FILES = ('log.jsonl', 'metrics.csv', 'model_config.yaml', 'train_config.yaml', 'run_info.json') # files `fit` writes in run_dir
+
+def remove_stale_temporaries(run_dir)->list[Path]:
+    "Delete the temporary files of atomic writes an interrupted run left in `run_dir` (and its checkpoints); returns them."
+    run_dir = Path(run_dir)
+    places = [(run_dir, RUN_FILES), (run_dir/'checkpoints', ('last.pt', 'best.pt'))]
+    stale = [p for folder,names in places for n in names for p in sorted(folder.glob(f'.{n}.*.tmp'))]
+    for p in stale: p.unlink(missing_ok=True)
+    return stale
 
 # %% ../nbs/30_train.ipynb #3771ffa6
 def attach_content_judge(model:Recipe, # recipe to train
@@ -266,7 +302,7 @@ def fit(model:Recipe, # recipe to train (already initialised; its config is save
         cfg:TrainConfig|None=None, # optimisation settings
         run_dir='runs/train', # folder for logs and checkpoints
         collate_fn:Callable|None=None, # list of items -> batch dict
-        resume:bool=False, # continue from run_dir/checkpoints/last.pt (fresh start when there is none); without it an existing run is an error
+        resume:bool=False, # continue from run_dir/checkpoints/last.pt (fresh start if there is none); without it an existing run is an error
         on_validate:Callable|None=None, # extra validation: on_validate(model, step, run_dir) -> dict of metrics (rank 0)
         audio:AudioConfig|None=None, # audio settings of the data (stored in checkpoints)
         video:VideoConfig|None=None, # video settings of the data (stored in checkpoints)
@@ -294,7 +330,11 @@ def fit(model:Recipe, # recipe to train (already initialised; its config is save
         if d.main: log.info(f"resuming {run_dir} from step {start}")
     else:
         if last.exists(): raise ConfigError(f"{run_dir} already holds a training run ({last}); pass resume=True (--resume) to continue it, or choose a new run_dir")
+        if resume and d.main: log.info(f"{run_dir}: no checkpoint to resume, starting a fresh run")
         seed_everything(cfg.seed + 7919*d.rank)
+    if d.main and (stale := remove_stale_temporaries(run_dir)):
+        log.warning(f"{run_dir}: removed {len(stale)} temporary file(s) an interrupted run left behind: "
+                    + ', '.join(str(p.relative_to(run_dir)) for p in stale[:5]))
     end = min(cfg.steps, stop_at or cfg.steps)
     logger = RunLogger(run_dir, enabled=d.main, resume_step=start)
     if d.main:
@@ -419,6 +459,11 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
              ):
     "Train a lip-to-speech recipe on prepared data."
+    last = Path(run_dir)/'checkpoints'/'last.pt'
+    if resume and not last.exists():
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
+                          "check --run_dir, or drop --resume to start a fresh run there")
+    check_device(device)
     if threads: torch.set_num_threads(threads)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,
                       log_every=log_every, seed=seed, device=device, num_workers=num_workers, content_judge=content_judge or '')

@@ -89,9 +89,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_wrong_checkpoint_is_a_config_error(tmp_path):
     fit(micro_model(), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2}), tmp_path, collate)
-    with pytest.raises(ConfigError, match=r"d_model: expected 8, found 16"):
+    with pytest.raises(ConfigError, match=r"model config differs \(d_model 16 → 8\)"):
         fit(micro_model(d_model=8), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2}), tmp_path, collate, resume=True)
-    with pytest.raises(ConfigError, match=r"training settings.*lr: expected 0.1, found 0.003"):
+    with pytest.raises(ConfigError, match=r"training settings differ \(lr 0.003 → 0.1\)"):
         fit(micro_model(), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2, 'lr': 0.1}), tmp_path, collate, resume=True)
     with pytest.raises(ConfigError, match='already holds a training run'):
         fit(micro_model(), ToyLipData(), None, TrainConfig(**{**CFG, 'steps': 2}), tmp_path, collate)
