@@ -9,13 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, asdict, fields
 from functools import partial
 from pathlib import Path
-import cv2  # before decord (imported by l2s_nb.video): decord's old zlib breaks cv2's PNG reader
+import cv2
 import numpy as np, torch
 from torch.utils.data import Dataset, DataLoader, Sampler
 from tqdm.auto import tqdm
 from .config import *
 from .audio import load_audio, log_mel
 from .video import read_video
+from .sync import av_offset, MAX_AV_OFFSET
 from .face import mouth_rois, default_tracker, crop_jitter, contact_sheet, save_image
 from .text import CharTokenizer, normalize_text
 
@@ -25,9 +26,9 @@ __all__ = ['CLIP_COLUMNS', 'VIDEO_EXTS', 'AUDIO_EXTS', 'GRID_WORDS', 'LAYOUTS', 
            'save_manifest', 'read_manifest', 'align_words', 'read_align', 'every_nth_split', 'grid_aligns', 'read_grid',
            'write_clip', 'grid_id', 'grid_words', 'make_layout', 'read_lrs2', 'read_lrs3', 'read_lrw', 'read_lip2wav',
            'read_corpus', 'cache_config', 'fit_audio', 'load_landmarks', 'prep_clip', 'save_record', 'load_record',
-           'parse_shard', 'cache_path', 'prep_outputs', 'check_prep_outputs', 'prep', 'sheet_from_cache', 'prep_cli',
-           'crop_frames', 'time_mask', 'LipDataset', 'padding_mask', 'collate', 'BucketSampler', 'seed_worker',
-           'make_loader', 'set_epoch', 'train_val_datasets']
+           'parse_shard', 'cache_path', 'prep_outputs', 'check_prep_outputs', 'prep', 'av_sync_report',
+           'sheet_from_cache', 'prep_cli', 'crop_frames', 'time_mask', 'LipDataset', 'padding_mask', 'collate',
+           'BucketSampler', 'seed_worker', 'make_loader', 'set_epoch', 'train_val_datasets']
 
 # %% ../nbs/05_data.ipynb #f4c22624
 class ManifestError(L2SError, ValueError):
@@ -364,7 +365,7 @@ def prep_clip(clip:Clip, # the clip
               max_av_diff:float=0.2, # largest audio/video duration difference (s) to absorb
               tracker=None, # face tracker (default: the shared `DlibTracker`)
              )->dict:
-    "Cache record of one clip: mouth crops, log-mel, text and metadata, plus track stats."
+    "Cache record of one clip: mouth crops, log-mel, text and metadata, plus track stats and the A/V offset."
     vpath = inside_root(root, clip.video, clip.id)
     frames = read_video(vpath, fps=video.fps, gray=True)
     wav = load_audio(inside_root(root, clip.audio, clip.id) if clip.audio else vpath, audio.sample_rate)
@@ -372,8 +373,10 @@ def prep_clip(clip:Clip, # the clip
     lm = load_landmarks(inside_root(root, clip.landmarks, clip.id), len(frames)) if clip.landmarks else None
     mouth, stats = mouth_rois(frames, tracker, lm, video, max_gap, vpath)
     mel = log_mel(wav, audio)[:, :len(frames)*mels_per_frame(audio, video)]
+    sync = av_offset(mouth, mel, stats['landmarks'], audio, video)
     return dict(mouth=mouth, mel=mel.astype(np.float16), text=clip.transcript, speaker=clip.speaker, id=clip.id,
-                config=cache_config(audio, video), n_lost=stats['n_lost'], jitter=round(crop_jitter(mouth), 3))
+                config=cache_config(audio, video), n_lost=stats['n_lost'], jitter=round(crop_jitter(mouth), 3),
+                av_offset=sync['offset'], av_corr=sync['corr'])
 
 CACHE_KEYS = ('mouth', 'mel', 'text', 'speaker', 'id', 'config')
 
@@ -392,7 +395,7 @@ def load_record(path, audio:AudioConfig|None=None, video:VideoConfig|None=None)-
     return rec
 
 # %% ../nbs/05_data.ipynb #953c3bd9
-OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'path', 'transcript']
+OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'av_offset', 'av_corr', 'path', 'transcript']
 _log = get_logger('data')
 
 def parse_shard(shard:str|None)->tuple[int, int]:
@@ -461,7 +464,8 @@ def _run_one(job:tuple)->dict:
     try:
         rec = prep_clip(clip, w['root'], w['audio'], w['video'], w['max_gap'], w['max_av_diff'])
         save_record(path, rec)
-        return dict(id=clip.id, speaker=clip.speaker, n_frames=len(rec['mouth']), n_lost=rec['n_lost'], jitter=rec['jitter'], cpu_seconds=time.process_time()-t0)
+        return dict(id=clip.id, speaker=clip.speaker, n_frames=len(rec['mouth']), n_lost=rec['n_lost'], jitter=rec['jitter'],
+                    av_offset=rec['av_offset'], av_corr=rec['av_corr'], cpu_seconds=time.process_time()-t0)
     except L2SError as e: return dict(id=clip.id, speaker=clip.speaker, reason=type(e).__name__, message=str(e))
     except Exception as e:  # an unexpected library error on one clip must not kill a long job; it is reported in full
         return dict(id=clip.id, speaker=clip.speaker, reason=f'unexpected {type(e).__name__}', message=f"{clip.video}: {e}")
@@ -503,6 +507,18 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
     results = [dict(r, unreadable=True) for r in unreadable[i::n]] + results
     return _finish(out, clips, results, time.time()-t0, len(clips)-len(todo), (i, n), video.fps)
 
+# %% ../nbs/05_data.ipynb #b43c68d8
+def av_sync_report(rows:list[dict], # manifest rows with `speaker`, `id` and `av_offset` ('' where unknown)
+                  )->dict:
+    "Median A/V offset per speaker and every clip more than `MAX_AV_OFFSET` frames out of sync, with warnings."
+    known = [r for r in rows if str(r.get('av_offset', '')) != '']
+    median = {s: float(np.median([int(r['av_offset']) for r in known if r['speaker'] == s])) for s in sorted({r['speaker'] for r in known})}
+    bad = {f"{r['speaker']}/{r['id']}": int(r['av_offset']) for r in known if abs(int(r['av_offset'])) > MAX_AV_OFFSET}
+    for k, o in bad.items(): _log.warning(f"{k}: sound {abs(o)} frames {'late' if o > 0 else 'early'} against the picture (A/V offset {o:+d})")
+    for s, m in median.items():
+        if abs(m) > MAX_AV_OFFSET: _log.warning(f"speaker {s}: median A/V offset {m:+g} frames; the whole recording or its decoding is out of sync")
+    return dict(max_offset=MAX_AV_OFFSET, measured=len(known), out_of_sync=len(bad), clips=bad, median_by_speaker=median)
+
 # %% ../nbs/05_data.ipynb #5fbbc9a5
 def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_skipped:int, shard:tuple, fps:float)->dict:
     "Write manifest, failures, summary and contact sheet of a prep run; log and return the summary."
@@ -515,9 +531,9 @@ def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_ski
     for c in clips:
         p = cache_path(out, c); key = c.id+'\0'+c.speaker
         if not p.exists(): continue
-        r = done.get(key) or old.get(key) or dict(n_frames=_npz_frames(p), n_lost='', jitter='')
-        rows.append(dict(asdict(c), n_frames=r['n_frames'], duration=int(r['n_frames'])/fps, n_lost=r['n_lost'], jitter=r['jitter'],
-                         path=str(p.relative_to(out))))
+        r = done.get(key) or old.get(key) or dict(n_frames=_npz_frames(p))
+        rows.append(dict(asdict(c), n_frames=r['n_frames'], duration=int(r['n_frames'])/fps, path=str(p.relative_to(out)),
+                         **{k: r.get(k, '') for k in ('n_lost', 'jitter', 'av_offset', 'av_corr')}))
     write_tsv(out/man_name, rows, OUT_COLUMNS)
     write_tsv(out/man_name.replace('manifest', 'failed'), failed, ['id', 'speaker', 'reason', 'message'])
     n_frames, cpu = sum(r['n_frames'] for r in done.values()), sum(r['cpu_seconds'] for r in done.values())
@@ -527,7 +543,8 @@ def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_ski
                    frames=n_frames, seconds=round(seconds, 2), frames_per_second=round(n_frames/seconds, 1) if n_frames else None,
                    cpu_seconds=round(cpu, 2), frames_per_cpu_second=round(n_frames/cpu, 1) if cpu else None, load_average=os.getloadavg()[0],
                    full_track=sum(1 for r in rows if str(r['n_lost']) == '0'),
-                   jitter_mean=round(float(np.mean(jit)), 3) if jit else None, jitter_p95=round(float(np.percentile(jit, 95)), 3) if jit else None)
+                   jitter_mean=round(float(np.mean(jit)), 3) if jit else None, jitter_p95=round(float(np.percentile(jit, 95)), 3) if jit else None,
+                   av_sync=av_sync_report(rows))
     atomic_write(out/man_name.replace('manifest', 'prep_summary').replace('.tsv', '.json'), lambda p: p.write_text(json.dumps(summary, indent=1)))
     if rows: save_image(out/'contact_sheet.png', sheet_from_cache(out, [r['path'] for r in rows]))
     _log.info(f"prep: {summary['done']} done, {summary['skipped']} skipped (already done), {len(failed)} failed {summary['failed'] or ''}"

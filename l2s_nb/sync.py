@@ -7,7 +7,8 @@ from .config import *
 from .audio import hz_to_mel, mel_to_hz
 
 # %% auto #0
-__all__ = ['SPEECH_BAND', 'mouth_motion', 'band_centres', 'speech_envelope', 'lag_correlation', 'lip_opening', 'av_offset']
+__all__ = ['SPEECH_BAND', 'MAX_AV_OFFSET', 'mouth_motion', 'band_centres', 'speech_envelope', 'lag_correlation', 'lip_opening',
+           'av_offset']
 
 # %% ../nbs/06_sync.ipynb #c48ffaeb
 def mouth_motion(rois:np.ndarray, # aligned mouth crops (T, H, W) uint8
@@ -57,6 +58,8 @@ def lip_opening(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landma
     return gap/np.maximum(np.linalg.norm(lips[:, 6] - lips[:, 0], axis=1), 1e-6)
 
 # %% ../nbs/06_sync.ipynb #e4cf4ba3
+MAX_AV_OFFSET = 2 # frames; clips further out of sync are reported by `prep`
+
 def av_offset(rois:np.ndarray, # aligned mouth crops (T, H, W) uint8
               mel:np.ndarray, # log-mel of the clip's audio (n_mels, ~T*mels_per_frame)
               landmarks:np.ndarray|None=None, # (T, 68|20, 2) landmarks the crops were aligned with

@@ -1,5 +1,5 @@
 """Measure `l2s_nb.sync.av_offset` on clips whose sound is shifted by known amounts: GRID s1 (real video, tracked
-landmarks, word alignments) and SynthGRID (rendered faces, exact landmarks); and on GRID's original .mpg files as
+landmarks; with and without restricting to the spoken span of the word alignments) and SynthGRID (rendered faces, exact landmarks); and on GRID's original .mpg files as
 decoded by PyAV and by decord. Writes data/results/av_sync.json; nbs/06_sync.ipynb shows the table.
 Run: python tools/bench_sync.py [--grid_clips 100] [--synthgrid_clips 24]   (the GRID rows need ../shared/grid)"""
 import argparse, json, os, sys, tempfile, time
@@ -33,12 +33,12 @@ def clip_inputs(root, clip):
     span = (int(words[0][0]//1000), int(words[-1][1]//1000)) if words else None
     return rois, log_mel(load_audio(root/clip.audio)), stats['landmarks'], span
 
-def rates(inputs, use_span=True):
+def rates(inputs, use_span:bool):
     "Per shift: share of clips within ±1 frame, and share flagged (|offset| > 2)."
     out = {}
     for s in SHIFTS:
         found = np.array([av_offset(r, shift_mel(m, s), lm, span=sp if use_span else None)['offset'] for r, m, lm, sp in inputs])
-        out[s] = dict(within_1=round(float(np.mean(np.abs(found - s) <= 1)), 3), flagged=round(float(np.mean(np.abs(found) > 2)), 3))
+        out[f'{s:+d}'] = dict(within_1=round(float(np.mean(np.abs(found - s) <= 1)), 3), flagged=round(float(np.mean(np.abs(found) > 2)), 3))
     return out
 
 def grid_originals(grid):
@@ -47,14 +47,13 @@ def grid_originals(grid):
     rows = []
     for p in tqdm(sorted((grid/'s1_mpg').glob('*.mpg')), desc='s1_mpg'):
         mel = log_mel(load_audio(p))
-        words = align_words(grid/'s1'/'align'/f'{p.stem}.align'); span = (words[0][0]//1000, words[-1][1]//1000)
         vr = decord.VideoReader(str(p), num_threads=1)
         dec = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in vr.get_batch(list(range(len(vr)))).asnumpy()])
         row = dict(id=p.stem)
         for name, frames in (('pyav', read_video(p)), ('decord', dec)):
             try:
                 rois, st = mouth_rois(frames, path=p)
-                row[name] = av_offset(rois, mel, st['landmarks'], span=span)
+                row[name] = av_offset(rois, mel, st['landmarks'])
             except Exception as e: row[name] = dict(error=f'{type(e).__name__}: {e}')
         rows.append(row); print(row, file=sys.stderr)
     return rows
@@ -65,7 +64,7 @@ if __name__ == '__main__':
     with tempfile.TemporaryDirectory() as d:
         synthgrid(Path(d)/'sg', clips=a.synthgrid_clips, speakers=2, workers=1, progress=False)
         sg = [clip_inputs(Path(d)/'sg', c) for c in tqdm(read_corpus('synthgrid', Path(d)/'sg'), desc='synthgrid')]
-    report['synthgrid'] = dict(clips=len(sg), **rates(sg))
+    report['synthgrid'] = dict(clips=len(sg), **rates(sg, use_span=False))
     grid = shared_data('grid')
     if grid:
         clips = read_corpus('grid', grid)
@@ -73,7 +72,7 @@ if __name__ == '__main__':
         for c in tqdm(clips[::step][:a.grid_clips], desc='grid'):
             try: inputs.append(clip_inputs(grid, c))
             except Exception as e: print(f'skipped {c.id}: {e}', file=sys.stderr)
-        report['grid_s1'] = dict(clips=len(inputs), every_nth=step, with_align=rates(inputs), without_align=rates(inputs, False))
+        report['grid_s1'] = dict(clips=len(inputs), every_nth=step, with_align=rates(inputs, True), without_align=rates(inputs, False))
         report['grid_s1_mpg'] = grid_originals(grid)
     report.update(command='python tools/bench_sync.py ' + ' '.join(sys.argv[1:]), minutes=round((time.time()-t0)/60, 1),
                   load_average=os.getloadavg()[0], run_info=run_info())
