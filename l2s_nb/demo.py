@@ -289,7 +289,7 @@ class DemoUI:
         W = _widgets()
         self.demo = demo or Demo()
         self.corpora = default_corpora() if corpora is None else corpora
-        self.result, self.error = None, None
+        self.result, self.error, self._clips = None, None, {}
         wide = dict(layout=W.Layout(width='330px'), style=dict(description_width='60px'))
         self.corpus = W.Dropdown(options=list(self.corpora.items()), description='corpus', **wide)
         self.clip = W.Dropdown(description='clip', **wide)
@@ -324,7 +324,9 @@ class DemoUI:
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
     def _list_clips(self):
-        self.clip.options = corpus_clips(self.corpus.value) if self.corpus.value else []
+        root = self.corpus.value
+        if root and root not in self._clips: self._clips[root] = corpus_clips(root)  # GRID's 950 clips take seconds
+        self.clip.options = self._clips.get(root, [])
 
 # %% ../nbs/95_demo.ipynb #5f982cb6
 @patch
@@ -364,7 +366,7 @@ def _draw_frame(self:DemoUI):
     r, k = self.result, self.scrub.value
     if r is None: return
     self.frame.value = to_png(draw_frame(r['frames'][k], r['landmarks'][k], r['box'][k]))
-    self.scrub.description = f'{k/25:.2f} s'
+    self.scrub.description = f"{k*r['seconds']/len(r['frames']):.2f} s"
 
 @patch
 def _on_upload(self:DemoUI, change):
