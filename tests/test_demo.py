@@ -101,12 +101,9 @@ def test_lesson_is_executed_small_and_clean(tmp_path):
     kinds = [k for c in nb.cells if c.cell_type == 'code' for o in c.outputs for k in o.get('data', {})]
     assert kinds.count('image/png') >= 6 and 'text/html' in kinds
     assert LESSON.stat().st_size <= 1_000_000
-    copy = ROOT/'nbs'/'_lesson_clean_check.ipynb'
-    shutil.copy(LESSON, copy)
-    try:
-        subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', copy], check=True, cwd=ROOT, capture_output=True)
-        assert copy.read_text() == LESSON.read_text(), 'nbdev_clean would change the stored lesson'
-    finally: copy.unlink()
+    copy = shutil.copy(LESSON, tmp_path/LESSON.name)
+    subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', copy], check=True, cwd=ROOT, capture_output=True)
+    assert Path(copy).read_text() == LESSON.read_text(), 'nbdev_clean would change the stored lesson'
 
 def test_static_page_embeds_audio_and_figures(corpus, tmp_path):
     r = Demo(out_dir=tmp_path/'out').run(corpus[1][2][1])
