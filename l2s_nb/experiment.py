@@ -41,7 +41,7 @@ class ExperimentConfig:
     eval_split:str='test' # split to speak and score
     max_eval:int=0 # score at most this many clips (0 = all)
     w_content:float=0. # multitask: weight of the ASR-feature content loss (0 = off; needs content_judge)
-    content_judge:str='' # multitask: judge checkpoint whose features drive the content loss (use another than the scoring judge)
+    content_judge:str='' # multitask: judge checkpoint for the content loss (another than the scoring judge)
     judge:str='' # ASR judge checkpoint for WER/CER; empty = data/checkpoints/judge_<corpus>.pt when it exists
     vocoder:str='griffin_lim' # registered vocoder
     device:str='cpu' # torch device
@@ -88,7 +88,7 @@ def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed)
     seed_everything(cfg.seed)
-    content = {k:v for k,v in dict(w_content=cfg.w_content, content_judge=cfg.content_judge).items() if v}  # recipe config fields
+    content = {k:v for k,v in dict(w_content=cfg.w_content, content_judge=cfg.content_judge).items() if v}  # recipe config
     model = build_recipe(cfg.recipe, model_config_for(cfg.recipe, cfg.preset, content), train_ds)
     tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed,
                        device=cfg.device, val_every=max(cfg.steps//4, 1), ckpt_every=max(cfg.steps//10, 1))

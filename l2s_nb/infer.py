@@ -201,5 +201,6 @@ def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first 
         runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]  # the first run warms caches up
     best = {k: min(r['times'][k] for r in runs) for k in runs[0]['times']}
     total = sum(best.values())
-    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], recipe=recipe, preset=preset, threads=threads, griffin_lim_iters=n_iter,
+    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], recipe=recipe, preset=preset, threads=threads,
+                griffin_lim_iters=n_iter,
                 stages_s={k: round(v, 4) for k,v in best.items()}, total_s=round(total, 3), real_time_factor=round(total/runs[0]['seconds'], 3))

@@ -239,7 +239,7 @@ class JudgeTrainConfig:
     time_masks:int=2 # SpecAugment time masks per clip
     time_width:int=8 # widest time mask (frames)
     threads:int=1 # torch CPU threads; 1 avoids OpenMP spin-waits that make steps 5–10× slower when other jobs share the cores
-    splice:float=0. # probability that a training clip is replaced by a word-spliced sentence (needs word spans, see `splice_sentence`)
+    splice:float=0. # probability that a training clip becomes a word-spliced sentence (needs word spans, `splice_sentence`)
 
 # %% ../nbs/51_judge.ipynb #2904dc4f
 def spec_augment(mel:torch.Tensor, # (B, n_mels, T) log-mels
@@ -324,12 +324,15 @@ class JudgeData(Dataset):
                  spans:Sequence|None=None, # word spans of every clip (`word_spans`), needed when `tcfg.splice > 0`
                  seed:int=0, # augmentation seed
                 ):
-        if len(mels)!=len(texts) or not len(mels): raise ConfigError(f"train_judge: need matching non-empty mels and texts, got {len(mels)} and {len(texts)}")
+        if len(mels)!=len(texts) or not len(mels):
+            raise ConfigError(f"train_judge: need matching non-empty mels and texts, got {len(mels)} and {len(texts)}")
         self.mels,self.texts,self.tok,self.tcfg,self.spans,self.seed,self.epoch = mels,list(texts),tok,tcfg,spans,seed,0
         if tcfg and tcfg.splice>0:
             self.words = [normalize_text(t).split() for t in texts]
-            if spans is None or len(spans)!=len(mels): raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
-            if len({len(w) for w in self.words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, self.words)): raise ConfigError("train_judge: splicing needs sentences with the same number of words, each with one span per word")
+            if spans is None or len(spans)!=len(mels):
+                raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
+            if len({len(w) for w in self.words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, self.words)):
+                raise ConfigError("train_judge: splicing needs sentences with the same number of words, each with one span per word")
 
     def __len__(self): return len(self.mels)
     def lengths(self)->list[int]: return [m.shape[-1] for m in self.mels]
@@ -339,7 +342,8 @@ class JudgeData(Dataset):
         mel,text = self.mels[i],self.texts[i]
         if self.tcfg:
             rng = np.random.default_rng((self.seed, self.epoch, i))
-            if self.tcfg.splice>0 and rng.random()<self.tcfg.splice: mel,text = splice_sentence(self.mels, self.words, self.spans, rng)
+            if self.tcfg.splice>0 and rng.random()<self.tcfg.splice:
+                mel,text = splice_sentence(self.mels, self.words, self.spans, rng)
         mel = torch.as_tensor(np.asarray(mel, dtype=np.float32))
         if self.tcfg:
             x,n = speed_perturb(mel[None], torch.tensor([mel.shape[-1]]), float(rng.uniform(*self.tcfg.speed)))
@@ -378,7 +382,8 @@ def _history(run_dir, per_epoch:int)->list[dict]:
     rows = []
     for e in range(1, train[-1]['step']//per_epoch + 1):
         losses = [r['loss'] for r in train if (e-1)*per_epoch < r['step'] <= e*per_epoch]
-        rows.append(dict(epoch=e, loss=float(np.mean(losses)), **{f'val_{k}':v for k,v in val.get(e*per_epoch, {}).items() if k not in ('step', 'split')}))
+        scores = {f'val_{k}':v for k,v in val.get(e*per_epoch, {}).items() if k not in ('step', 'split')}
+        rows.append(dict(epoch=e, loss=float(np.mean(losses)), **scores))
     return rows
 
 def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the training clips
@@ -403,7 +408,8 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                      log_every=1, val_every=per_epoch, ckpt_every=per_epoch, device='cpu')
     def error_rates(m, step, run):
         hyps,greedy = read_mels(m.judge, val_mels)
-        return dict(wer=wer(val_texts, hyps), cer=cer(val_texts, hyps), **(dict(greedy_wer=wer(val_texts, greedy)) if m.judge.grammar else {}))
+        greedy_wer = dict(greedy_wer=wer(val_texts, greedy)) if m.judge.grammar else {}
+        return dict(wer=wer(val_texts, hyps), cer=cer(val_texts, hyps), **greedy_wer)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(run_dir or tmp)
         fit(model, train, val, tc, run, judge_collate, resume=run_dir is not None, on_validate=error_rates if val else None)
@@ -574,7 +580,7 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
                     layers:int=2, # bidirectional GRU layers
                     grammar:bool=True, # store the slot grammar of the training transcripts (when they have one) for constrained decoding
                     splice:float=0., # fraction of training items replaced by word-spliced sentences (needs .align files)
-                    run_dir:str=None, # the trainer's run folder: logs, checkpoints, and resuming an interrupted training (default: temporary)
+                    run_dir:str=None, # trainer's run folder: logs, checkpoints, resume after an interruption (default: temporary)
                    )->dict:
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
@@ -591,7 +597,8 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     train_m,held_m = mels[:len(train)],mels[len(train):]
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
-    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed, spans, run_dir)
+    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed,
+                                spans, run_dir)
     train_seconds = time.time()-t1
     report = judge_report(model, train, train_m, held, held_m)
     metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'}, unit=unit,

@@ -136,7 +136,8 @@ class MelDiscriminator(nn.Module):
                 ):
         super().__init__()
         cs = [1] + [channels]*layers
-        self.convs = nn.ModuleList([nn.Conv2d(a, b, (3, 5), 1 if i==0 else 2, (1, 2)) for i,(a,b) in enumerate(zip(cs[:-1], cs[1:]))])
+        self.convs = nn.ModuleList([nn.Conv2d(a, b, (3, 5), 1 if i==0 else 2, (1, 2))
+                                    for i,(a,b) in enumerate(zip(cs[:-1], cs[1:]))])
         self.out = nn.Conv2d(channels, 1, 3, padding=1)
     def forward(self, mel):
         x,feats = (mel - LOG_MEL_CENTER)[:, None],[]
@@ -146,7 +147,7 @@ class MelDiscriminator(nn.Module):
         return x.flatten(1), feats
 
 class MultiScaleMelDiscriminator(nn.Module):
-    "`scales` mel discriminators, the k-th on the input average-pooled 2^k× in time: (B, n_mels, T) -> [(scores, features)] per scale."
+    "`scales` mel discriminators, the k-th on the input pooled 2^k× in time: (B, n_mels, T) -> [(scores, features)] per scale."
     def __init__(self, scales:int=3, channels:int=32, layers:int=4):
         super().__init__()
         self.discs = nn.ModuleList([MelDiscriminator(channels, layers) for _ in range(scales)])

@@ -100,9 +100,11 @@ class MultitaskConfig:
         if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
         if self.speaker_mode not in SPEAKER_MODES: raise ConfigError(f"MultitaskConfig: speaker_mode must be one of {SPEAKER_MODES}, got {self.speaker_mode!r}")
         if self.d_model%self.heads: raise ConfigError(f"MultitaskConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
-        if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0: raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
+        if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0:
+            raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
         if min(self.disc_scales, self.disc_channels, self.disc_layers, self.disc_segment)<1 or self.disc_lr_ratio<=0:
-            raise ConfigError("MultitaskConfig: disc_scales, disc_channels, disc_layers, disc_segment must be >= 1 and disc_lr_ratio > 0")
+            raise ConfigError("MultitaskConfig: disc_scales, disc_channels, disc_layers, disc_segment must be >= 1, "
+                              "disc_lr_ratio > 0")
 
 def tiny_config(**kw)->MultitaskConfig:
     "Few channels, 2 Conformer blocks: trains in minutes on 2 CPU cores."
@@ -159,14 +161,19 @@ class MultitaskL2S(Recipe):
     def config_for_data(cls, cfg:MultitaskConfig, data)->MultitaskConfig:
         "`cfg` with `n_speakers` set to the number of speakers of training set `data` when an id table is left unsized."
         if cfg.speaker_mode!='id' or cfg.n_speakers: return cfg
-        if not getattr(data, 'speakers', None): raise ConfigError("speaker_mode='id' with n_speakers=0 needs training data with a speaker list (`speakers`); or set n_speakers")
+        if not getattr(data, 'speakers', None):
+            raise ConfigError("speaker_mode='id' with n_speakers=0 needs training data with a speaker list (`speakers`); or set n_speakers")
         return replace(cfg, n_speakers=len(data.speakers))
 
     def setup_training(self, device):
         "Load and attach the frozen `content_judge` when `w_content > 0`; one without the other is a `ConfigError`."
         c = self.cfg
-        if c.w_content and not c.content_judge: raise ConfigError(f"the {self.name} config has w_content={c.w_content} but no content judge: --set content_judge=data/checkpoints/judge_grid_s1.pt, or w_content=0")
-        if c.content_judge and not c.w_content: raise ConfigError(f"content_judge={c.content_judge!r} is set but the {self.name} config has w_content=0: give it a weight (--set w_content=1) or drop the judge")
+        if c.w_content and not c.content_judge:
+            raise ConfigError(f"the {self.name} config has w_content={c.w_content} but no content judge: "
+                              "--set content_judge=data/checkpoints/judge_grid_s1.pt, or w_content=0")
+        if c.content_judge and not c.w_content:
+            raise ConfigError(f"content_judge={c.content_judge!r} is set but the {self.name} config has w_content=0: "
+                              "give it a weight (--set w_content=1) or drop the judge")
         if c.content_judge:
             from l2s_nb.judge import load_ctc_judge  # imported here: the judge module pulls in the data stage
             self.attach_judge(load_ctc_judge(c.content_judge).to(device).requires_grad_(False))
@@ -235,7 +242,8 @@ class MultitaskL2S(Recipe):
         "AdamW for the generator; with `w_adv > 0` another for the discriminators, at `disc_lr_ratio` times the peak LR."
         if not self.cfg.w_adv: return super().configure_optimizers(train_cfg)
         gen = [p for n,p in self.named_parameters() if not n.startswith('disc.')]
-        return dict(main=adamw(gen, train_cfg), disc=adamw(self.disc.parameters(), train_cfg, train_cfg.lr*self.cfg.disc_lr_ratio))
+        disc = adamw(self.disc.parameters(), train_cfg, train_cfg.lr*self.cfg.disc_lr_ratio)
+        return dict(main=adamw(gen, train_cfg), disc=disc)
 
     def mel_segments(self, batch:dict, out:dict)->tuple:
         "Real and postnet mel segments (B, n_mels, n) cut at the same random places; n = min(disc_segment, shortest clip)."

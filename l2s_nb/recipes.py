@@ -166,7 +166,7 @@ def check_recipe(name:str, # registered recipe name
                  speaker=None, # what `generate` gets as `speaker` (ids or a reference mel, for configs that need one)
                  T:int=5, # frames of the longest clip
                 )->dict:
-    "Check recipe `name` against the contract (shapes, loss, a step of every optimizer, checkpoint, generate); returns the step's logs."
+    "Check recipe `name` against the contract (shapes, loss, every optimizer's step, checkpoint, generate); returns the step's logs."
     from l2s_nb.train import TrainConfig, Optimizers  # the trainer imports this module
     cls,floor,mpf = recipe_class(name),math.log(AudioConfig().log_floor),mels_per_frame(AudioConfig(), VideoConfig())
     torch.manual_seed(0)
@@ -174,7 +174,8 @@ def check_recipe(name:str, # registered recipe name
     batch = random_batch(T=T, L=max(2, T//2))  # transcripts short enough for CTC
     model.setup_training('cpu')
     out = model(batch)
-    assert out['mel'].shape==batch['mel'].shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {tuple(batch['mel'].shape)}"
+    shape = tuple(batch['mel'].shape)
+    assert out['mel'].shape==shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
     loss,_ = model.loss(batch, out)
     assert loss.dim()==0 and torch.isfinite(loss), f"{name}: loss {loss} is not a finite scalar"
     tcfg = TrainConfig(steps=1, device='cpu')
@@ -191,7 +192,8 @@ def check_recipe(name:str, # registered recipe name
         back = load_recipe(path)
         Optimizers(back.configure_optimizers(tcfg)).load_state_dict(read_checkpoint(path))
     mel = model.eval().generate(batch['mouth'], batch['video_len'], speaker)
-    assert mel.shape==batch['mel'].shape, f"{name}: generate gives {tuple(mel.shape)}, expected {tuple(batch['mel'].shape)}"
-    assert torch.allclose(back.generate(batch['mouth'], batch['video_len'], speaker), mel, atol=1e-5), f"{name}: reloaded model differs"
+    assert mel.shape==shape, f"{name}: generate gives {tuple(mel.shape)}, expected {shape}"
+    again = back.generate(batch['mouth'], batch['video_len'], speaker)
+    assert torch.allclose(again, mel, atol=1e-5), f"{name}: the model loaded from its checkpoint generates another mel"
     assert (mel[1, :, int(mpf*batch['video_len'][1]):]==floor).all(), f"{name}: generate leaves padded frames above the log floor"
     return logs

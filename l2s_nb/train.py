@@ -39,7 +39,7 @@ class TrainConfig:
     min_lr_ratio:float=0.05 # cosine decays to `lr * min_lr_ratio` at `steps`
     grad_clip:float=1.0 # max gradient norm of each optimizer's parameters (0 disables)
     amp:bool=True # mixed precision on CUDA (ignored on CPU)
-    amp_dtype:str='bfloat16' # autocast dtype with `amp`: 'bfloat16', or 'float16' with loss scaling (a GradScaler per optimizer)
+    amp_dtype:str='bfloat16' # autocast dtype with `amp`: 'bfloat16', or 'float16' with a GradScaler per optimizer
     seed:int=0 # seeds model init, data order and dropout
     log_every:int=10 # steps between training-log rows
     val_every:int=250 # steps between validations (0: only at the end)
@@ -53,10 +53,12 @@ class TrainConfig:
         if self.steps<1 or self.batch_size<1: raise ConfigError(f"TrainConfig: steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
         if self.lr<=0: raise ConfigError(f"TrainConfig: lr must be > 0, got {self.lr}")
         if not 0<=self.min_lr_ratio<=1: raise ConfigError(f"TrainConfig: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
-        if self.amp_dtype not in AMP_DTYPES: raise ConfigError(f"TrainConfig: amp_dtype must be one of {AMP_DTYPES}, got {self.amp_dtype!r}")
+        if self.amp_dtype not in AMP_DTYPES:
+            raise ConfigError(f"TrainConfig: amp_dtype must be one of {AMP_DTYPES}, got {self.amp_dtype!r}")
 
 # fields that change the optimisation: a resumed run must use the same values
-MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio', 'grad_clip', 'amp', 'amp_dtype', 'seed')
+MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio', 'grad_clip', 'amp', 'amp_dtype',
+               'seed')
 
 # %% ../nbs/30_train.ipynb #58c43324
 class StepBatchSampler(torch.utils.data.Sampler):
@@ -178,8 +180,9 @@ class Optimizers:
         self.scalers = {k:torch.amp.GradScaler(self.device_type, enabled=scale) for k in self.opts}
 
     def step(self, name:str, loss:torch.Tensor)->torch.Tensor:
-        "Clear all gradients, backpropagate `loss`, average/unscale/clip optimizer `name`'s, step it and its schedule; returns their norm."
-        if name not in self.opts: raise ConfigError(f"training_step stepped optimizer {name!r}; configure_optimizers made {sorted(self.opts)}")
+        "Clear all gradients, backpropagate `loss`, average/unscale/clip optimizer `name`'s, step it and its schedule; returns the norm."
+        if name not in self.opts:
+            raise ConfigError(f"training_step stepped optimizer {name!r}; configure_optimizers made {sorted(self.opts)}")
         which = f" (optimizer {name!r})" if len(self.opts)>1 else ''
         if not _all_finite(loss.detach(), self.d): self.diverged(f"loss is {loss.item()}{which}")
         opt,scaler,params = self.opts[name],self.scalers[name],self.params[name]
@@ -188,7 +191,8 @@ class Optimizers:
         if self.d.world>1: _average_gradients(params, self.d)
         scaler.unscale_(opt)
         gnorm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip if self.grad_clip>0 else math.inf)
-        if not scaler.is_enabled() and not _all_finite(gnorm, self.d): self.diverged(f"gradient norm is {gnorm.item()}{which}")
+        if not scaler.is_enabled() and not _all_finite(gnorm, self.d):  # with fp16 scaling an overflow only skips the step
+            self.diverged(f"gradient norm is {gnorm.item()}{which}")
         scaler.step(opt); scaler.update(); self.scheds[name].step()
         self.grad_norms[name] = gnorm
         return gnorm
@@ -204,17 +208,18 @@ class Optimizers:
 
     def state_dict(self)->dict:
         "States of every optimizer, schedule and scaler by name, as the checkpoint keys `optimizers`, `schedulers`, `scalers`."
-        return dict(optimizers={k:o.state_dict() for k,o in self.opts.items()}, schedulers={k:s.state_dict() for k,s in self.scheds.items()},
-                    scalers={k:s.state_dict() for k,s in self.scalers.items()})
+        states = lambda objs: {k:o.state_dict() for k,o in objs.items()}
+        return dict(optimizers=states(self.opts), schedulers=states(self.scheds), scalers=states(self.scalers))
 
     def load_state_dict(self, state:dict):
         "Restore `state_dict()` output (e.g. a checkpoint; older ones hold one `optimizer`/`scheduler`, which is 'main')."
-        if 'optimizer' in state: state = dict(optimizers=dict(main=state['optimizer']), schedulers=dict(main=state['scheduler']), scalers={})
+        if 'optimizer' in state: state = dict(optimizers=dict(main=state['optimizer']), schedulers=dict(main=state['scheduler']))
         if set(state['optimizers'])!=set(self.opts):
-            raise CheckpointError(f"the checkpoint holds optimizers {sorted(state['optimizers'])}, the model configures {sorted(self.opts)}")
+            raise CheckpointError(f"the checkpoint holds optimizers {sorted(state['optimizers'])}, "
+                                  f"the model configures {sorted(self.opts)}")
         for k in self.opts:
             self.opts[k].load_state_dict(state['optimizers'][k]); self.scheds[k].load_state_dict(state['schedulers'][k])
-            if state['scalers'].get(k): self.scalers[k].load_state_dict(state['scalers'][k])  # empty: saved without fp16 scaling
+            if scaler := state.get('scalers', {}).get(k): self.scalers[k].load_state_dict(scaler)  # {}: saved without fp16 scaling
 
 # %% ../nbs/30_train.ipynb #a4a9eb9a
 class RunLogger:
@@ -338,8 +343,8 @@ def evaluate(model:Trainable, # the model to validate
     for i,batch in enumerate(DataLoader(shard, batch_size=batch_size, collate_fn=collate_fn, generator=torch.Generator())):
         if max_batches and i>=max_batches: break
         batch = to_device(batch, d.device)
-        with torch.autocast(torch.device(d.device).type, amp_dtype, enabled=amp_dtype is not None and d.device.startswith('cuda')):
-            loss,logs = model.loss(batch, model(batch))
+        amp = amp_dtype is not None and d.device.startswith('cuda')
+        with torch.autocast(torch.device(d.device).type, amp_dtype, enabled=amp): loss,logs = model.loss(batch, model(batch))
         bs = _batch_size(batch)
         for k,v in {'loss': loss.item(), **logs}.items(): sums[k],counts[k] = sums.get(k, 0.)+v*bs,counts.get(k, 0)+bs
     model.train(was)
@@ -463,7 +468,8 @@ _BOOLS = {'true': True, 'yes': True, '1': True, 'false': False, 'no': False, '0'
 
 def _typed(t, raw:str, key:str):
     "`raw` read as type `t` (bool, int, float, str or list) for `--set key=raw`."
-    if is_dataclass(t): raise ConfigError(f"--set {key}: {key} is a group of settings; set its fields, e.g. --set {key}.{fields(t)[0].name}=...")
+    if is_dataclass(t):
+        raise ConfigError(f"--set {key}: {key} is a group of settings; set its fields, e.g. --set {key}.{fields(t)[0].name}=...")
     try:
         v = _BOOLS[raw.lower()] if t is bool else yaml.safe_load(raw) if t is list else t(raw)
         if t is list and not isinstance(v, list): raise ValueError(raw)
@@ -483,7 +489,8 @@ def parse_overrides(cls:type, # config dataclass the fields belong to
         t = cls
         for p in key.split('.'):
             names = [f.name for f in fields(t)] if is_dataclass(t) else []
-            if p not in names: raise ConfigError(f"--set {key}: {getattr(t, '__name__', t)} has no field {p!r}; valid fields: {', '.join(names)}")
+            if p not in names:
+                raise ConfigError(f"--set {key}: {getattr(t, '__name__', t)} has no field {p!r}; valid fields: {', '.join(names)}")
             t = get_type_hints(t)[p]
         *path,name = key.split('.'); node = out
         for p in path: node = node.setdefault(p, {})
