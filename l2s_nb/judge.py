@@ -408,7 +408,8 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                      log_every=1, val_every=per_epoch, ckpt_every=per_epoch, device='cpu')
     def error_rates(m, step, run):
         hyps,greedy = read_mels(m.judge, val_mels)
-        rates = dict(wer=wer(val_texts, hyps), cer=cer(val_texts, hyps), **(dict(greedy_wer=wer(val_texts, greedy)) if m.judge.grammar else {}))
+        rates = dict(wer=wer(val_texts, hyps), cer=cer(val_texts, hyps))
+        if m.judge.grammar: rates['greedy_wer'] = wer(val_texts, greedy)
         _log.info(f"epoch {step//per_epoch}: " + ' '.join(f'val_{k}={v:.4g}' for k,v in rates.items()))
         return rates
     with tempfile.TemporaryDirectory() as tmp:
