@@ -40,8 +40,8 @@ class ExperimentConfig:
     warmup_steps:int=100 # linear warmup
     eval_split:str='test' # split to speak and score
     max_eval:int=0 # score at most this many clips (0 = all)
-    w_content:float=0. # weight of the ASR-feature content loss (0 = off; needs content_judge)
-    content_judge:str='' # judge checkpoint whose features drive the content loss (use another than the scoring judge)
+    w_content:float=0. # multitask: weight of the ASR-feature content loss (0 = off; needs content_judge)
+    content_judge:str='' # multitask: judge checkpoint for the content loss (another than the scoring judge)
     judge:str='' # ASR judge checkpoint for WER/CER; empty = data/checkpoints/judge_<corpus>.pt when it exists
     vocoder:str='griffin_lim' # registered vocoder
     device:str='cpu' # torch device
@@ -88,9 +88,10 @@ def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed)
     seed_everything(cfg.seed)
-    model = build_recipe(cfg.recipe, model_config_for(cfg.recipe, cfg.preset, dict(w_content=cfg.w_content) if cfg.w_content else None))
+    content = {k:v for k,v in dict(w_content=cfg.w_content, content_judge=cfg.content_judge).items() if v}  # recipe config
+    model = build_recipe(cfg.recipe, model_config_for(cfg.recipe, cfg.preset, content), train_ds)
     tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed,
-                       device=cfg.device, val_every=max(cfg.steps//4, 1), ckpt_every=max(cfg.steps//10, 1), content_judge=cfg.content_judge)
+                       device=cfg.device, val_every=max(cfg.steps//4, 1), ckpt_every=max(cfg.steps//10, 1))
     fit(model, train_ds, val_ds, tcfg, Path(run_dir)/'train', collate, resume=True, audio=train_ds.audio, video=train_ds.video,
         on_validate=audio_samples(val_ds, vocoder=cfg.vocoder) if val_ds else None)
     ck = Path(run_dir)/'train'/'checkpoints'

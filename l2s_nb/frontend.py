@@ -9,9 +9,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError
+from .layers import length_mask
 
 # %% auto #0
-__all__ = ['FrontendConfig', 'BasicBlock', 'ResNetTrunk', 'length_mask', 'VisualFrontend', 'n_params']
+__all__ = ['FrontendConfig', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'n_params']
 
 # %% ../nbs/10_frontend.ipynb #188e8512
 @dataclass
@@ -63,14 +64,6 @@ class ResNetTrunk(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x): return self.layers(x).mean((2, 3))
-
-# %% ../nbs/10_frontend.ipynb #d56b82d6
-def length_mask(lengths:torch.Tensor, # (B,) int lengths
-                max_len:int|None=None, # padded length; defaults to lengths.max()
-               )->torch.Tensor:
-    "Boolean (B, max_len) mask, True at valid positions."
-    max_len = int(lengths.max()) if max_len is None else max_len
-    return torch.arange(max_len, device=lengths.device)[None] < lengths[:, None]
 
 # %% ../nbs/10_frontend.ipynb #883c8e37
 class VisualFrontend(nn.Module):

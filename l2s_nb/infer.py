@@ -40,10 +40,10 @@ def speak(model:Recipe, # trained recipe (eval mode)
          )->torch.Tensor: # log-mel (n_mels, mels_per_frame * T)
     "Predict the log-mel of mouth regions, chunk by chunk."
     video = video or getattr(model, 'video', None) or VideoConfig()
+    mpf, parts = mels_per_frame(getattr(model, 'audio', None) or AudioConfig(), video), []
     if len(rois) < 1: raise ValueError("speak: no frames")
     mouth = torch.from_numpy(crop_frames(rois, video.crop_size).astype(np.float32)/255)
     device = next(model.parameters()).device
-    mpf, parts = model.cfg.mels_per_frame, []
     for a, b, s, e in chunk_spans(len(mouth), chunk, context):
         mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker)[0]
         parts.append(mel[:, (s-a)*mpf:(e-a)*mpf].cpu())
@@ -186,7 +186,8 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
 
 # %% ../nbs/40_infer.ipynb #6db66a08
 def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first GRID s1 clip)
-                    preset:str='base', # model size preset
+                    recipe:str='multitask', # registered recipe name
+                    preset:str='base', # model size preset of the recipe
                     repeats:int=3, # timed runs (best kept per stage)
                     threads:int=1, # torch CPU threads
                     n_iter:int=32, # Griffin-Lim iterations
@@ -195,10 +196,11 @@ def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first 
     from l2s_nb.recipes import build_recipe
     torch.set_num_threads(threads)
     video = Path(video) if video else sorted((shared_data('grid')/'s1'/'video').glob('*.mp4'))[0]
-    model, voc = build_recipe('multitask', preset).eval(), get_vocoder(n_iter=n_iter)
+    model, voc = build_recipe(recipe, preset).eval(), get_vocoder(n_iter=n_iter)
     with tempfile.TemporaryDirectory() as d:
         runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]  # the first run warms caches up
     best = {k: min(r['times'][k] for r in runs) for k in runs[0]['times']}
     total = sum(best.values())
-    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], preset=preset, threads=threads, griffin_lim_iters=n_iter,
+    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], recipe=recipe, preset=preset, threads=threads,
+                griffin_lim_iters=n_iter,
                 stages_s={k: round(v, 4) for k,v in best.items()}, total_s=round(total, 3), real_time_factor=round(total/runs[0]['seconds'], 3))

@@ -4,24 +4,28 @@
 
 # %% ../nbs/51_judge.ipynb #dac9eac8
 from __future__ import annotations
-import csv, json, math, time
+import csv, json, math, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, jiwer
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 from .config import (AudioConfig, ConfigError, L2SError, MediaNotFoundError, atomic_write, get_logger,
                            run_info, seed_everything, to_dict, from_dict, check_compatible, check_device)
 from .audio import load_audio, log_mel
 from .text import CharTokenizer, normalize_text
 from .data import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
+from .layers import length_mask
+from .recipes import Trainable
+from .train import TrainConfig, fit, read_log
 
 # %% auto #0
-__all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'frame_mask', 'CTCJudge',
+__all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokenizer_for', 'ChannelNorm', 'CTCJudge',
            'greedy_decode', 'slot_grammar', 'GrammarDecoder', 'JudgeTrainConfig', 'spec_augment', 'speed_perturb',
-           'word_spans', 'splice_sentence', 'pad_mels', 'read_mels', 'recognize_mels', 'train_judge', 'save_judge',
-           'load_ctc_judge', 'spell_digits', 'Judge', 'load_judge', 'clip_key', 'corpus_mels', 'slot_accuracy',
-           'judge_report', 'score_judge_cli', 'train_judge_cli']
+           'word_spans', 'splice_sentence', 'pad_mels', 'read_mels', 'recognize_mels', 'JudgeData', 'judge_collate',
+           'TrainableJudge', 'train_judge', 'save_judge', 'load_ctc_judge', 'spell_digits', 'Judge', 'load_judge',
+           'clip_key', 'corpus_mels', 'slot_accuracy', 'judge_report', 'score_judge_cli', 'train_judge_cli']
 
 # %% ../nbs/51_judge.ipynb #1747a6df
 _log = get_logger('judge')
@@ -105,10 +109,6 @@ class ChannelNorm(nn.Module):
         return (x-mu)*torch.rsqrt(var+self.eps)*self.weight + self.bias
 
 # %% ../nbs/51_judge.ipynb #88f035b8
-def frame_mask(lengths:torch.Tensor, n_frames:int)->torch.Tensor:
-    "Boolean `(B, n_frames)` mask that is True on the first `lengths[b]` frames."
-    return torch.arange(n_frames, device=lengths.device)[None] < lengths[:,None]
-
 class CTCJudge(nn.Module):
     "Small CTC recogniser on log-mels (conv front end + BiGRU): `(B, n_mels, T)` → per-frame token log-probabilities at T/2."
     def __init__(self, cfg:JudgeConfig=None):
@@ -127,7 +127,7 @@ class CTCJudge(nn.Module):
 
     def normalize(self, mel:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
         "Standardise each band by its mean and deviation over the valid frames; padding becomes 0."
-        m = frame_mask(lengths, mel.shape[-1])[:,None].to(mel.dtype)
+        m = length_mask(lengths, mel.shape[-1])[:,None].to(mel.dtype)
         n = m.sum(-1, keepdim=True).clamp_min(1)
         centred = (mel - (mel*m).sum(-1, keepdim=True)/n)*m
         return centred/((centred**2).sum(-1, keepdim=True)/n).clamp_min(1e-4).sqrt()
@@ -138,9 +138,9 @@ class CTCJudge(nn.Module):
         "GRU outputs `(B, 2*hidden, ceil(T/2))` (zero beyond each item's length) and their valid lengths."
         lengths = self._lengths(mel, lengths); out_len = (lengths+1)//2
         x = self.normalize(mel, lengths)
-        h = F.gelu(self.norm1(self.conv1(x)))*frame_mask(lengths, x.shape[-1])[:,None]  # zero the padding after every layer: outputs do not depend on how much padding a batch has
+        h = F.gelu(self.norm1(self.conv1(x)))*length_mask(lengths, x.shape[-1])[:,None]  # zero the padding after every layer: outputs do not depend on how much padding a batch has
         h = F.gelu(self.norm2(self.conv2(h)))
-        h = self.drop(h*frame_mask(out_len, h.shape[-1])[:,None])
+        h = self.drop(h*length_mask(out_len, h.shape[-1])[:,None])
         packed = nn.utils.rnn.pack_padded_sequence(h.transpose(1, 2), out_len.cpu(), batch_first=True, enforce_sorted=False)
         out,_ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=h.shape[-1])
         return self.drop(out).transpose(1, 2), out_len
@@ -229,7 +229,7 @@ class JudgeTrainConfig:
     "Optimisation and augmentation settings of `train_judge`."
     epochs:int=15 # passes over the training clips
     batch_size:int=16 # clips per step
-    lr:float=2e-3 # peak learning rate of the one-cycle schedule
+    lr:float=2e-3 # peak learning rate (warmup, then cosine decay)
     warmup:float=0.1 # fraction of the steps spent warming up to `lr`
     clip:float=5. # gradient-norm clipping threshold
     weight_decay:float=1e-2 # AdamW weight decay
@@ -239,7 +239,7 @@ class JudgeTrainConfig:
     time_masks:int=2 # SpecAugment time masks per clip
     time_width:int=8 # widest time mask (frames)
     threads:int=1 # torch CPU threads; 1 avoids OpenMP spin-waits that make steps 5–10× slower when other jobs share the cores
-    splice:float=0. # fraction of each batch replaced by word-spliced sentences (needs word spans, see `splice_sentence`)
+    splice:float=0. # probability that a training clip becomes a word-spliced sentence (needs word spans, `splice_sentence`)
 
 # %% ../nbs/51_judge.ipynb #2904dc4f
 def spec_augment(mel:torch.Tensor, # (B, n_mels, T) log-mels
@@ -299,12 +299,13 @@ def pad_mels(mels:Sequence[np.ndarray], floor:float=math.log(1e-5))->tuple[torch
 @torch.no_grad()
 def read_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32)->tuple[list[str],list[str]]:
     "Both readings of a list of `(n_mels, T)` log-mels from one forward pass: (grammar-constrained, greedy); the same list twice without a grammar."
-    model.eval(); constrained,greedy = [],[]
+    was = model.training; model.eval(); constrained,greedy = [],[]
     for i in range(0, len(mels), batch_size):
         x,lens = pad_mels(mels[i:i+batch_size])
         lp,n = model(x, lens)
         g = greedy_decode(lp, n, model.tokenizer); greedy += g
         constrained += [model.grammar.decode(p[:int(k)].numpy()) or h for p,k,h in zip(lp, n, g)] if model.grammar else g  # too short for any sentence: greedy
+    model.train(was)
     return constrained, greedy
 
 def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
@@ -313,7 +314,78 @@ def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
     "Transcripts of a list of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and `constrained`, else greedy."
     return read_mels(model, mels, batch_size)[0 if constrained else 1]
 
+# %% ../nbs/51_judge.ipynb #011d249f
+class JudgeData(Dataset):
+    "Log-mels and transcripts as items `{mel, tokens}`; with `tcfg`, augmented per (seed, epoch, item): splicing, speed, SpecAugment."
+    def __init__(self, mels:Sequence[np.ndarray], # log-mels (n_mels, T)
+                 texts:Sequence[str], # their transcripts
+                 tok, # the judge's tokenizer
+                 tcfg:JudgeTrainConfig|None=None, # augmentation settings (None: clips as they are, for validation)
+                 spans:Sequence|None=None, # word spans of every clip (`word_spans`), needed when `tcfg.splice > 0`
+                 seed:int=0, # augmentation seed
+                ):
+        if len(mels)!=len(texts) or not len(mels):
+            raise ConfigError(f"train_judge: need matching non-empty mels and texts, got {len(mels)} and {len(texts)}")
+        self.mels,self.texts,self.tok,self.tcfg,self.spans,self.seed,self.epoch = mels,list(texts),tok,tcfg,spans,seed,0
+        if tcfg and tcfg.splice>0:
+            self.words = [normalize_text(t).split() for t in texts]
+            if spans is None or len(spans)!=len(mels):
+                raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
+            if len({len(w) for w in self.words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, self.words)):
+                raise ConfigError("train_judge: splicing needs sentences with the same number of words, each with one span per word")
+
+    def __len__(self): return len(self.mels)
+    def lengths(self)->list[int]: return [m.shape[-1] for m in self.mels]
+    def set_epoch(self, epoch:int): self.epoch = epoch
+
+    def __getitem__(self, i:int)->dict:
+        mel,text = self.mels[i],self.texts[i]
+        if self.tcfg:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            if self.tcfg.splice>0 and rng.random()<self.tcfg.splice:
+                mel,text = splice_sentence(self.mels, self.words, self.spans, rng)
+        mel = torch.as_tensor(np.asarray(mel, dtype=np.float32))
+        if self.tcfg:
+            x,n = speed_perturb(mel[None], torch.tensor([mel.shape[-1]]), float(rng.uniform(*self.tcfg.speed)))
+            mel = spec_augment(x, n, self.tcfg, torch.Generator().manual_seed(int(rng.integers(2**62))))[0]
+        return dict(mel=mel, tokens=torch.tensor(self.tok.encode(text)))
+
+def judge_collate(items:list[dict])->dict:
+    "Pad `JudgeData` items: `mel` (B, n_mels, T) at the log floor, `mel_len`, `tokens` (B, L) padded with the blank, `token_len`."
+    mel,mel_len = pad_mels([it['mel'] for it in items])
+    token_len = torch.tensor([len(it['tokens']) for it in items])
+    tokens = torch.zeros(len(items), int(token_len.max()), dtype=torch.long)
+    for b,it in enumerate(items): tokens[b, :len(it['tokens'])] = it['tokens']
+    return dict(mel=mel, mel_len=mel_len, tokens=tokens, token_len=token_len)
+
+# %% ../nbs/51_judge.ipynb #f10ed394
+class TrainableJudge(Trainable):
+    "The CTC judge as `fit` trains it: `forward(batch)` -> `log_probs` (B, T/2, n_tokens) and `out_len`; the loss is CTC."
+    name,config_cls = 'ctc_judge',JudgeConfig
+    def __init__(self, cfg:JudgeConfig):
+        super().__init__(cfg)
+        self.judge = CTCJudge(cfg)
+
+    def forward(self, batch:dict)->dict:
+        lp,n = self.judge(batch['mel'], batch['mel_len'])
+        return dict(log_probs=lp, out_len=n)
+
+    def loss(self, batch:dict, out:dict)->tuple:
+        "CTC loss (each clip's divided by its target length, then averaged); no other terms."
+        return F.ctc_loss(out['log_probs'].transpose(0, 1), batch['tokens'], out['out_len'], batch['token_len'],
+                          blank=self.judge.tokenizer.blank, zero_infinity=True), {}
+
 # %% ../nbs/51_judge.ipynb #0951e3fa
+def _history(run_dir, per_epoch:int)->list[dict]:
+    "Per-epoch rows of a run's logs: the mean training loss and the validation loss and error rates (`val_*`)."
+    train,val = read_log(run_dir),{r['step']:r for r in read_log(run_dir, 'val')}
+    rows = []
+    for e in range(1, train[-1]['step']//per_epoch + 1):
+        losses = [r['loss'] for r in train if (e-1)*per_epoch < r['step'] <= e*per_epoch]
+        scores = {f'val_{k}':v for k,v in val.get(e*per_epoch, {}).items() if k not in ('step', 'split')}
+        rows.append(dict(epoch=e, loss=float(np.mean(losses)), **scores))
+    return rows
+
 def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the training clips
                 train_texts:Sequence[str], # their transcripts
                 val_mels:Sequence[np.ndarray]=(), # held-out log-mels, scored after every epoch
@@ -322,45 +394,29 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                 tcfg:JudgeTrainConfig=None, # optimisation and augmentation
                 seed:int=0, # seeds init, batching and augmentation
                 spans:Sequence=None, # word spans of the training clips (`word_spans`), needed when `tcfg.splice > 0`
+                run_dir=None, # the trainer's run folder, resumed when it holds a run (None: a temporary folder)
                )->tuple[CTCJudge,list[dict]]:
-    "Train a CTC judge from scratch; returns the model (eval mode) and per-epoch history (loss, val WER/CER, seconds)."
+    "Train a CTC judge from scratch with `l2s_nb.train.fit`; returns the model (eval mode) and per-epoch history (loss, val WER/CER)."
     cfg,tcfg = cfg or JudgeConfig(),tcfg or JudgeTrainConfig()
-    if len(train_mels)!=len(train_texts) or not len(train_mels): raise ConfigError(f"train_judge: need matching non-empty mels and texts, got {len(train_mels)} and {len(train_texts)}")
-    torch.set_num_threads(tcfg.threads); seed_everything(seed); g = torch.Generator().manual_seed(seed)
-    model = CTCJudge(cfg); tok = model.tokenizer
-    targets = [torch.tensor(tok.encode(t)) for t in train_texts]
-    if tcfg.splice>0:
-        words = [normalize_text(t).split() for t in train_texts]
-        if spans is None or len(spans)!=len(train_mels): raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
-        if len({len(w) for w in words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, words)): raise ConfigError("train_judge: splicing needs sentences with the same number of words, each with one span per word")
-        rng = np.random.default_rng(seed)
-    steps = tcfg.epochs*math.ceil(len(train_mels)/tcfg.batch_size)
-    opt = torch.optim.AdamW(model.parameters(), tcfg.lr, weight_decay=tcfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, tcfg.lr, total_steps=steps, pct_start=tcfg.warmup)
-    ctc,history,t0 = nn.CTCLoss(blank=tok.blank, zero_infinity=True),[],time.time()
-    for epoch in tqdm(range(tcfg.epochs), desc='judge epochs'):
-        model.train(); total = 0.
-        for batch in torch.randperm(len(train_mels), generator=g).split(tcfg.batch_size):
-            items,ys = [train_mels[i] for i in batch],[targets[i] for i in batch]
-            if tcfg.splice>0:
-                for k in np.flatnonzero(rng.random(len(batch))<tcfg.splice):
-                    items[k],text = splice_sentence(train_mels, words, spans, rng); ys[k] = torch.tensor(tok.encode(text))
-            x,lens = pad_mels(items)
-            factor = float(torch.empty(1).uniform_(*tcfg.speed, generator=g))
-            x,lens = speed_perturb(x, lens, factor)
-            x = spec_augment(x, lens, tcfg, g)
-            lp,out_len = model(x, lens)
-            loss = ctc(lp.transpose(0, 1), torch.cat(ys), out_len, torch.tensor([len(y) for y in ys]))
-            opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip); opt.step(); sched.step()
-            total += loss.item()*len(batch)
-        rec = dict(epoch=epoch+1, loss=total/len(train_mels), seconds=round(time.time()-t0, 1))
-        if len(val_mels):
-            hyps,greedy = read_mels(model, val_mels)
-            rec.update(val_wer=wer(val_texts, hyps), val_cer=cer(val_texts, hyps))
-            if model.grammar: rec.update(val_greedy_wer=wer(val_texts, greedy))
-        _log.info(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k,v in rec.items()))
-        history.append(rec)
-    return model.eval(), history
+    torch.set_num_threads(tcfg.threads); seed_everything(seed)
+    model = TrainableJudge(cfg); tok = model.judge.tokenizer
+    train = JudgeData(train_mels, train_texts, tok, tcfg, spans, seed)
+    val = JudgeData(val_mels, val_texts, tok) if len(val_mels) else None
+    bs = min(tcfg.batch_size, len(train)); per_epoch = len(train)//bs; steps = tcfg.epochs*per_epoch
+    tc = TrainConfig(steps=steps, batch_size=bs, lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=[0.9, 0.999],
+                     warmup_steps=max(1, round(tcfg.warmup*steps)), min_lr_ratio=0., grad_clip=tcfg.clip, amp=False, seed=seed,
+                     log_every=1, val_every=per_epoch, ckpt_every=per_epoch, device='cpu')
+    def error_rates(m, step, run):
+        hyps,greedy = read_mels(m.judge, val_mels)
+        rates = dict(wer=wer(val_texts, hyps), cer=cer(val_texts, hyps))
+        if m.judge.grammar: rates['greedy_wer'] = wer(val_texts, greedy)
+        _log.info(f"epoch {step//per_epoch}: " + ' '.join(f'val_{k}={v:.4g}' for k,v in rates.items()))
+        return rates
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(run_dir or tmp)
+        fit(model, train, val, tc, run, judge_collate, resume=run_dir is not None, on_validate=error_rates if val else None)
+        history = _history(run, per_epoch)
+    return model.judge.eval(), history
 
 # %% ../nbs/51_judge.ipynb #7dfa4aca
 def save_judge(path, model:CTCJudge, audio_cfg:AudioConfig, tcfg:JudgeTrainConfig, metrics:dict, seed:int=0)->Path:
@@ -526,6 +582,7 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
                     layers:int=2, # bidirectional GRU layers
                     grammar:bool=True, # store the slot grammar of the training transcripts (when they have one) for constrained decoding
                     splice:float=0., # fraction of training items replaced by word-spliced sentences (needs .align files)
+                    run_dir:str=None, # trainer's run folder: logs, checkpoints, resume after an interruption (default: temporary)
                    )->dict:
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
@@ -542,7 +599,8 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     train_m,held_m = mels[:len(train)],mels[len(train):]
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
-    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed, spans)
+    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed,
+                                spans, run_dir)
     train_seconds = time.time()-t1
     report = judge_report(model, train, train_m, held, held_m)
     metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'}, unit=unit,
