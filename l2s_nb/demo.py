@@ -16,7 +16,7 @@ from .face import mouth_rois, roi_transforms, contact_sheet
 from .data import AUDIO_EXTS, crop_frames, load_landmarks, read_align, read_grid
 from .infer import speak
 from .recipes import CHECKPOINT_KEYS, load_recipe
-from .vocoder import VOCODERS, get_vocoder
+from .vocoder import VOCODERS, load_vocoder
 from .judge import load_ctc_judge, read_mels, wer
 from .metrics import score_pair
 from .synthgrid import synthgrid
@@ -213,7 +213,7 @@ def run(self:Demo, path, # a video file
     ck = self._pick(self.checkpoint, MODELS, side['corpus'])
     if ck is None: raise ConfigError(f"no model checkpoint for a {side['corpus'] or 'GRID'} clip in {CHECKPOINTS}")
     model = self._load(('model', str(ck)), lambda: load_recipe(ck))
-    voc = self._load(('vocoder', self.vocoder), lambda: get_vocoder(self.vocoder, model.audio))
+    voc = self._load(('vocoder', self.vocoder), lambda: load_vocoder(self.vocoder, model.audio))
     jp = self._pick(self.judge, JUDGES, side['corpus'])
     judge = self._load(('judge', str(jp)), lambda: load_ctc_judge(jp, model.audio)) if jp else None
     video, cfg = model.video, model.audio; lap('load')

@@ -15,7 +15,7 @@ from .data import read_corpus, read_tsv, load_record, fit_audio, prep, train_val
 from .recipes import build_recipe, load_recipe
 from .train import TrainConfig, fit, export_release, model_config_for
 from .infer import speak
-from .vocoder import get_vocoder
+from .vocoder import load_vocoder
 from .metrics import pair_files, score_files, summarize, summary_markdown, plot_mel_pair
 from .judge import load_judge
 
@@ -70,7 +70,7 @@ def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`,
                   vocoder:str='griffin_lim'):
     "An `on_validate` hook for `fit` writing generated and oracle wavs of the first `n` validation clips."
     def hook(model, step, run_dir):
-        voc = get_vocoder(vocoder, val_ds.audio)
+        voc = load_vocoder(vocoder, val_ds.audio)
         folder = Path(run_dir)/'samples'/f'step_{step:06d}'
         for i in range(min(n, len(val_ds))):
             it = val_ds[i]
@@ -113,7 +113,7 @@ def evaluate_model(checkpoint, # release or training checkpoint
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out = Path(run_dir)/'eval'
     model = load_recipe(checkpoint, device=check_device(cfg.device))
-    voc = get_vocoder(cfg.vocoder, model.audio)
+    voc = load_vocoder(cfg.vocoder, model.audio)
     root = Path(root) if root else corpus_root(cfg, run_dir)
     # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)
     audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}

@@ -15,7 +15,7 @@ from .video import read_video, mux_audio
 from .face import mouth_rois
 from .data import crop_frames
 from .recipes import Recipe, load_recipe
-from .vocoder import get_vocoder
+from .vocoder import load_vocoder
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'chunk_spans', 'speak', 'infer_video', 'video_files', 'plan_outputs', 'InferenceError', 'infer',
@@ -52,7 +52,7 @@ def speak(model:Recipe, # trained recipe (eval mode)
 # %% ../nbs/40_infer.ipynb #2a796f7c
 def infer_video(path, # input video
                 model:Recipe, # trained recipe
-                vocoder, # `Vocoder` (see `get_vocoder`)
+                vocoder, # `Vocoder` (see `load_vocoder`)
                 out_dir, # folder for `<name>.wav` (and `<name>.mp4` with `mux`)
                 mux:bool=False, # also write the input video with the generated speech as its sound track
                 landmarks:np.ndarray|None=None, # known face/lip landmarks instead of tracking
@@ -145,14 +145,14 @@ def infer(inputs, # video files and/or folders
           mux:bool=False, # also write dubbed mp4s
           landmarks_dir=None, # folder of `<stem>.npy` landmark files (e.g. a SynthGRID speaker's `landmarks/`)
           speaker=None, # speaker id for id-conditioned models
-          vocoder:str='griffin_lim', # registered vocoder name
+          vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
           device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
          )->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
-    plan = plan_outputs(inputs, out, mux, others=[checkpoint])
+    plan = plan_outputs(inputs, out, mux, others=[checkpoint] + ([vocoder] if str(vocoder).endswith('.pt') else []))
     model = load_recipe(checkpoint, device=check_device(device))
-    voc = get_vocoder(vocoder, model.audio)
+    voc = load_vocoder(vocoder, model.audio, next(model.parameters()).device)
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
@@ -177,11 +177,12 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
               mux:store_true=False, # also write each video with the generated speech muxed in
               landmarks:str=None, # folder of <stem>.npy landmarks to use instead of face tracking
               speaker:int=None, # speaker id (models trained with a speaker table)
+              vocoder:str='griffin_lim', # vocoder: griffin_lim, or a trained vocoder checkpoint (.pt, `l2s_nb.vocoder.train_vocoder`)
               device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
              ):
     "Turn silent videos into speech with a trained model."
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")
-    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, device=device)
+    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device)
     print(f"{len(s['done'])} videos spoken into {out}")
 
 # %% ../nbs/40_infer.ipynb #6db66a08
@@ -196,7 +197,7 @@ def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first 
     from l2s_nb.recipes import build_recipe
     torch.set_num_threads(threads)
     video = Path(video) if video else sorted((shared_data('grid')/'s1'/'video').glob('*.mp4'))[0]
-    model, voc = build_recipe(recipe, preset).eval(), get_vocoder(n_iter=n_iter)
+    model, voc = build_recipe(recipe, preset).eval(), load_vocoder(n_iter=n_iter)
     with tempfile.TemporaryDirectory() as d:
         runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]  # the first run warms caches up
     best = {k: min(r['times'][k] for r in runs) for k in runs[0]['times']}
