@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_vocoder.ipynb #53e74131
 from __future__ import annotations
-import csv, math
+import csv, json, math, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -17,7 +17,8 @@ from .recipes import Trainable, CheckpointError, adamw, read_checkpoint
 __all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'Vocoder', 'GriffinLimVocoder', 'VocoderConfig', 'ConvNeXtBlock',
            'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator', 'MultiPeriodDiscriminator',
            'ScaleDiscriminator', 'MultiScaleDiscriminator', 'VocoderGAN', 'WaveSegments', 'NeuralVocoder',
-           'export_vocoder', 'load_vocoder', 'vocoder_datasets', 'train_vocoder']
+           'export_vocoder', 'load_vocoder', 'vocoder_speed', 'write_vocoder_speed', 'vocoder_datasets',
+           'train_vocoder']
 
 # %% ../nbs/20_vocoder.ipynb #955163fe
 class Vocoder(nn.Module):
@@ -54,8 +55,8 @@ GENERATORS = {}  # trained vocoder kinds: name -> generator class, filled below
 class VocoderConfig:
     "A trained vocoder: its generator (`kind`) and sizes, discriminators, training segment and loss weights."
     kind:str='istft' # generator: 'istft' (ConvNeXt → STFT magnitude and phase → iSTFT) or 'hifigan'
-    dim:int=256 # istft: ConvNeXt width
-    hidden:int=768 # istft: ConvNeXt MLP width
+    dim:int=160 # istft: ConvNeXt width
+    hidden:int=480 # istft: ConvNeXt MLP width
     layers:int=6 # istft: ConvNeXt blocks
     upsample_rates:list=field(default_factory=lambda: [5, 4, 4, 2]) # hifigan: their product is the hop length
     upsample_kernels:list=field(default_factory=lambda: [11, 8, 8, 4]) # hifigan: kernel - rate even gives rate× samples
@@ -313,6 +314,32 @@ def load_vocoder(name_or_checkpoint:str='griffin_lim', # a name in `VOCODERS`, o
                          ((k, (v, getattr(cfg, k))) for k,v in to_dict(voc.cfg).items()) if a!=b)
         raise ConfigError(f"{name}: the vocoder's mel config {voc.cfg} differs from the model's {cfg} ({diff})")
     return voc
+
+# %% ../nbs/20_vocoder.ipynb #07854d6a
+def vocoder_speed(vocoder:Vocoder, # e.g. `NeuralVocoder(vcfg=VOCODER_PRESETS['istft']())`
+                  seconds:float=3., # clip length
+                  repeats:int=5, # timed runs (best kept)
+                  threads:int=1, # torch CPU threads
+                 )->float:
+    "Best-of-`repeats` seconds to vocode a `seconds`-long log-mel on the CPU."
+    torch.set_num_threads(threads)
+    mel = torch.randn(1, vocoder.cfg.n_mels, int(seconds*vocoder.cfg.frames_per_second)) + LOG_MEL_CENTER
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats+1):
+            t = time.perf_counter(); vocoder(mel); times.append(time.perf_counter() - t)
+    return min(times[1:])
+
+def write_vocoder_speed(out, # JSON file to write
+                        presets=('istft', 'hifigan_v3', 'hifigan_v1'), # `VOCODER_PRESETS` names to time
+                        seconds:float=3., threads:int=1)->dict:
+    "Time Griffin-Lim and each preset's generator on a `seconds` clip and write the results (with `run_info`) to `out`."
+    vocs = {'griffin_lim': GriffinLimVocoder()} | {p:NeuralVocoder(vcfg=VOCODER_PRESETS[p]()).eval() for p in presets}
+    res = {k:dict(seconds=round(vocoder_speed(v, seconds, 3 if k=='hifigan_v1' else 10, threads), 4),
+                  params=sum(p.numel() for p in v.parameters())) for k,v in vocs.items()}
+    report = dict(clip_seconds=seconds, threads=threads, target_seconds=0.02, vocoders=res, run_info=run_info(0))
+    atomic_write(out, lambda p: p.write_text(json.dumps(report, indent=1)))
+    return report
 
 # %% ../nbs/20_vocoder.ipynb #038eff3c
 def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac)
