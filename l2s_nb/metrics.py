@@ -17,6 +17,7 @@ from pesq import pesq as _pesq
 from fastcore.script import store_true
 from .config import AudioConfig, ConfigError, L2SError, MediaError, MediaNotFoundError, atomic_write, get_logger, run_info
 from .audio import load_audio, save_audio, log_mel, mel_to_audio, resample, MelSpectrogram, plot_mel
+from .vocoder import load_vocoder
 from .data import AUDIO_EXTS, LengthMismatchError, read_tsv
 from .judge import Judge, load_judge, error_counts
 
@@ -364,9 +365,10 @@ def score_cli(ref_dir:str, # folder of reference audio; files are matched to GEN
     return score_dirs(ref_dir, gen_dir, text, out, judge, tolerance, title, allow_missing)
 
 # %% ../nbs/50_metrics.ipynb #6c71931d
-def gt_mel_oracle(wav:np.ndarray, cfg:AudioConfig=AudioConfig(), n_iter:int=32)->np.ndarray:
-    "The reference resynthesised from its own log-mel with Griffin-Lim (vocoder upper bound)."
-    return mel_to_audio(log_mel(wav, cfg), cfg, n_iter)
+def gt_mel_oracle(wav:np.ndarray, cfg:AudioConfig=AudioConfig(), n_iter:int=32, vocoder=None)->np.ndarray:
+    "The reference resynthesised from its own log-mel by `vocoder` (a `Vocoder`; default Griffin-Lim): the vocoder's upper bound."
+    if vocoder is None: return mel_to_audio(log_mel(wav, cfg), cfg, n_iter)
+    return vocoder(torch.from_numpy(log_mel(wav, cfg))[None])[0].cpu().numpy()
 
 def mean_logmel_frame(wavs:Sequence[np.ndarray], cfg:AudioConfig=AudioConfig())->np.ndarray:
     "Average log-mel frame `(n_mels,)` over all frames of `wavs`."
@@ -386,10 +388,12 @@ def oracles_cli(ref_dir:str, # folder of reference audio (a whole corpus is fine
                 text:str=None, # transcripts TSV for WER/CER (needs --judge)
                 judge:str=None, # judge checkpoint or faster-whisper folder
                 n_iter:int=32, # Griffin-Lim iterations
+                vocoder:str='griffin_lim', # vocoder of the gt_mel oracle (copy synthesis): griffin_lim or a trained vocoder checkpoint (.pt)
                 results:str=None, # also write the combined summaries to this JSON
                )->dict:
-    "Make and score the oracles (ground-truth mel through Griffin-Lim, mean speech, silence) for a corpus's test clips."
+    "Make and score the oracles (ground-truth mel through the vocoder, mean speech, silence) for a corpus's test clips."
     cfg,out = AudioConfig(),Path(out)
+    voc = None if vocoder=='griffin_lim' else load_vocoder(vocoder, cfg)
     files = {p.stem:p for p in sorted(Path(ref_dir).iterdir()) if p.suffix.lower() in AUDIO_EXTS} if Path(ref_dir).is_dir() else {}
     if not files: raise MediaNotFoundError(ref_dir, 'no reference audio (.wav/.flac) found')
     splits = {r['id']:r['split'] for r in read_tsv(split)} if split else {}
@@ -397,13 +401,14 @@ def oracles_cli(ref_dir:str, # folder of reference audio (a whole corpus is fine
     mean_frame = mean_logmel_frame([load_audio(files[i], cfg.sample_rate) for i in tqdm(train, desc='mean frame')], cfg)
     for i in tqdm(test, desc='oracles'):
         wav = load_audio(files[i], cfg.sample_rate)
-        for name,make in (('gt_mel', lambda: gt_mel_oracle(wav, cfg, n_iter)), ('mean_speech', lambda: mean_speech_baseline(len(wav), mean_frame, cfg, n_iter)),
+        for name,make in (('gt_mel', lambda: gt_mel_oracle(wav, cfg, n_iter, voc)), ('mean_speech', lambda: mean_speech_baseline(len(wav), mean_frame, cfg, n_iter)),
                           ('silence', lambda: np.zeros_like(wav))):
             if not (out/name/f'{i}.wav').exists(): save_audio(out/name/f'{i}.wav', make(), cfg.sample_rate)  # resumable
     # train clips have no oracle audio on purpose, and PESQ is undefined on silence: both are listed in the reports, not errors
     report = {name:score_dirs(ref_dir, out/name, text, out/f'{name}_score', judge, title=f'oracle: {name}', allow_missing=True,
                               ids=set(test)) for name in ORACLES}
-    report = dict(ref_dir=str(ref_dir), n_test=len(test), n_mean_frame_clips=len(train), griffin_lim_iters=n_iter, oracles=report)
+    report = dict(ref_dir=str(ref_dir), n_test=len(test), n_mean_frame_clips=len(train), griffin_lim_iters=n_iter, vocoder=str(vocoder),
+                  oracles=report)
     for p in (out/'oracles.json', *([Path(results)] if results else [])):
         atomic_write(p, lambda q: q.write_text(json.dumps(report, indent=1)))
     return report

@@ -358,12 +358,12 @@ def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac)
 
 def train_vocoder(audio_dir, # folder of audio files
                   run_dir='runs/vocoder', # run folder (logs, checkpoints, vocoder.pt)
-                  preset:str='istft', # a `VOCODER_PRESETS` name
+                  preset='istft', # a `VOCODER_PRESETS` name, or a config (dict or `VocoderConfig`)
                   split=None, # TSV with `id` and `split` columns (only `train` ids train)
                   train_cfg=None, # `l2s_nb.train.TrainConfig`
                   resume:bool=False, # continue run_dir's last checkpoint
                  )->Path:
-    "Train vocoder `preset` on `audio_dir` with `fit`; returns the fp16 release checkpoint."
+    "Train the vocoder `preset` on `audio_dir` with `fit`; returns the fp16 release checkpoint."
     from l2s_nb.train import fit, TrainConfig
     tcfg = train_cfg or TrainConfig(lr=2e-4, betas=[0.8, 0.99], warmup_steps=0)
     model = VocoderGAN(VocoderGAN.config_from(preset))

@@ -76,3 +76,10 @@ def test_infer_with_a_trained_vocoder(vocoder_ckpt, tmp_path, capsys):
     assert len(s['done']) == 1 and Path(s['done'][0]['wav']).exists()
     code = main(['infer', str(video), '--checkpoint', str(CKPT), '--out', str(tmp_path/'o2'), '--vocoder', 'wavenet'])
     assert code == 2 and "unknown vocoder 'wavenet'" in capsys.readouterr().err
+
+def test_oracles_copy_synthesis_with_a_trained_vocoder(vocoder_ckpt, tmp_path, capsys):
+    for k in range(2): save_audio(tmp_path/'ref'/f'r{k}.wav', tone(16000, 140.+20*k))
+    code = main(['oracles', str(tmp_path/'ref'), str(tmp_path/'or'), '--vocoder', str(vocoder_ckpt)])
+    assert code == 0, capsys.readouterr().err
+    rep = json.loads((tmp_path/'or'/'oracles.json').read_text())
+    assert rep['vocoder'] == str(vocoder_ckpt) and sorted(p.name for p in (tmp_path/'or'/'gt_mel').iterdir()) == ['r0.wav', 'r1.wav']
