@@ -73,9 +73,11 @@ class VocoderConfig:
     disc_lr_ratio:float=1. # discriminator peak LR / generator peak LR
 
     def __post_init__(self):
-        if self.kind not in GENERATORS: raise ConfigError(f"VocoderConfig: kind must be one of {sorted(GENERATORS)}, got {self.kind!r}")
+        if self.kind not in GENERATORS:
+            raise ConfigError(f"VocoderConfig: kind must be one of {sorted(GENERATORS)}, got {self.kind!r}")
         if len(self.upsample_rates)!=len(self.upsample_kernels):
-            raise ConfigError(f"VocoderConfig: {len(self.upsample_rates)} upsample_rates, {len(self.upsample_kernels)} upsample_kernels")
+            raise ConfigError(f"VocoderConfig: {len(self.upsample_rates)} upsample_rates, "
+                              f"{len(self.upsample_kernels)} upsample_kernels")
         if self.msd_width%16: raise ConfigError(f"VocoderConfig: msd_width must be a multiple of 16, got {self.msd_width}")
 
 # %% ../nbs/20_vocoder.ipynb #0fd3a69f
@@ -120,8 +122,8 @@ class ResBlock(nn.Module):
     def __init__(self, channels:int, kernel:int, dilations:list, kind:int=1):
         super().__init__()
         conv = lambda d: _wn(nn.Conv1d(channels, channels, kernel, dilation=d, padding=d*(kernel-1)//2))
-        self.convs = nn.ModuleList([nn.Sequential(*([nn.LeakyReLU(0.1), conv(d)] + ([nn.LeakyReLU(0.1), conv(1)] if kind==1 else [])))
-                                    for d in dilations])
+        layers = lambda d: [nn.LeakyReLU(0.1), conv(d)] + ([nn.LeakyReLU(0.1), conv(1)] if kind==1 else [])
+        self.convs = nn.ModuleList([nn.Sequential(*layers(d)) for d in dilations])
     def forward(self, x):
         for c in self.convs: x = x + c(x)
         return x
@@ -132,13 +134,14 @@ class HiFiGANGenerator(nn.Module):
     def __init__(self, cfg:VocoderConfig, audio:AudioConfig=AudioConfig()):
         super().__init__()
         if math.prod(cfg.upsample_rates)!=audio.hop_length:
-            raise ConfigError(f"HiFi-GAN upsample_rates {cfg.upsample_rates} multiply to {math.prod(cfg.upsample_rates)}, not the hop length {audio.hop_length}")
+            raise ConfigError(f"HiFi-GAN upsample_rates {cfg.upsample_rates} multiply to {math.prod(cfg.upsample_rates)}, "
+                              f"not the hop length {audio.hop_length}")
         ch = [cfg.upsample_channels//2**i for i in range(len(cfg.upsample_rates)+1)]
         self.pre = _wn(nn.Conv1d(audio.n_mels, ch[0], 7, padding=3))
         self.ups = nn.ModuleList([_wn(nn.ConvTranspose1d(ch[i], ch[i+1], k, u, padding=(k-u)//2))
                                   for i,(u,k) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernels))])
-        self.mrfs = nn.ModuleList([nn.ModuleList([ResBlock(c, k, d, cfg.resblock)
-                                                  for k,d in zip(cfg.resblock_kernels, cfg.resblock_dilations)]) for c in ch[1:]])
+        mrf = lambda c: nn.ModuleList([ResBlock(c, k, d, cfg.resblock) for k,d in zip(cfg.resblock_kernels, cfg.resblock_dilations)])
+        self.mrfs = nn.ModuleList([mrf(c) for c in ch[1:]])
         self.post = _wn(nn.Conv1d(ch[-1], 1, 7, padding=3))
     def forward(self, mel):
         x = self.pre(mel - LOG_MEL_CENTER)
@@ -152,8 +155,8 @@ GENERATORS['hifigan'] = HiFiGANGenerator
 VOCODER_PRESETS = dict(
     istft=lambda: VocoderConfig(),
     hifigan_v1=lambda: VocoderConfig('hifigan'),
-    hifigan_v3=lambda: VocoderConfig('hifigan', upsample_rates=[8, 5, 4], upsample_kernels=[16, 11, 8], upsample_channels=256,
-                                     resblock=2, resblock_kernels=[3, 5, 7], resblock_dilations=[[1, 2], [2, 6], [3, 12]]),
+    hifigan_v3=lambda: VocoderConfig('hifigan', upsample_rates=[8, 5, 4], upsample_kernels=[16, 11, 8],
+                                     upsample_channels=256, resblock=2, resblock_kernels=[3, 5, 7], resblock_dilations=[[1, 2], [2, 6], [3, 12]]),
     istft_tiny=lambda: VocoderConfig(dim=16, hidden=32, layers=2, mpd_width=4, msd_width=16, segment=8),
     hifigan_tiny=lambda: VocoderConfig('hifigan', upsample_channels=16, resblock_kernels=[3], resblock_dilations=[[1, 3]],
                                        mpd_width=4, msd_width=16, segment=8))
@@ -164,7 +167,8 @@ class PeriodDiscriminator(nn.Module):
     def __init__(self, period:int, width:int=32):
         super().__init__()
         self.period,cs = period,[1, width, 4*width, 16*width, 32*width, 32*width]
-        self.convs = nn.ModuleList([_wn(nn.Conv2d(a, b, (5, 1), (3 if i<4 else 1, 1), (2, 0))) for i,(a,b) in enumerate(zip(cs, cs[1:]))])
+        self.convs = nn.ModuleList([_wn(nn.Conv2d(a, b, (5, 1), (3 if i<4 else 1, 1), (2, 0)))
+                                    for i,(a,b) in enumerate(zip(cs, cs[1:]))])
         self.out = _wn(nn.Conv2d(cs[-1], 1, (3, 1), padding=(1, 0)))
     def forward(self, wav):
         x = F.pad(wav, (0, -wav.shape[-1] % self.period), mode='reflect')
@@ -202,7 +206,8 @@ class MultiScaleDiscriminator(nn.Module):
         super().__init__()
         self.discs = nn.ModuleList([ScaleDiscriminator(width) for _ in range(scales)])
     def forward(self, wav):
-        return [d(F.avg_pool1d(wav[:, None], 2**k, 2**k, padding=2**(k-1)).squeeze(1) if k else wav) for k,d in enumerate(self.discs)]
+        pool = lambda k: F.avg_pool1d(wav[:, None], 2**k, 2**k, padding=2**(k-1)).squeeze(1) if k else wav
+        return [d(pool(k)) for k,d in enumerate(self.discs)]
 
 # %% ../nbs/20_vocoder.ipynb #07f34236
 class VocoderGAN(Trainable):
@@ -229,7 +234,8 @@ class VocoderGAN(Trainable):
     def configure_optimizers(self, train_cfg)->dict:
         "AdamW for the generator (`main`) and for both discriminators (`disc`, at `disc_lr_ratio` × the peak LR)."
         return dict(main=adamw(self.generator.parameters(), train_cfg),
-                    disc=adamw([*self.mpd.parameters(), *self.msd.parameters()], train_cfg, train_cfg.lr*self.cfg.disc_lr_ratio))
+                    disc=adamw([*self.mpd.parameters(), *self.msd.parameters()], train_cfg,
+                               train_cfg.lr*self.cfg.disc_lr_ratio))
 
     def training_step(self, batch:dict, step:int, opt)->dict:
         "A discriminator turn, then the generator's (adversarial + feature matching + mel L1)."
@@ -279,7 +285,8 @@ class NeuralVocoder(Vocoder):
         voc = cls(from_dict(AudioConfig, ck['audio']), VocoderGAN.config_from(ck['config']))
         gen = {k[len('generator.'):]:v.float() for k,v in ck['model'].items() if k.startswith('generator.')}
         try: voc.generator.load_state_dict(gen)
-        except RuntimeError as e: raise CheckpointError(f"{path}: weights do not fit its vocoder config ({str(e).splitlines()[0][:300]})") from None
+        except RuntimeError as e:
+            raise CheckpointError(f"{path}: weights do not fit its vocoder config ({str(e).splitlines()[0][:300]})") from None
         voc.step,voc.metrics = ck['step'],ck['metrics']
         return voc.to(device).eval()
 
@@ -307,7 +314,8 @@ def load_vocoder(name_or_checkpoint:str='griffin_lim', # a name in `VOCODERS`, o
     if name in VOCODERS: return VOCODERS[name](cfg, **kwargs)
     if name in GENERATORS: raise ConfigError(f"vocoder {name!r} must be trained first: pass its checkpoint (.pt) instead")
     if not name.endswith('.pt') and not Path(name).exists():
-        raise ConfigError(f"unknown vocoder {name!r}; available: {', '.join(VOCODERS)}, or a trained vocoder checkpoint (.pt)")
+        raise ConfigError(f"unknown vocoder {name!r}; available: {', '.join(VOCODERS)}, "
+                          "or a trained vocoder checkpoint (.pt)")
     voc = NeuralVocoder.load(name, device)
     if voc.cfg!=cfg:
         diff = ', '.join(f"{k}: vocoder {a!r}, model {b!r}" for k,(a,b) in

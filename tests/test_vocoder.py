@@ -82,4 +82,5 @@ def test_oracles_copy_synthesis_with_a_trained_vocoder(vocoder_ckpt, tmp_path, c
     code = main(['oracles', str(tmp_path/'ref'), str(tmp_path/'or'), '--vocoder', str(vocoder_ckpt)])
     assert code == 0, capsys.readouterr().err
     rep = json.loads((tmp_path/'or'/'oracles.json').read_text())
-    assert rep['vocoder'] == str(vocoder_ckpt) and sorted(p.name for p in (tmp_path/'or'/'gt_mel').iterdir()) == ['r0.wav', 'r1.wav']
+    assert rep['vocoder'] == str(vocoder_ckpt)
+    assert sorted(p.name for p in (tmp_path/'or'/'gt_mel').iterdir()) == ['r0.wav', 'r1.wav']
