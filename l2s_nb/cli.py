@@ -17,7 +17,7 @@ COMMANDS = {
     'info': 'l2s_nb.video:info_cli',
     'resynth': 'l2s_nb.audio:resynth_cli',
     'synthgrid': 'l2s_nb.synthgrid:synthgrid_cli',
-    'prep': 'l2s_nb.data:prep_cli',
+    'prep': 'l2s_nb.prep:prep_cli',
     'train': 'l2s_nb.train:train_cli',
     'infer': 'l2s_nb.infer:infer_cli',
     'score': 'l2s_nb.metrics:score_cli',

@@ -412,7 +412,7 @@ def export_release(checkpoint, # training checkpoint (e.g. runs/x/checkpoints/be
     return save_checkpoint(out, rel)
 
 # %% ../nbs/30_train.ipynb #f21bb39d
-DEFAULT_FACTORY = 'l2s_nb.data:train_val_datasets'
+DEFAULT_FACTORY = 'l2s_nb.datasets:train_val_datasets'
 
 def model_config_for(recipe:str, preset:str='tiny', overrides:dict|str|None=None):
     "Config of `recipe`: preset `preset` with fields overridden from a dict or a YAML/JSON file."
