@@ -4,13 +4,19 @@
 
 # %% ../nbs/08_cache.ipynb #9f4ec721
 from __future__ import annotations
-import json, zipfile
+import contextlib, io, json, multiprocessing, os, tarfile, zipfile, zlib
+from fractions import Fraction
 from pathlib import Path
 import numpy as np
+from tqdm.auto import tqdm
 from .config import *
+from .corpora import read_tsv, write_tsv, safe_name
 
 # %% auto #0
-__all__ = ['CACHE_KEYS', 'cache_config', 'save_record', 'load_record', 'npz_frames']
+__all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'save_record', 'load_record',
+           'npz_frames', 'CacheFormatError', 'cache_format', 'encode_mouth', 'decode_mouth', 'encode_mel', 'decode_mel',
+           'encode_record', 'decode_record', 'clip_block', 'iter_shard', 'ShardWriter', 'pack', 'CacheReader', 'unpack',
+           'pack_cli', 'unpack_cli']
 
 # %% ../nbs/08_cache.ipynb #f783211f
 def cache_config(audio:AudioConfig, video:VideoConfig)->str:
@@ -40,3 +46,285 @@ def npz_frames(path)->int:
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         return int(read(f)[0][0])
 
+
+# %% ../nbs/08_cache.ipynb #6dfe723e
+CACHE_FORMAT = 2 # the newest cache format: 1 = one .npz per clip, 2 = tar shards of coded clips
+
+class CacheFormatError(L2SError, ValueError):
+    "A folder is not a prep cache, holds a format this version can't read, or a record in it is damaged."
+
+def cache_format(folder)->int:
+    "Format of the prep cache in `folder`: 2 (it has `cache.json`) or 1 (`prep_config.json`); else `CacheFormatError`."
+    folder = Path(folder)
+    if (folder/'cache.json').exists():
+        fmt = json.loads((folder/'cache.json').read_text()).get('format')
+        if fmt in (1, 2): return fmt
+        raise CacheFormatError(f"{folder}: cache format {fmt!r}; this version of l2s_nb reads formats 1 and {CACHE_FORMAT}"
+                               + (", so the cache was made by a newer one: update l2s_nb" if isinstance(fmt, int) and fmt > CACHE_FORMAT else ''))
+    if (folder/'prep_config.json').exists(): return 1
+    raise CacheFormatError(f"{folder}: not a prep cache (no cache.json or prep_config.json); make one with `l2s prep`")
+
+# %% ../nbs/08_cache.ipynb #10fdf66d
+MOUTH_X264 = {'crf': '18', 'preset': 'slow', 'threads': '1', 'x264-params': 'cabac=0:no-deblock=1:weightb=0:weightp=0:psy=0'}
+
+def _nal_units(stream:bytes)->list[bytes]:
+    "The NAL units of an H.264 Annex-B stream, without start codes (a NAL unit never contains `00 00 01`, nor ends in `00` without CABAC)."
+    return [n.rstrip(b'\0') for n in stream.split(b'\0\0\1')[1:]]
+
+def encode_mouth(mouth:np.ndarray, # (T, H, W) uint8 crops, H and W even
+                 crf:int=18, # x264 constant rate factor (lower: better and bigger)
+                 fps:float=25.0, # frame rate written into the stream
+                )->bytes:
+    "Raw H.264 stream (gray 4:0:0, fast-decode x264 settings, no settings SEI) of `mouth`, reproducible."
+    import av
+    T, H, W = mouth.shape
+    cc = av.CodecContext.create('libx264', 'w')
+    cc.width, cc.height, cc.pix_fmt, cc.time_base = W, H, 'gray', Fraction(1, round(fps))
+    cc.options = {**MOUTH_X264, 'crf': str(crf)}
+    packets = []
+    for t, f in enumerate(mouth):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format='gray'); frame.pts = t
+        packets += cc.encode(frame)
+    packets += cc.encode(None)
+    return b''.join(b'\0\0\0\1' + n for n in _nal_units(b''.join(bytes(p) for p in packets)) if n[0] & 0x1f != 6)
+
+_DECODERS = {}
+
+def decode_mouth(data:bytes, # `encode_mouth` output
+                 n_frames:int|None=None, # frames it must hold (None: any number)
+                 where:str='<mouth>', # named in errors
+                )->np.ndarray:
+    "`(T, H, W)` uint8 frames of an H.264 mouth stream, in display order."
+    import av
+    cc = _DECODERS.get(os.getpid()) or _DECODERS.setdefault(os.getpid(), av.CodecContext.create('h264', 'r'))
+    try: frames = [f for p in [*cc.parse(data), *cc.parse(None), None] for f in cc.decode(p)]
+    except av.error.FFmpegError as e: raise CacheFormatError(f"{where}: damaged mouth stream ({e})") from None
+    finally: cc.flush_buffers()
+    if not frames or (n_frames is not None and len(frames) != n_frames):
+        raise CacheFormatError(f"{where}: mouth stream decodes to {len(frames)} frames, the record says {n_frames}")
+    h, w, ls = frames[0].height, frames[0].width, frames[0].planes[0].line_size
+    y = np.frombuffer(b''.join(bytes(f.planes[0]) for f in frames), np.uint8).reshape(len(frames), -1, ls)[:, :h, :w]
+    return y if ls == w else np.ascontiguousarray(y)
+
+# %% ../nbs/08_cache.ipynb #8a110073
+MEL_STEP = 0.095 # quantisation step of format-2 mels (natural-log units); the error is at most half of it
+
+def encode_mel(mel:np.ndarray, # (n_mels, F) log-mel
+               step:float=MEL_STEP, # quantisation step
+              )->tuple[bytes, dict]:
+    "Plane-predicted 8-bit (or 16-bit) codes of `mel`, Huffman-coded by zlib, and the dict that decodes them."
+    m = np.asarray(mel, np.float32); lo = float(m.min())
+    q = np.round((m - lo)/step).astype(np.int64)
+    dtype = np.uint8 if q.max() < 256 else np.uint16
+    res = (np.diff(np.diff(q, axis=0, prepend=0), axis=1, prepend=0) % (np.iinfo(dtype).max+1)).astype(dtype)
+    z = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    return z.compress(res.tobytes()) + z.flush(), dict(shape=list(m.shape), dtype=np.dtype(dtype).name, offset=lo, scale=step)
+
+def decode_mel(data:bytes, info:dict)->np.ndarray:
+    "The float32 log-mel of `encode_mel` codes."
+    dtype = np.dtype(info['dtype'])
+    res = np.frombuffer(zlib.decompress(data), dtype).reshape(info['shape'])
+    q = np.cumsum(np.cumsum(res, axis=1, dtype=dtype), axis=0, dtype=dtype)  # sums wrap like the residuals did
+    return q.astype(np.float32)*np.float32(info['scale']) + np.float32(info['offset'])
+
+# %% ../nbs/08_cache.ipynb #cba9606e
+MEMBERS = ('json', 'mouth.h264', 'mel.zlib') # a format-2 clip's tar members, in order: <speaker>/<id>.<member>
+
+def encode_record(rec:dict, # a record (`mouth`, `mel`, `text`, `speaker`, `id`)
+                  **meta, # more metadata for the JSON member (split, track statistics)
+                 )->dict:
+    "The format-2 members of a record: `{member: bytes}`."
+    mel, info = encode_mel(rec['mel'])
+    head = dict(format=2, id=str(rec['id']), speaker=str(rec['speaker']), text=str(rec['text']), n_frames=len(rec['mouth']), **meta, mel=info)
+    return {'json': json.dumps(head).encode(), 'mouth.h264': encode_mouth(rec['mouth']), 'mel.zlib': mel}
+
+def decode_record(members:dict, # `{member: bytes}` of one clip
+                  where:str='<record>', # named in errors
+                 )->dict:
+    "A record from its format-2 members: the JSON's fields, `mouth (T, H, W) uint8` and `mel (n_mels, 4T) float32`."
+    if missing := [m for m in MEMBERS if m not in members]: raise CacheFormatError(f"{where}: clip has no {', '.join(missing)} member")
+    head = json.loads(members['json'])
+    if head.get('format') != 2: raise CacheFormatError(f"{where}: a format-{head.get('format')} record in a format-2 shard")
+    return dict(head, mouth=decode_mouth(members['mouth.h264'], head['n_frames'], where), mel=decode_mel(members['mel.zlib'], head['mel']))
+
+def _member_bytes(name:str, data:bytes)->bytes:
+    "One tar member — header (PAX if the name needs it), data, zero padding to 512 bytes — with owner, mode and time fixed."
+    info = tarfile.TarInfo(name); info.size, info.mtime, info.mode = len(data), 0, 0o644
+    return info.tobuf(tarfile.PAX_FORMAT) + data + b'\0'*(-len(data) % 512)
+
+def clip_block(key:str, members:dict)->bytes:
+    "The tar bytes of one clip: its members, in `MEMBERS` order, as `<key>.<member>`."
+    return b''.join(_member_bytes(f'{key}.{m}', members[m]) for m in MEMBERS)
+
+def _split_name(name:str)->tuple[str, str]:
+    "`(key, member)` of a tar member name `<key>.<member>`."
+    m = next((m for m in MEMBERS if name.endswith('.'+m)), None)
+    if m is None: raise CacheFormatError(f"{name}: not a member of a format-2 clip (<speaker>/<id>.{{{','.join(MEMBERS)}}})")
+    return name[:-len(m)-1], m
+
+def iter_shard(stream, # binary file object read front to back: an open file, a pipe, an HTTP response
+               where:str='<shard>', # named in errors
+              ):
+    "`(key, {member: bytes})` of each clip in a format-2 shard, in order, reading `stream` sequentially."
+    key, members = None, {}
+    try:
+        with tarfile.open(fileobj=stream, mode='r|') as t:
+            for info in t:
+                k, m = _split_name(info.name)
+                if k != key and members: yield key, members; members = {}
+                key = k; members[m] = t.extractfile(info).read()
+    except tarfile.TarError as e: raise CacheFormatError(f"{where}: damaged shard ({e})") from None
+    if members: yield key, members
+
+# %% ../nbs/08_cache.ipynb #4692172f
+class ShardWriter:
+    "Append clip blocks to tar shards `<prefix>-000000.tar`, `-000001`, ... of at most `max_bytes` each; each shard appears complete or not at all."
+    def __init__(self, folder, prefix:str, max_bytes:int):
+        self.folder, self.prefix, self.max_bytes, self.shards, self._f = Path(folder), prefix, max_bytes, [], None
+
+    def add(self, key:str, members:dict, frames:int)->tuple[str, int, int]:
+        "Write one clip; returns `(shard name, offset, size)` of its block."
+        block = clip_block(key, members)
+        if self._f is None or (self._f.tell() and self._f.tell() + len(block) + 1024 > self.max_bytes): self._next()
+        offset = self._f.tell(); self._f.write(block)
+        s = self.shards[-1]; s['clips'] += 1; s['frames'] += frames
+        return s['name'], offset, len(block)
+
+    def _next(self):
+        self._finish()
+        name = f"{self.prefix}-{len(self.shards):06d}.tar"
+        self.shards.append(dict(name=name, split=self.prefix, clips=0, frames=0, bytes=0))
+        self._f = open(self.folder/f'.{name}.tmp', 'wb')
+
+    def _finish(self):
+        if self._f is None: return
+        self._f.write(b'\0'*1024)  # end-of-archive marker
+        self.shards[-1]['bytes'] = self._f.tell(); self._f.close(); self._f = None
+        name = self.shards[-1]['name']; os.replace(self.folder/f'.{name}.tmp', self.folder/name)
+
+    def close(self)->list[dict]:
+        "Finish the last shard; the shards written: `name, split, clips, frames, bytes`."
+        self._finish(); return self.shards
+
+# %% ../nbs/08_cache.ipynb #683caad9
+_PACK = {}
+
+def _configs(config:dict)->tuple:
+    "`(AudioConfig, VideoConfig)` of a cache's config dict."
+    return from_dict(AudioConfig, config['audio']), from_dict(VideoConfig, config['video'])
+
+def _init_pack(audio, video): _PACK.update(audio=audio, video=video)
+
+def _number(v:str):
+    "A manifest value as int or float where it is one, None where empty."
+    for f in (int, float):
+        try: return f(v)
+        except ValueError: pass
+    return v or None
+
+def _pack_one(job:tuple)->tuple:
+    "Encode one format-1 record (in a worker process)."
+    row, path = job
+    rec = load_record(path, _PACK['audio'], _PACK['video'])
+    meta = {k: _number(row[k]) for k in ('n_lost', 'jitter', 'av_offset', 'av_corr') if k in row}
+    return row, encode_record(rec, split=row['split'], **meta), len(rec['mouth'])
+
+def _new_folder(out:Path, cache:Path):
+    "Check that `out` can take a new cache made from `cache`, and create it."
+    if is_inside(out, cache) or is_inside(cache, out):
+        raise OutputClashError(f"{out}: the new cache folder and the cache it is made from ({cache}) must not contain each other")
+    if out.exists() and any(out.iterdir()):
+        raise OutputClashError(f"{out}: is not empty; choose a new folder (a folder without cache.json is an interrupted pack: delete it first)")
+    out.mkdir(parents=True, exist_ok=True)
+
+def pack(cache, # format-1 cache folder (written by `l2s prep`)
+         out, # new folder for the format-2 cache
+         shard_mb:float=200, # largest shard (MiB)
+         workers:int=2, # encoding processes (0 = in this process)
+        )->dict:
+    "Convert a format-1 prep cache to format 2; returns the new `cache.json`."
+    cache, out = Path(cache), Path(out)
+    if (fmt := cache_format(cache)) != 1: raise CacheFormatError(f"{cache}: is a format-{fmt} cache already; pack reads format 1")
+    config = json.loads((cache/'prep_config.json').read_text())
+    rows = read_tsv(cache/'manifest.tsv')
+    _new_folder(out, cache)
+    splits = list(dict.fromkeys(r['split'] for r in rows))
+    jobs = [(r, cache/r['path']) for s in splits for r in rows if r['split'] == s]
+    _init_pack(*_configs(config))
+    writers, placed = {s: ShardWriter(out, s, int(shard_mb*2**20)) for s in splits}, []
+    ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
+    with (ctx.Pool(workers, _init_pack, _configs(config)) if workers > 0 else contextlib.nullcontext()) as pool:
+        for row, members, frames in tqdm((pool.imap(_pack_one, jobs, chunksize=4) if pool else map(_pack_one, jobs)), total=len(jobs), desc='pack'):
+            name, offset, size = writers[row['split']].add(f"{row['speaker']}/{row['id']}", members, frames)
+            placed.append(dict(row, path=name, offset=offset, size=size))
+    shards = [s for w in writers.values() for s in w.close()]
+    write_tsv(out/'manifest.tsv', placed, [*rows[0], 'offset', 'size'] if rows else ['path', 'offset', 'size'])
+    info = dict(format=2, config=config, mouth=dict(codec='h264', pix_fmt='gray', **MOUTH_X264), mel=dict(codec='zlib', step=MEL_STEP),
+                clips=len(placed), frames=sum(s['frames'] for s in shards), bytes=sum(s['bytes'] for s in shards), shards=shards,
+                packed_from=str(cache), run_info=run_info())
+    atomic_write(out/'cache.json', lambda p: p.write_text(json.dumps(info, indent=1)))
+    return info
+
+# %% ../nbs/08_cache.ipynb #1cdc41d2
+class CacheReader:
+    "Records of a prep cache of format 1 or 2, by manifest row, checked against the audio/video configs."
+    def __init__(self, folder, # prep cache
+                 audio:AudioConfig|None=None, video:VideoConfig|None=None, # configs the cache must match
+                 manifest:str='manifest.tsv', # manifest file in `folder`
+                ):
+        self.folder, self.format = Path(folder), cache_format(folder)
+        self.audio, self.video = audio or AudioConfig(), video or VideoConfig()
+        self.rows, self._fds = read_tsv(self.folder/manifest), {}
+        if self.format == 2:
+            self.info = json.loads((self.folder/'cache.json').read_text())
+            check_compatible(json.loads(cache_config(self.audio, self.video)), self.info['config'], f"cache {self.folder}")
+
+    def block(self, row:dict)->bytes:
+        "The tar bytes of a format-2 clip."
+        key = (os.getpid(), row['path'])
+        if key not in self._fds: self._fds[key] = os.open(self.folder/row['path'], os.O_RDONLY)
+        return os.pread(self._fds[key], int(row['size']), int(row['offset']))
+
+    def load(self, row:dict)->dict:
+        "The record of manifest row `row`."
+        if self.format == 1: return load_record(self.folder/row['path'], self.audio, self.video)
+        where = f"{self.folder/row['path']} ({row['speaker']}/{row['id']})"
+        return decode_record(next(iter_shard(io.BytesIO(self.block(row)), where))[1], where)
+
+    def __getstate__(self): return {**self.__dict__, '_fds': {}}  # file descriptors stay in their process
+
+# %% ../nbs/08_cache.ipynb #40507be4
+def unpack(cache, # format-2 cache folder
+           out, # new folder for the format-1 cache
+          )->dict:
+    "Convert a format-2 cache back to format 1 (one `.npz` per clip, with the coding loss); returns counts."
+    cache, out = Path(cache), Path(out)
+    if (fmt := cache_format(cache)) != 2: raise CacheFormatError(f"{cache}: is a format-{fmt} cache; unpack reads format 2")
+    r = CacheReader(cache, *_configs(json.loads((cache/'cache.json').read_text())['config']))
+    _new_folder(out, cache)
+    config, rows = json.dumps(r.info['config'], sort_keys=True), []
+    for row in tqdm(r.rows, desc='unpack'):
+        rec = r.load(row); path = f"{safe_name(row['speaker'])}/{safe_name(row['id'])}.npz"
+        save_record(out/path, dict(rec, mel=rec['mel'].astype(np.float16), config=config))
+        rows.append({k: v for k, v in row.items() if k not in ('offset', 'size')} | dict(path=path))
+    write_tsv(out/'manifest.tsv', rows, [k for k in r.rows[0] if k not in ('offset', 'size')] if rows else ['path'])
+    atomic_write(out/'prep_config.json', lambda p: p.write_text(json.dumps(r.info['config'], indent=1)))
+    return dict(clips=len(rows), frames=r.info['frames'])
+
+# %% ../nbs/08_cache.ipynb #41bb1cf5
+def pack_cli(cache:str, # format-1 prep cache (the folder `l2s prep` wrote)
+             out:str, # new folder for the format-2 cache
+             shard_mb:float=200, # largest shard (MiB)
+             workers:int=2, # encoding processes (0 = in this process)
+            ):
+    "Convert a prep cache to format 2: tar shards of H.264 mouth crops and 8-bit mels."
+    info = pack(cache, out, shard_mb, workers)
+    print(json.dumps({k: info[k] for k in ('clips', 'frames', 'bytes')} | dict(shards=len(info['shards']))))
+    return info
+
+def unpack_cli(cache:str, # format-2 prep cache
+               out:str, # new folder for the format-1 cache
+              ):
+    "Convert a format-2 prep cache back to format 1 (one .npz per clip)."
+    print(json.dumps(s := unpack(cache, out)))
+    return s

@@ -18,6 +18,8 @@ COMMANDS = {
     'resynth': 'l2s_nb.audio:resynth_cli',
     'synthgrid': 'l2s_nb.synthgrid:synthgrid_cli',
     'prep': 'l2s_nb.prep:prep_cli',
+    'pack': 'l2s_nb.cache:pack_cli',
+    'unpack': 'l2s_nb.cache:unpack_cli',
     'train': 'l2s_nb.train:train_cli',
     'infer': 'l2s_nb.infer:infer_cli',
     'score': 'l2s_nb.metrics:score_cli',

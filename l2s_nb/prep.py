@@ -169,6 +169,7 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
     t0, results = time.time(), []
     args = (Path(root), audio, video, max_gap, max_av_diff)
     if workers > 0 and len(todo) > 1:
+        # spawn, not fork: a forked worker inherits the caller's OpenCV and torch thread pools and can hang in them
         with multiprocessing.get_context('spawn').Pool(workers, _init_worker, args) as pool:
             results = list(tqdm(pool.imap_unordered(_run_one, todo, chunksize=4), total=len(todo), desc='prep'))
     else:

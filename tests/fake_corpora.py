@@ -82,3 +82,21 @@ def make_layout(layout:str, # one of `l2s_nb.corpora.LAYOUTS`, or 'grid_shared' 
         save_manifest([Clip(grid_id(k), 'me', 'train', f'videos/{grid_id(k)}.mp4', transcript=grid_words(grid_id(k))) for k in range(n)],
                       root/'manifest.tsv')
     return root
+
+def fake_cache(folder, # new folder for the format-1 cache
+               n:int=3, # clips (the first is 'val', the rest 'train')
+               frames:int=20, # frames per clip
+              )->Path:
+    "A small format-1 prep cache written directly, as `prep` would: crops of a drifting portrait, random mels, manifest, prep_config.json."
+    from l2s_nb.cache import cache_config, save_record
+    from l2s_nb.config import AudioConfig, VideoConfig
+    folder, cfg, rows, rng = Path(folder), cache_config(AudioConfig(), VideoConfig()), [], np.random.default_rng(0)
+    face = portrait_frames(frames + n)
+    for k in range(n):
+        save_record(folder/'s1'/f'c{k}.npz', dict(mouth=face[k:k+frames, 120:216, 132:228], text=f'clip {k}', speaker='s1',
+                                                 mel=rng.normal(-5, 2, (80, 4*frames)).astype(np.float16), id=f'c{k}', config=cfg))
+        rows.append(dict(id=f'c{k}', speaker='s1', split='val' if k == 0 else 'train', n_frames=frames, path=f's1/c{k}.npz',
+                         transcript=f'clip {k}', n_lost=0, jitter=0.1, av_offset=0, av_corr=0.5))
+    write_tsv(folder/'manifest.tsv', rows, list(rows[0]))
+    (folder/'prep_config.json').write_text(cfg)
+    return folder
