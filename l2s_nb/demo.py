@@ -13,7 +13,9 @@ from .config import *
 from .audio import load_audio, log_mel, save_audio, hz_to_mel, mel_to_hz
 from .video import probe, read_video, mux_audio
 from .face import mouth_rois, roi_transforms, contact_sheet
-from .data import AUDIO_EXTS, crop_frames, load_landmarks, read_align, read_grid
+from .corpora import AUDIO_EXTS, read_align, read_grid
+from .datasets import crop_frames
+from .prep import load_landmarks
 from .infer import speak
 from .recipes import CHECKPOINT_KEYS, load_recipe
 from .vocoder import VOCODERS, load_vocoder

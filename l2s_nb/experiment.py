@@ -11,7 +11,10 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .config import *
 from .audio import load_audio, save_audio
-from .data import read_corpus, read_tsv, load_record, fit_audio, prep, train_val_datasets, write_tsv
+from .corpora import read_corpus, read_tsv, write_tsv
+from .cache import load_record
+from .prep import fit_audio, prep
+from .datasets import train_val_datasets
 from .recipes import build_recipe, load_recipe
 from .train import TrainConfig, fit, export_release, model_config_for
 from .infer import speak

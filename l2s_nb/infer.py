@@ -13,7 +13,7 @@ from .config import *
 from .audio import save_audio
 from .video import read_video, mux_audio
 from .face import mouth_rois
-from .data import crop_frames
+from .datasets import crop_frames
 from .recipes import Recipe, load_recipe
 from .vocoder import load_vocoder
 

@@ -15,7 +15,7 @@ from .config import (AudioConfig, ConfigError, L2SError, MediaNotFoundError, ato
                            run_info, seed_everything, to_dict, from_dict, check_compatible, check_device)
 from .audio import load_audio, log_mel
 from .text import CharTokenizer, normalize_text
-from .data import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
+from .corpora import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
 from .layers import length_mask
 from .recipes import Trainable
 from .train import TrainConfig, fit, read_log

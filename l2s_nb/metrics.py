@@ -18,7 +18,8 @@ from fastcore.script import store_true
 from .config import AudioConfig, ConfigError, L2SError, MediaError, MediaNotFoundError, atomic_write, get_logger, run_info
 from .audio import load_audio, save_audio, log_mel, mel_to_audio, resample, MelSpectrogram, plot_mel
 from .vocoder import load_vocoder
-from .data import AUDIO_EXTS, LengthMismatchError, read_tsv
+from .corpora import AUDIO_EXTS, read_tsv
+from .prep import LengthMismatchError
 from .judge import Judge, load_judge, error_counts
 
 # %% auto #0

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from fastcore.script import Param
 from .config import *
-from .data import read_corpus
+from .corpora import read_corpus
 from .experiment import ExperimentConfig, run_experiment, results_markdown
 from .infer import infer
 

@@ -463,7 +463,7 @@ def export_release(checkpoint, # training checkpoint (e.g. runs/x/checkpoints/be
     return save_checkpoint(out, rel)
 
 # %% ../nbs/30_train.ipynb #f21bb39d
-DEFAULT_FACTORY = 'l2s_nb.data:train_val_datasets'
+DEFAULT_FACTORY = 'l2s_nb.datasets:train_val_datasets'
 _BOOLS = {'true': True, 'yes': True, '1': True, 'false': False, 'no': False, '0': False}
 
 def _typed(t, raw:str, key:str):

@@ -14,7 +14,9 @@ from conftest import l2s
 from l2s_nb.cli import main
 from l2s_nb.config import AudioConfig, ConfigError, VideoConfig, to_dict
 from l2s_nb.audio import save_audio
-from l2s_nb.data import Clip, make_layout, write_clip, save_manifest, read_tsv, write_tsv, prep, grid_id, grid_words
+from l2s_nb.corpora import Clip, save_manifest, read_tsv, write_tsv, grid_words
+from l2s_nb.prep import prep
+from fake_corpora import make_layout, write_clip, grid_id
 from l2s_nb.face import portrait_frames
 from l2s_nb.infer import plan_outputs
 from l2s_nb.recipes import build_recipe

@@ -11,9 +11,14 @@ from l2s_nb.config import AudioConfig, ConfigError, shared_data
 from l2s_nb.face import portrait_frames, LIPS, default_tracker
 from l2s_nb.video import read_video
 from l2s_nb.audio import save_audio
-from l2s_nb import data
-from l2s_nb.data import (Clip, ManifestError, make_layout, write_clip, save_manifest, read_corpus, read_tsv, prep, prep_cli,
-                         load_record, make_loader, grid_id, grid_words, LAYOUTS)
+from l2s_nb import prep as prep_module
+from l2s_nb.corpora import Clip, ManifestError, save_manifest, read_corpus, read_tsv, grid_words, LAYOUTS
+from l2s_nb.cache import load_record
+from l2s_nb.prep import prep, prep_cli
+from l2s_nb.datasets import make_loader
+from fake_corpora import make_layout, write_clip, grid_id, tone
+
+def test_fake_grid_ids_are_distinct(): assert len({grid_id(k) for k in range(40)}) == 40
 
 def failed(out, name='failed.tsv'): return {r['id']: r['reason'] for r in read_tsv(Path(out)/name)}
 
@@ -102,7 +107,7 @@ def test_variable_frame_rate(tmp_path):
             t += 20 if k % 2 else 50
             for p in s.encode(vf): c.mux(p)
         for p in s.encode(): c.mux(p)
-    save_audio(root/'a.wav', data._tone(1.05))
+    save_audio(root/'a.wav', tone(1.05))
     save_manifest([Clip('vfr', 'x', 'train', 'vfr.mp4', audio='a.wav')], root/'manifest.tsv')
     assert prep('manifest', root, tmp_path/'out', workers=0)['done'] == 1
     rec = load_record(tmp_path/'out'/'x'/'vfr.npz'); T = len(rec['mouth'])
@@ -122,18 +127,18 @@ def test_landmarks_must_fit_the_video(tmp_path):
 
 def test_interrupted_run_resumes_without_losing_work(tmp_path, monkeypatch):
     root = make_layout('lrs3', tmp_path/'c', n=3, n_frames=6); out = tmp_path/'out'
-    real, calls = data.save_record, []
+    real, calls = prep_module.save_record, []
     def dies_on_second(path, rec):
         calls.append(path)
         if len(calls) == 2:  # killed while writing: a partial temporary file exists at that moment
             Path(path).parent.mkdir(parents=True, exist_ok=True); (Path(path).parent/f'.{Path(path).name}.abc.tmp').write_bytes(b'partial')
             raise KeyboardInterrupt
         return real(path, rec)
-    monkeypatch.setattr(data, 'save_record', dies_on_second)
+    monkeypatch.setattr(prep_module, 'save_record', dies_on_second)
     with pytest.raises(KeyboardInterrupt): prep('lrs3', root, out, workers=0)
     first = sorted(out.rglob('*.npz')); assert len(first) == 1
     before = first[0].read_bytes()
-    monkeypatch.setattr(data, 'save_record', real)
+    monkeypatch.setattr(prep_module, 'save_record', real)
     s = prep('lrs3', root, out, workers=0)
     assert (s['done'], s['skipped'], s['failed']) == (2, 1, {})
     assert first[0].read_bytes() == before and not list(out.rglob('*.tmp'))

@@ -3,7 +3,8 @@ import json, logging, shutil
 from pathlib import Path
 import numpy as np, pytest
 from l2s_nb.audio import load_audio, save_audio
-from l2s_nb.data import prep, read_tsv
+from l2s_nb.corpora import read_tsv
+from l2s_nb.prep import prep
 from l2s_nb.synthgrid import synthgrid
 
 def test_prep_reports_a_shifted_synthgrid_clip(tmp_path, caplog):

@@ -10,7 +10,8 @@ from l2s_nb.config import atomic_write, run_info, shared_data
 from l2s_nb.audio import load_audio, log_mel
 from l2s_nb.video import read_video
 from l2s_nb.face import mouth_rois
-from l2s_nb.data import read_corpus, load_landmarks, align_words
+from l2s_nb.corpora import read_corpus, align_words
+from l2s_nb.prep import load_landmarks
 from l2s_nb.synthgrid import synthgrid
 from l2s_nb.sync import av_offset
 
