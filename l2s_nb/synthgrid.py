@@ -11,20 +11,20 @@ import cv2, numpy as np, espeakng_loader
 from tqdm.auto import tqdm
 from .config import *
 from .audio import load_audio, log_mel, resample, save_audio
-from .video import read_video, write_video
+from .video import read_video
 
 _log = get_logger('synthgrid')
 
 # %% auto #0
 __all__ = ['GRAMMAR', 'N_SENTENCES', 'ESPEAK_RATE', 'LETTER_SAY', 'VOICE_LANGUAGES', 'VOICE_VARIANTS', 'LIP_PARAMS', 'VISEMES',
            'VISEME_NAMES', 'VISEME_TARGETS', 'VISEME_DOMINANCE', 'CANVAS', 'FACE_CENTRE', 'MOUTH_Y', 'SAMPLE_RATE',
-           'FPS', 'MAX_SPEAKERS', 'MIN_FRAMES', 'CLIP_PARTS', 'CORPUS_VERSION', 'SynthGridError', 'sentence_words',
-           'sentence_id', 'parse_id', 'sentence_number', 'UnknownVoiceError', 'Speech', 'espeak_speak', 'phone_visemes',
-           'viseme_track', 'lip_trajectory', 'frame_params', 'Speaker', 'make_speaker', 'mouth_curves',
-           'mouth_landmarks', 'Pose', 'make_pose', 'render_face', 'Clip', 'make_clip', 'speaker_sentences', 'split_of',
-           'clip_paths', 'write_clip', 'check_voice', 'synthgrid', 'synthgrid_cli', 'mouth_opening', 'plot_clip',
-           'opening_envelope_correlation', 'mouth_features', 'viseme_labels', 'viseme_probe', 'swap_phones',
-           'homophene_check', 'synthgrid_benchmark']
+           'FPS', 'MAX_SPEAKERS', 'MIN_FRAMES', 'CLIP_PARTS', 'SYNTH_X264', 'CORPUS_VERSION', 'SynthGridError',
+           'sentence_words', 'sentence_id', 'parse_id', 'sentence_number', 'UnknownVoiceError', 'Speech',
+           'espeak_speak', 'phone_visemes', 'viseme_track', 'lip_trajectory', 'frame_params', 'Speaker', 'make_speaker',
+           'mouth_curves', 'mouth_landmarks', 'Pose', 'make_pose', 'render_face', 'Clip', 'make_clip',
+           'speaker_sentences', 'split_of', 'clip_paths', 'encode_video', 'write_clip', 'check_voice', 'synthgrid',
+           'synthgrid_cli', 'mouth_opening', 'plot_clip', 'opening_envelope_correlation', 'mouth_features',
+           'viseme_labels', 'viseme_probe', 'swap_phones', 'homophene_check', 'synthgrid_benchmark']
 
 # %% ../nbs/03_synthgrid.ipynb #2d01fb2c
 GRAMMAR = (('bin','lay','place','set'), ('blue','green','red','white'), ('at','by','in','with'),
@@ -264,13 +264,14 @@ _INNER_U = np.array([-1, -.45, 0, .45, 1, .45, 0, -.45]) # landmark 60..67
 
 def _bell(u, power:float=0.5): return np.clip(1-u*u, 0, 1)**power
 
-def mouth_curves(p, # lip parameters (LIP_PARAMS order)
+def mouth_curves(p, # lip parameters (LIP_PARAMS order), or one row of them per frame
                  sp:Speaker, u_outer=None, u_inner=None):
-    "Outer/inner lip curves relative to the mouth centre, as (x, y_upper, y_lower) arrays."
-    opening, width, rounding = p[0], p[1], p[2]
+    "Outer/inner lip curves relative to the mouth centre, as (x, y_upper, y_lower) arrays (with a leading frame axis for rows of `p`)."
+    p = np.asarray(p, np.float64)
+    opening, width, rounding = p[..., 0, None], p[..., 1, None], p[..., 2, None]
     w = sp.mouth_w*width
     wi = w*(0.86-0.2*rounding)
-    o = sp.jaw*sp.articulation*max(opening, 0.0)
+    o = sp.jaw*sp.articulation*np.maximum(opening, 0.0)
     uo = np.linspace(-1, 1, 25) if u_outer is None else u_outer
     ui = np.linspace(-1, 1, 17) if u_inner is None else u_inner
     shape = 0.5+0.3*(1-rounding)  # rounder aperture when rounded, flatter when spread
@@ -286,11 +287,11 @@ def mouth_curves(p, # lip parameters (LIP_PARAMS order)
     return (xo, outer_up, outer_lo), (xi, inner_up, inner_lo)
 
 def mouth_landmarks(p, sp:Speaker)->np.ndarray:
-    "The 20 iBUG-order lip landmarks (48..67), canonical coordinates relative to the mouth centre."
+    "The 20 iBUG-order lip landmarks (48..67), canonical coordinates relative to the mouth centre: `(20, 2)`, or `(T, 20, 2)` for rows of `p`."
     (xo, up, lo), (xi, iup, ilo) = mouth_curves(p, sp, _OUTER_U, _INNER_U)
-    outer_y = np.where(np.arange(12)<=6, up, lo); outer_y[[0, 6]] = 0
-    inner_y = np.where(np.arange(8)<=4, iup, ilo); inner_y[[0, 4]] = 0
-    return np.concatenate([np.stack([xo, outer_y], 1), np.stack([xi, inner_y], 1)]).astype(np.float32)
+    outer_y = np.where(np.arange(12)<=6, up, lo); outer_y[..., [0, 6]] = 0
+    inner_y = np.where(np.arange(8)<=4, iup, ilo); inner_y[..., [0, 4]] = 0
+    return np.concatenate([np.stack([xo, outer_y], -1), np.stack([xi, inner_y], -1)], -2).astype(np.float32)
 
 # %% ../nbs/03_synthgrid.ipynb #12e05525
 def _sway(rng, t, amp:float):
@@ -367,10 +368,13 @@ def _band(x, edge, limit, depth, downward:bool):
     far = np.minimum(edge+depth, limit) if downward else np.maximum(edge-depth, limit)
     return np.concatenate([np.stack([x, edge], 1), np.stack([x, far], 1)[::-1]])
 
-def _draw_mouth(img, M, sp:Speaker, p):
-    (xo, up, lo), (xi, iup, ilo) = mouth_curves(p, sp)
+def _draw_mouth(img, M, sp:Speaker, p, curves=None):
+    "Draw the mouth of lip parameters `p` (whose `mouth_curves` may be given)."
+    (xo, up, lo), (xi, iup, ilo) = curves or mouth_curves(p, sp)
     cx, cy = FACE_CENTRE[0], MOUTH_Y
-    at = lambda x, y: np.stack([cx+x, cy+y], 1)
+    def at(x, y):  # (N, 2) points: cheaper than np.stack, which these small arrays spend most of their time in
+        pts = np.empty((len(x), 2)); pts[:, 0] = cx + x; pts[:, 1] = cy + y
+        return pts
     _poly(img, M, np.concatenate([at(xo, up), at(xo, lo)[::-1]]), sp.lips)
     gap = ilo-iup
     if gap.max()>0.3:
@@ -384,6 +388,7 @@ def _draw_mouth(img, M, sp:Speaker, p):
     cv2.polylines(img, [_px(M, at(xi, iup))], False, _shade(sp.lips, 0.6), 1, cv2.LINE_AA, _SHIFT)  # lip seam
 
 # %% ../nbs/03_synthgrid.ipynb #2f7c75cf
+@functools.lru_cache(maxsize=4)
 def _noise_bank(n:int, noise:float):
     "Positive and negative parts of a fixed Gaussian noise sequence of length `n` (uint8 each)."
     z = np.round(np.random.default_rng(12345).normal(0, noise, n))
@@ -409,18 +414,20 @@ def render_face(params, # (T, len(LIP_PARAMS)) lip parameters per frame
     frames = np.empty((len(params), H, W, 3), np.uint8)
     landmarks = np.empty((len(params), 20, 2), np.float32)
     mouth_centre = np.array([FACE_CENTRE[0], MOUTH_Y])
+    (xo, up, lo), (xi, iup, ilo) = mouth_curves(params, sp)  # all frames at once: per-frame numpy calls cost more than the maths
+    lips = mouth_landmarks(params, sp)
     for i,p in enumerate(params):
         M = _affine(scale, offset, pose.angle[i], pose.dx[i], pose.dy[i])
         warp = M[:, :2]@to_rest[:, :2], M[:, :2]@to_rest[:, 2] + M[:, 2]
         img = cv2.warpAffine(rest, np.concatenate([warp[0], warp[1][:, None]], 1), (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if pose.blink[i]>0.02: _draw_eyes(img, M, sp, pose.blink[i])
-        _draw_mouth(img, M, sp, p)
+        _draw_mouth(img, M, sp, p, ((xo[i], up[i], lo[i]), (xi[i], iup[i], ilo[i])))
         cv2.convertScaleAbs(img, img, pose.light[i])
         if noise>0:
             o = int(rng.integers(0, 3*n_px))
             cv2.add(img, pos[o:o+n_px].reshape(H, W, 3), img); cv2.subtract(img, neg[o:o+n_px].reshape(H, W, 3), img)
         frames[i] = img
-        landmarks[i] = (mouth_landmarks(p, sp)+mouth_centre)@M[:, :2].T + M[:, 2]
+        landmarks[i] = (lips[i]+mouth_centre)@M[:, :2].T + M[:, 2]
     return frames, landmarks
 
 # %% ../nbs/03_synthgrid.ipynb #6259b215
@@ -496,13 +503,28 @@ def clip_paths(out, speaker:str, clip_id:str)->dict:
 def _save_npy(path:Path, a:np.ndarray):
     with open(path, 'wb') as f: np.save(f, a)  # a file object: np.save would append '.npy' to a temporary name
 
+SYNTH_X264 = {'crf': '18', 'preset': 'veryfast', 'threads': '1', 'x264-params': 'rc-lookahead=5:subme=1'}
+
+def encode_video(path, # destination .mp4
+                 frames:np.ndarray, # (T, H, W, 3) uint8 RGB, H and W even
+                 fps:float=FPS)->Path:
+    "Write `frames` as an H.264 mp4 (yuv420p, `SYNTH_X264`) at `path`, atomically and reproducibly, in this process."
+    import av
+    def write(tmp):
+        with av.open(str(tmp), 'w', format='mp4', options={'fflags': '+bitexact'}) as c:
+            s = c.add_stream('libx264', rate=round(fps)); s.height, s.width = frames.shape[1:3]
+            s.pix_fmt, s.options = 'yuv420p', SYNTH_X264
+            for f in frames: c.mux(s.encode(av.VideoFrame.from_ndarray(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420), format='yuv420p')))
+            c.mux(s.encode())
+    return atomic_write(path, write)
+
 def write_clip(out, clip:Clip)->dict:
     "Write a clip's four files atomically; returns their sizes in bytes."
     paths = clip_paths(out, clip.speaker, clip.id)
     save_audio(paths['audio'], clip.wav, SAMPLE_RATE)
     atomic_write(paths['align'], lambda p: p.write_text(''.join(f'{a} {b} {w}\n' for a,b,w in clip.align)))
     atomic_write(paths['landmarks'], lambda p: _save_npy(p, clip.landmarks))
-    write_video(paths['video'], clip.frames, FPS, threads=1, preset='veryfast')
+    encode_video(paths['video'], clip.frames, FPS)
     return {part:p.stat().st_size for part,p in paths.items()}
 
 # %% ../nbs/03_synthgrid.ipynb #0d319bc0
@@ -586,7 +608,7 @@ def _write_tables(out:Path, clips:int, speakers:int, seed:int, voices:tuple, fra
     info = [dict(asdict(_speaker(k, seed, voices)), split='unseen' if split_of('', k, speakers)=='unseen' else 'seen') for k in range(1, speakers+1)]
     atomic_write(out/'speakers.json', lambda p: p.write_text(json.dumps(info, indent=1)))
 
-CORPUS_VERSION = 2 # raised whenever the same arguments make different files (2: the letter "a" said as its name, /eɪ/)
+CORPUS_VERSION = 3 # raised whenever the same arguments make different files (2: the letter "a" said as its name, /eɪ/; 3: videos encoded in-process, see `encode_video`)
 
 def synthgrid(out, # output folder (created)
               clips:int=200, # total number of clips
