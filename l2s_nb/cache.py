@@ -102,9 +102,9 @@ def decode_mouth(data:bytes, # `encode_mouth` output
     finally: cc.flush_buffers()
     if not frames or (n_frames is not None and len(frames) != n_frames):
         raise CacheFormatError(f"{where}: mouth stream decodes to {len(frames)} frames, the record says {n_frames}")
-    h, w = frames[0].height, frames[0].width
+    h, w, ls = frames[0].height, frames[0].width, frames[0].planes[0].line_size
     out = np.empty((len(frames), h, w), np.uint8)
-    for y, f in zip(out, frames): y[:] = np.frombuffer(f.planes[0], np.uint8).reshape(-1, f.planes[0].line_size)[:h, :w]  # the Y plane
+    for y, f in zip(out, frames): y[:] = np.frombuffer(f.planes[0], np.uint8, h*ls).reshape(h, ls)[:, :w]  # the Y plane
     return out
 
 # %% ../nbs/08_cache.ipynb #8a110073

@@ -375,17 +375,19 @@ def _draw_mouth(img, M, sp:Speaker, p, curves=None):
     def at(x, y):  # (N, 2) points: cheaper than np.stack, which these small arrays spend most of their time in
         pts = np.empty((len(x), 2)); pts[:, 0] = cx + x; pts[:, 1] = cy + y
         return pts
-    _poly(img, M, np.concatenate([at(xo, up), at(xo, lo)[::-1]]), sp.lips)
+    shapes = [(np.concatenate([at(xo, up), at(xo, lo)[::-1]]), sp.lips)]
     gap = ilo-iup
     if gap.max()>0.3:
-        _poly(img, M, np.concatenate([at(xi, iup), at(xi, ilo)[::-1]]), (45, 15, 20))  # cavity
+        shapes.append((np.concatenate([at(xi, iup), at(xi, ilo)[::-1]]), (45, 15, 20)))  # cavity
         teeth = p[3]*min(5.0, 0.8*gap.max()+1.5)
-        if teeth>0.3: _poly(img, M, at(*_band(xi, iup, ilo, teeth, True).T), (230, 225, 210))
-        if p[0]>0.5: _poly(img, M, at(*_band(xi, ilo, iup, 0.4*teeth, False).T), (215, 210, 195))
+        if teeth>0.3: shapes.append((at(*_band(xi, iup, ilo, teeth, True).T), (230, 225, 210)))
+        if p[0]>0.5: shapes.append((at(*_band(xi, ilo, iup, 0.4*teeth, False).T), (215, 210, 195)))
         tongue = p[4]*0.5*gap
-        if tongue.max()>0.3: _poly(img, M, at(*_band(xi, ilo, iup, tongue, False).T), (185, 85, 95))
-    _poly(img, M, np.concatenate([at(xi, ilo), at(xo, lo)[::-1]]), _shade(sp.lips, 1.12))  # lower lip, lit from above
-    cv2.polylines(img, [_px(M, at(xi, iup))], False, _shade(sp.lips, 0.6), 1, cv2.LINE_AA, _SHIFT)  # lip seam
+        if tongue.max()>0.3: shapes.append((at(*_band(xi, ilo, iup, tongue, False).T), (185, 85, 95)))
+    shapes += [(np.concatenate([at(xi, ilo), at(xo, lo)[::-1]]), _shade(sp.lips, 1.12)), (at(xi, iup), None)]  # lower lip (lit from above), seam
+    px = np.split(_px(M, np.concatenate([pts for pts,_ in shapes])), np.cumsum([len(pts) for pts,_ in shapes])[:-1])  # one transform for all
+    for (_, colour), q in zip(shapes[:-1], px): cv2.fillPoly(img, [q], colour, cv2.LINE_AA, _SHIFT)
+    cv2.polylines(img, [px[-1]], False, _shade(sp.lips, 0.6), 1, cv2.LINE_AA, _SHIFT)  # lip seam
 
 # %% ../nbs/03_synthgrid.ipynb #2f7c75cf
 @functools.lru_cache(maxsize=4)

@@ -44,6 +44,28 @@ def compare(v1:Path, v2:Path)->dict:
                 decode_one_process=dict(format1_clips_per_cpu_second=round(n/t1, 1), format2_clips_per_cpu_second=round(n/t2, 1),
                                         format2_ms_per_clip=round(1000*t2/n, 2)))
 
+def _read_share(job:tuple)->tuple:
+    "Load every `k`-th clip of a cache from `i` (in a worker process); its count and CPU seconds."
+    from l2s_nb.cache import CacheReader
+    folder, i, k = job; r = CacheReader(folder); t = time.process_time()
+    for row in r.rows[i::k]: r.load(row)
+    return len(r.rows[i::k]), time.process_time()-t
+
+def read_speed(cache:Path, processes:int, passes:int=3)->dict:
+    """Records decoded per second by `processes` processes sharing the clips (no augmentation, no batching), wall clock;
+    best and median of `passes` passes over the corpus (other jobs on the machine only ever slow a pass down)."""
+    import multiprocessing
+    la, walls, cpus = os.getloadavg()[0], [], []
+    with multiprocessing.get_context('spawn').Pool(processes) as pool:
+        pool.map(_read_share, [(str(cache), 0, 10**9)]*processes)  # workers started and warmed
+        for _ in range(passes):
+            t = time.perf_counter(); done = pool.map(_read_share, [(str(cache), i, processes) for i in range(processes)])
+            walls.append(time.perf_counter()-t); cpus.append(sum(d[1] for d in done))
+    n = sum(d[0] for d in done)
+    return dict(processes=processes, clips=n, passes=passes, clips_per_second_best=round(n/min(walls), 1),
+                clips_per_second_median=round(n/float(np.median(walls)), 1), clips_per_cpu_second_best=round(n/min(cpus), 1),
+                load_average_before=round(la, 2))
+
 def loader_speed(cache:Path, workers:int, stream:bool, epochs:int=2)->dict:
     "Clips per second through `make_loader` (train split, batches of 16, augmentation on), wall clock, and the workers' CPU."
     from l2s_nb.datasets import make_loader, set_epoch
@@ -78,6 +100,7 @@ if __name__ == '__main__':
                        format2_kib_per_clip=round(b2/info['clips']/1024, 2), ratio=round(b1/b2, 1), shards=len(info['shards']),
                        members=member_bytes(v2, info))
     res['accuracy'] = compare(v1, v2)
+    res['read'] = {name: read_speed(c, a.workers) for name, c in (('format1', v1), ('format2', v2))}
     res['loaders'] = {name: loader_speed(c, a.workers, stream) for name, c, stream in
                       (('format1_random_access', v1, False), ('format2_random_access', v2, False), ('format2_stream', v2, True))}
     res['run_info'] = run_info()
