@@ -15,8 +15,8 @@ from .corpora import read_tsv, write_tsv, safe_name
 # %% auto #0
 __all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'save_record', 'load_record',
            'npz_frames', 'CacheFormatError', 'cache_format', 'encode_mouth', 'decode_mouth', 'encode_mel', 'decode_mel',
-           'encode_record', 'decode_record', 'clip_block', 'iter_shard', 'ShardWriter', 'pack', 'CacheReader', 'unpack',
-           'pack_cli', 'unpack_cli']
+           'encode_record', 'decode_record', 'clip_block', 'iter_shard', 'block_members', 'ShardWriter', 'pack',
+           'CacheReader', 'unpack', 'pack_cli', 'unpack_cli']
 
 # %% ../nbs/08_cache.ipynb #f783211f
 def cache_config(audio:AudioConfig, video:VideoConfig)->str:
@@ -103,8 +103,9 @@ def decode_mouth(data:bytes, # `encode_mouth` output
     if not frames or (n_frames is not None and len(frames) != n_frames):
         raise CacheFormatError(f"{where}: mouth stream decodes to {len(frames)} frames, the record says {n_frames}")
     h, w, ls = frames[0].height, frames[0].width, frames[0].planes[0].line_size
-    y = np.frombuffer(b''.join(bytes(f.planes[0]) for f in frames), np.uint8).reshape(len(frames), -1, ls)[:, :h, :w]
-    return y if ls == w else np.ascontiguousarray(y)
+    out = np.empty((len(frames), h, w), np.uint8)
+    for y, f in zip(out, frames): y[:] = np.frombuffer(f.planes[0], np.uint8, h*ls).reshape(h, ls)[:, :w]  # the Y plane
+    return out
 
 # %% ../nbs/08_cache.ipynb #8a110073
 MEL_STEP = 0.095 # quantisation step of format-2 mels (natural-log units); the error is at most half of it
@@ -175,6 +176,17 @@ def iter_shard(stream, # binary file object read front to back: an open file, a 
                 key = k; members[m] = t.extractfile(info).read()
     except tarfile.TarError as e: raise CacheFormatError(f"{where}: damaged shard ({e})") from None
     if members: yield key, members
+
+def block_members(block:bytes, where:str='<clip>')->dict:
+    "`{member: bytes}` of one clip's tar block: its ustar headers read directly (~20 µs), or by `tarfile` if one is PAX."
+    out, pos = {}, 0
+    while pos + 512 <= len(block) and block[pos:pos+1] != b'\0':
+        h = block[pos:pos+512]
+        if h[156:157] != b'0': return next(iter_shard(io.BytesIO(block), where))[1]  # a PAX header: a long or non-ASCII name
+        size = int(h[124:136].rstrip(b'\0 ') or b'0', 8)
+        out[_split_name(h[:100].rstrip(b'\0').decode())[1]] = block[pos+512:pos+512+size]
+        pos += 512 + -(-size//512)*512
+    return out
 
 # %% ../nbs/08_cache.ipynb #4692172f
 class ShardWriter:
@@ -289,7 +301,7 @@ class CacheReader:
         "The record of manifest row `row`."
         if self.format == 1: return load_record(self.folder/row['path'], self.audio, self.video)
         where = f"{self.folder/row['path']} ({row['speaker']}/{row['id']})"
-        return decode_record(next(iter_shard(io.BytesIO(self.block(row)), where))[1], where)
+        return decode_record(block_members(self.block(row), where), where)
 
     def __getstate__(self): return {**self.__dict__, '_fds': {}}  # file descriptors stay in their process
 

@@ -26,9 +26,10 @@ def crop_frames(mouth:np.ndarray, size:int, rng:np.random.Generator|None=None)->
     y, x = ((rng.integers(0, H-size+1), rng.integers(0, W-size+1)) if rng is not None else ((H-size)//2, (W-size)//2))
     return mouth[:, y:y+size, x:x+size]
 
-def time_mask(mouth:np.ndarray, rng:np.random.Generator, max_len:int, fps:float=25.)->np.ndarray:
+def time_mask(mouth:np.ndarray, rng:np.random.Generator, max_len:int, fps:float=25., inplace:bool=False)->np.ndarray:
     "Replace up to `max_len` consecutive frames per second of video by the mean frame (one span per second)."
-    out = mouth.copy(); T = len(mouth); mean = mouth.mean(0)
+    T, mean = len(mouth), mouth.mean(0)
+    out = mouth if inplace else mouth.copy()
     for _ in range(max(1, int(T//fps))):
         n = int(rng.integers(0, min(max_len, T)+1)); s = int(rng.integers(0, T-n+1))
         out[s:s+n] = mean
@@ -78,24 +79,32 @@ class LipDataset(Dataset):
             s = int(rng.integers(0, T-self.window+1)) if rng is not None else 0
             mouth, mel = mouth[s:s+self.window], mel[:, s*self.mpf:(s+self.window)*self.mpf]
         whole = len(mouth) == T
-        mouth = crop_frames(mouth, self.video.crop_size, rng).astype(np.float32)/255
-        if rng is not None:
-            if rng.random() < 0.5: mouth = mouth[:, :, ::-1]
-            if self.time_mask: mouth = time_mask(mouth, rng, self.time_mask, self.video.fps)
-        return dict(mouth=torch.from_numpy(np.ascontiguousarray(mouth)), mel=torch.from_numpy(mel.astype(np.float32)),
+        mouth = crop_frames(mouth, self.video.crop_size, rng)
+        if rng is not None and rng.random() < 0.5: mouth = mouth[:, :, ::-1]
+        mouth = mouth.astype(np.float32); mouth /= 255  # one float copy: each is ~2 MB of fresh memory per clip
+        if rng is not None and self.time_mask: time_mask(mouth, rng, self.time_mask, self.video.fps, inplace=True)
+        return dict(mouth=torch.from_numpy(mouth), mel=torch.from_numpy(np.asarray(mel, np.float32)),
                     tokens=torch.tensor(self.tok.encode(rec['text']) if whole else [], dtype=torch.int64),
                     speaker=self.speaker_index[self.rows[i]['speaker']], text=rec['text'], id=rec['id'])
 
 # %% ../nbs/12_datasets.ipynb #15fe5e81
+def _batch_tensor(shape:tuple, dtype=torch.float32)->torch.Tensor:
+    "An uninitialised tensor, made in shared memory in a DataLoader worker (sending the batch would copy it there)."
+    if get_worker_info() is None: return torch.empty(shape, dtype=dtype)
+    nbytes = math.prod(shape)*torch.empty((), dtype=dtype).element_size()
+    return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes)).view(shape)
+
 def collate(items:list[dict], mel_pad:float=math.log(AudioConfig().log_floor))->dict:
     "Pad items into a batch: mouth with 0, mel with log(log_floor), tokens with 0 (the CTC blank); lengths alongside."
     B = len(items); vl = torch.tensor([len(it['mouth']) for it in items]); ml = torch.tensor([it['mel'].shape[1] for it in items])
     tl = torch.tensor([len(it['tokens']) for it in items])
-    mouth = torch.zeros(B, int(vl.max()), *items[0]['mouth'].shape[1:])
-    mel = torch.full((B, items[0]['mel'].shape[0], int(ml.max())), mel_pad)
+    mouth = _batch_tensor((B, int(vl.max()), *items[0]['mouth'].shape[1:]))
+    mel = _batch_tensor((B, items[0]['mel'].shape[0], int(ml.max())))
     tokens = torch.zeros(B, max(1, int(tl.max())), dtype=torch.int64)
-    for b,it in enumerate(items):
-        mouth[b, :vl[b]] = it['mouth']; mel[b, :, :ml[b]] = it['mel']; tokens[b, :tl[b]] = it['tokens']
+    for b,it in enumerate(items):  # each element written once: copied, or padding
+        mouth[b, :vl[b]] = it['mouth']; mouth[b, vl[b]:] = 0
+        mel[b, :, :ml[b]] = it['mel']; mel[b, :, ml[b]:] = mel_pad
+        tokens[b, :tl[b]] = it['tokens']
     return dict(mouth=mouth, mel=mel, video_len=vl, mel_len=ml, tokens=tokens, token_len=tl,
                 speaker=torch.tensor([it['speaker'] for it in items]), text=[it['text'] for it in items], id=[it['id'] for it in items])
 

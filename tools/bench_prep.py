@@ -112,11 +112,10 @@ if __name__ == '__main__':
     from l2s_nb.config import run_info
     tmp = Path(tempfile.mkdtemp(prefix='bench_prep_'))
     try:
-        res = dict(command='python ' + ' '.join(sys.argv), cpu_cores=os.cpu_count())
-        if a.grid: res['prep_grid_s1'] = bench_prep(a.grid, a.grid_run, a.workers, tmp)
-        if a.synthgrid: res['synthgrid'] = bench_synthgrid(a.synthgrid, a.workers, tmp)
-        res['run_info'] = run_info()
+        cmd, res = 'python ' + ' '.join(sys.argv), {}
+        if a.grid: res['prep_grid_s1'] = dict(command=cmd, **bench_prep(a.grid, a.grid_run, a.workers, tmp), run_info=run_info())
+        if a.synthgrid: res['synthgrid'] = dict(command=cmd, **bench_synthgrid(a.synthgrid, a.workers, tmp), run_info=run_info())
     finally: shutil.rmtree(tmp, ignore_errors=True)
     out = Path(a.out); old = json.loads(out.read_text()) if out.exists() else {}
-    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps({**old, a.label: {**old.get(a.label, {}), **res}}, indent=1) + '\n')
+    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps({**old, a.label: {**old.get(a.label, {}), 'cpu_cores': os.cpu_count(), **res}}, indent=1) + '\n')
     print(json.dumps(res, indent=1))
