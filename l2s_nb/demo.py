@@ -10,7 +10,8 @@ import cv2, numpy as np, soundfile as sf, torch
 from fastcore.basics import patch
 import l2s_nb
 from .config import *
-from .audio import load_audio, log_mel, save_audio, hz_to_mel, mel_to_hz
+from .audio import load_audio, log_mel, save_audio
+from .sync import band_centres
 from .video import probe, read_video, mux_audio
 from .face import mouth_rois, roi_transforms, contact_sheet
 from .corpora import AUDIO_EXTS, read_align, read_grid
@@ -151,7 +152,7 @@ def plot_mels(gen_mel, # generated log-mel (n_mels, frames)
     mels = [(np.asarray(m), t) for m,t in zip((ref_mel, gen_mel), titles) if m is not None]
     fig, axs = plt.subplots(len(mels), 1, figsize=(8, 0.6+2.1*len(mels)), sharex=True, squeeze=False)
     lo, hi = min(float(m.min()) for m,_ in mels), max(float(m.max()) for m,_ in mels)
-    centres = mel_to_hz(np.linspace(hz_to_mel(cfg.f_min), hz_to_mel(cfg.f_max), cfg.n_mels+2))[1:-1]
+    centres = band_centres(cfg)
     ticks = [t for t in (100, 250, 500, 1000, 2000, 4000, 7000) if centres[0] <= t <= centres[-1]]
     for ax,(m,title) in zip(axs[:, 0], mels):
         im = ax.imshow(m, origin='lower', aspect='auto', cmap='magma', vmin=lo, vmax=hi, interpolation='nearest',
