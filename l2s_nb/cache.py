@@ -13,15 +13,23 @@ from .config import *
 from .corpora import read_tsv, write_tsv, safe_name
 
 # %% auto #0
-__all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'save_record', 'load_record',
-           'npz_frames', 'CacheFormatError', 'cache_format', 'encode_mouth', 'decode_mouth', 'encode_mel', 'decode_mel',
-           'encode_record', 'decode_record', 'clip_block', 'iter_shard', 'block_members', 'ShardWriter', 'pack',
-           'CacheReader', 'unpack', 'pack_cli', 'unpack_cli']
+__all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'stored_config', 'save_record',
+           'load_record', 'npz_frames', 'CacheFormatError', 'cache_format', 'cache_configs', 'encode_mouth',
+           'decode_mouth', 'encode_mel', 'decode_mel', 'encode_record', 'decode_record', 'clip_block', 'iter_shard',
+           'block_members', 'ShardWriter', 'pack', 'CacheReader', 'unpack', 'pack_cli', 'unpack_cli']
 
 # %% ../nbs/08_cache.ipynb #f783211f
 def cache_config(audio:AudioConfig, video:VideoConfig)->str:
     "JSON of the configs a cache file is made with."
     return json.dumps(dict(audio=to_dict(audio), video=to_dict(video)), sort_keys=True)
+
+def _configs(config:dict)->tuple:
+    "`(AudioConfig, VideoConfig)` of a cache's config dict."
+    return from_dict(AudioConfig, config['audio']), from_dict(VideoConfig, config['video'])
+
+def stored_config(config:dict)->dict:
+    "A cache's config dict with the fields it predates at their defaults (caches from before `region` hold mouth crops)."
+    return dict(zip(('audio', 'video'), map(to_dict, _configs(config))))
 
 CACHE_KEYS = ('mouth', 'mel', 'text', 'speaker', 'id', 'config')
 
@@ -36,7 +44,8 @@ def save_record(path, rec:dict)->Path:
 def load_record(path, audio:AudioConfig|None=None, video:VideoConfig|None=None)->dict:
     "Read a cache `.npz`; raise `ConfigError` if it was made with other audio/video configs."
     with np.load(path) as z: rec = {k: z[k] if k in ('mouth', 'mel') else str(z[k]) for k in CACHE_KEYS}
-    check_compatible(json.loads(cache_config(audio or AudioConfig(), video or VideoConfig())), json.loads(rec['config']), f"cache file {path}")
+    check_compatible(json.loads(cache_config(audio or AudioConfig(), video or VideoConfig())), stored_config(json.loads(rec['config'])),
+                     f"cache file {path}")
     return rec
 
 def npz_frames(path)->int:
@@ -45,7 +54,6 @@ def npz_frames(path)->int:
         major, _ = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         return int(read(f)[0][0])
-
 
 # %% ../nbs/08_cache.ipynb #6dfe723e
 CACHE_FORMAT = 2 # the newest cache format: 1 = one .npz per clip, 2 = tar shards of coded clips
@@ -63,6 +71,12 @@ def cache_format(folder)->int:
                                + (", so the cache was made by a newer one: update l2s_nb" if isinstance(fmt, int) and fmt > CACHE_FORMAT else ''))
     if (folder/'prep_config.json').exists(): return 1
     raise CacheFormatError(f"{folder}: not a prep cache (no cache.json or prep_config.json); make one with `l2s prep`")
+
+def cache_configs(folder)->tuple:
+    "`(AudioConfig, VideoConfig)` that the prep cache (format 1 or 2) in `folder` was made with."
+    folder = Path(folder)
+    if cache_format(folder) == 2: return _configs(json.loads((folder/'cache.json').read_text())['config'])
+    return _configs(json.loads((folder/'prep_config.json').read_text()))
 
 # %% ../nbs/08_cache.ipynb #10fdf66d
 MOUTH_X264 = {'crf': '18', 'preset': 'slow', 'threads': '1', 'x264-params': 'cabac=0:no-deblock=1:weightb=0:weightp=0:psy=0'}
@@ -221,10 +235,6 @@ class ShardWriter:
 # %% ../nbs/08_cache.ipynb #683caad9
 _PACK = {}
 
-def _configs(config:dict)->tuple:
-    "`(AudioConfig, VideoConfig)` of a cache's config dict."
-    return from_dict(AudioConfig, config['audio']), from_dict(VideoConfig, config['video'])
-
 def _init_pack(audio, video): _PACK.update(audio=audio, video=video)
 
 def _number(v:str):
@@ -281,15 +291,17 @@ def pack(cache, # format-1 cache folder (written by `l2s prep`)
 class CacheReader:
     "Records of a prep cache of format 1 or 2, by manifest row, checked against the audio/video configs."
     def __init__(self, folder, # prep cache
-                 audio:AudioConfig|None=None, video:VideoConfig|None=None, # configs the cache must match
+                 audio:AudioConfig|None=None, # audio config the cache must match (default: the project's)
+                 video:VideoConfig|None=None, # video config the cache must match (default: the cache's own)
                  manifest:str='manifest.tsv', # manifest file in `folder`
                 ):
         self.folder, self.format = Path(folder), cache_format(folder)
-        self.audio, self.video = audio or AudioConfig(), video or VideoConfig()
+        self.audio, self.video = audio or AudioConfig(), video or cache_configs(folder)[1]
         self.rows, self._fds = read_tsv(self.folder/manifest), {}
         if self.format == 2:
             self.info = json.loads((self.folder/'cache.json').read_text())
-            check_compatible(json.loads(cache_config(self.audio, self.video)), self.info['config'], f"cache {self.folder}")
+            check_compatible(json.loads(cache_config(self.audio, self.video)), stored_config(self.info['config']),
+                             f"cache {self.folder}")
 
     def block(self, row:dict)->bytes:
         "The tar bytes of a format-2 clip."
@@ -312,7 +324,7 @@ def unpack(cache, # format-2 cache folder
     "Convert a format-2 cache back to format 1 (one `.npz` per clip, with the coding loss); returns counts."
     cache, out = Path(cache), Path(out)
     if (fmt := cache_format(cache)) != 2: raise CacheFormatError(f"{cache}: is a format-{fmt} cache; unpack reads format 2")
-    r = CacheReader(cache, *_configs(json.loads((cache/'cache.json').read_text())['config']))
+    r = CacheReader(cache, *cache_configs(cache))
     _new_folder(out, cache)
     config, rows = json.dumps(r.info['config'], sort_keys=True), []
     for row in tqdm(r.rows, desc='unpack'):

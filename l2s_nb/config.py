@@ -11,7 +11,7 @@ from typing import Any, get_type_hints
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['L2SError', 'ConfigError', 'OutputClashError', 'MediaError', 'MediaNotFoundError', 'NotMediaError',
+__all__ = ['REGIONS', 'L2SError', 'ConfigError', 'OutputClashError', 'MediaError', 'MediaNotFoundError', 'NotMediaError',
            'NoVideoStreamError', 'NoAudioStreamError', 'EmptyMediaError', 'UnsupportedMediaError', 'AudioConfig',
            'VideoConfig', 'mels_per_frame', 'to_dict', 'from_dict', 'atomic_write', 'save_config', 'load_config',
            'check_compatible', 'same_file', 'is_inside', 'check_device', 'seed_everything', 'git_sha', 'run_info',
@@ -65,16 +65,20 @@ class AudioConfig:
         return self.sample_rate/self.hop_length
 
 # %% ../nbs/00_config.ipynb #c0516086
+REGIONS = ('mouth', 'lower_face', 'face')  # what the crops can show, tightest first
+
 @dataclass
 class VideoConfig:
-    "Frame rate and mouth-crop geometry."
+    "Frame rate and the geometry of the face crops models see."
     fps:float=25.0 # every video is resampled to this rate
-    roi_size:int=96 # aligned mouth region (pixels, square)
+    roi_size:int=96 # aligned region (pixels, square)
     crop_size:int=88 # centre crop fed to the model (pixels, square)
     grayscale:bool=True # mouth crops are single-channel
+    region:str='mouth' # what the crops show: 'mouth', 'lower_face' (cheeks and jaw too) or 'face' (brows to chin)
 
     def __post_init__(self):
         if self.fps<=0: raise ConfigError(f"VideoConfig: fps must be positive, got {self.fps}")
+        if self.region not in REGIONS: raise ConfigError(f"VideoConfig: region must be one of {REGIONS}, got {self.region!r}")
         if not 0<self.crop_size<=self.roi_size: raise ConfigError(f"VideoConfig: need 0 < crop_size <= roi_size, got {self.crop_size} > {self.roi_size}")
 
 # %% ../nbs/00_config.ipynb #4fdfbf59

@@ -172,11 +172,17 @@ def set_epoch(loader:DataLoader, epoch:int):
 def train_val_datasets(cache, # folder written by `prep`
                        window:int|None=None, # training window in frames (None = whole utterances)
                        seed:int=0, # augmentation seed
+                       time_mask:int=10, # longest masked span of the training clips (frames per second; 0: none)
+                       clips:int=0, # train on this many training clips, a seeded random subset (0: all; learning curves)
                       )->tuple:
     "`(train_set, val_set, collate)` of a prep cache: the default data factory of `l2s train`."
     splits = {r['split'] for r in read_tsv(Path(cache)/'manifest.tsv')}
     val = 'val' if 'val' in splits else 'test' if 'test' in splits else None
-    train = LipDataset(cache, 'train', window, seed=seed)
+    train = LipDataset(cache, 'train', window, seed=seed, time_mask=time_mask)
+    if clips:
+        if clips > len(train): raise ConfigError(f"{cache}: clips={clips}, but the training split holds {len(train)}")
+        keep = set(random.Random(seed).sample(range(len(train)), clips))
+        train.rows = [r for k,r in enumerate(train.rows) if k in keep]
     return train, (LipDataset(cache, val, speakers=train.speakers) if val else None), partial(collate, mel_pad=math.log(train.audio.log_floor))
 
 # %% ../nbs/12_datasets.ipynb #8bc007d1

@@ -10,10 +10,10 @@ import cv2, numpy as np
 from .config import MediaError, VideoConfig, atomic_write, get_logger
 
 # %% auto #0
-__all__ = ['NO_FACE_HINT', 'LIPS', 'NoFaceError', 'FaceLostError', 'portrait', 'portrait_frames', 'FaceTracker', 'box_iou',
-           'link_tracks', 'speaker_track', 'DlibTracker', 'fill_lost', 'moving_average', 'mouth_anchors',
-           'roi_transforms', 'apply_transform', 'warp_rois', 'crop_jitter', 'mouth_rois', 'default_tracker',
-           'contact_sheet', 'save_image']
+__all__ = ['NO_FACE_HINT', 'LIPS', 'REGION_GEOMETRY', 'NoFaceError', 'FaceLostError', 'portrait', 'portrait_frames',
+           'FaceTracker', 'box_iou', 'link_tracks', 'speaker_track', 'DlibTracker', 'fill_lost', 'moving_average',
+           'mouth_anchors', 'roi_transforms', 'apply_transform', 'warp_rois', 'crop_jitter', 'mouth_rois',
+           'default_tracker', 'contact_sheet', 'save_image']
 
 # %% ../nbs/04_face.ipynb #18b428f7
 class NoFaceError(MediaError):
@@ -176,22 +176,28 @@ def mouth_anchors(landmarks:np.ndarray)->tuple:
     raise ValueError(f"landmarks must be (T, 68, 2) or (T, 20, 2) lips, got {landmarks.shape}")
 
 # %% ../nbs/04_face.ipynb #957f6d6d
+REGION_GEOMETRY = dict(mouth=(1.0, 1.0), lower_face=(0.8, 1.05), face=(0.62, 0.65))  # region: (zoom, centre)
+
 def roi_transforms(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landmarks, no NaN
-                   roi_size:int=96, # side of the square mouth region
+                   roi_size:int=96, # side of the square region
+                   region:str='mouth', # 'mouth', 'lower_face' or 'face' (see `REGION_GEOMETRY`)
                    smooth:int=5, # frames averaged for the head centre
                    smooth_pose:int=25, # frames averaged for scale and rotation
                    eye_dist:float=0.5, # reference eye distance, as a fraction of roi_size (68 points)
                    mouth_width:float=0.48, # reference corner distance, as a fraction of roi_size (20 lip points)
                   )->np.ndarray:
-    "Per-frame similarity transforms `(T, 2, 3)` mapping frame pixels to the aligned mouth ROI."
+    "Per-frame similarity transforms `(T, 2, 3)` mapping frame pixels to the aligned region."
+    zoom, centre = REGION_GEOMETRY[region]
+    if region != 'mouth' and landmarks.shape[1] != 68:
+        raise ValueError(f"the {region!r} region needs 68-point face landmarks; lip landmarks only place a mouth crop")
     left, right, head, mouth = mouth_anchors(landmarks.astype(np.float64))
     d = right - left
-    ref = (eye_dist if landmarks.shape[1] == 68 else mouth_width)*roi_size
+    ref = zoom*(eye_dist if landmarks.shape[1] == 68 else mouth_width)*roi_size
     scale = moving_average(ref/np.linalg.norm(d, axis=1), smooth_pose)
     angle = moving_average(np.arctan2(d[:, 1], d[:, 0]), smooth_pose)
     cos, sin = scale*np.cos(-angle), scale*np.sin(-angle)
     rot = np.stack([np.stack([cos, -sin], 1), np.stack([sin, cos], 1)], 1)  # (T, 2, 2): rotate by -angle, scale
-    offset = np.median(np.einsum('tij,tj->ti', rot, mouth-head), axis=0)  # typical mouth position relative to the head
+    offset = np.median(np.einsum('tij,tj->ti', rot, centre*(mouth-head)), axis=0)  # typical centre relative to the head
     shift = roi_size/2 - offset - np.einsum('tij,tj->ti', rot, moving_average(head, smooth))
     return np.concatenate([rot, shift[:, :, None]], 2).astype(np.float32)
 
@@ -216,19 +222,19 @@ def crop_jitter(rois:np.ndarray)->float:
 def mouth_rois(frames:np.ndarray, # gray frames (T, H, W) uint8 at 25 fps
                tracker:FaceTracker|None=None, # face tracker (default: a `DlibTracker`); unused when `landmarks` is given
                landmarks:np.ndarray|None=None, # known landmarks (T, 68, 2) or lips (T, 20, 2), NaN where unknown
-               video:VideoConfig|None=None, # ROI size
+               video:VideoConfig|None=None, # region and its size
                max_gap:int=12, # longest run of lost frames that may be interpolated
                path='<frames>', # file named in errors and logs
                **align, # passed to `roi_transforms` (smooth, smooth_pose, eye_dist, mouth_width)
               )->tuple[np.ndarray, dict]:
-    "Aligned mouth regions `(T, roi, roi)` uint8, and `{n_lost, landmarks}`: frames interpolated, the gap-filled track."
+    "Aligned regions `(T, roi, roi)` uint8 (the mouth, or `video.region`), and `{n_lost, landmarks}`: frames interpolated, the gap-filled track."
     video = video or VideoConfig()
     if frames.ndim != 3: raise ValueError(f"{path}: mouth_rois needs gray frames (T, H, W), got {frames.shape}")
     if landmarks is None: landmarks = (tracker or default_tracker())(frames)
     if len(landmarks) != len(frames): raise ValueError(f"{path}: {len(landmarks)} landmark frames for {len(frames)} video frames")
     n_lost = int(np.isnan(landmarks).any(axis=(1, 2)).sum())
     lm = fill_lost(landmarks, max_gap, path)
-    M = roi_transforms(lm, video.roi_size, **align)
+    M = roi_transforms(lm, video.roi_size, video.region, **align)
     if n_lost: get_logger('face').info(f"{path}: interpolated {n_lost} lost frame(s) of {len(frames)}")
     return warp_rois(frames, M, video.roi_size), dict(n_lost=n_lost, landmarks=lm)
 

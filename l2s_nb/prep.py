@@ -17,7 +17,7 @@ from .video import read_video
 from .sync import av_offset, MAX_AV_OFFSET
 from .face import mouth_rois, crop_jitter, contact_sheet, save_image
 from .corpora import Clip, safe_name, inside_root, read_tsv, write_tsv, read_corpus, ManifestError
-from .cache import cache_config, save_record, load_record, npz_frames
+from .cache import cache_config, stored_config, save_record, load_record, npz_frames
 
 # %% auto #0
 __all__ = ['OUT_COLUMNS', 'LengthMismatchError', 'LandmarksError', 'fit_audio', 'load_landmarks', 'prep_clip', 'parse_shard',
@@ -162,7 +162,7 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
     clips = read_corpus(layout, root, unreadable)[i::n]
     check_prep_outputs(root, out, clips, (i, n), also_writes)
     cfg_path, cfg = out/'prep_config.json', json.loads(cache_config(audio, video))
-    if cfg_path.exists(): check_compatible(cfg, json.loads(cfg_path.read_text()), f"cache {out}")
+    if cfg_path.exists(): check_compatible(cfg, stored_config(json.loads(cfg_path.read_text())), f"cache {out}")
     else: atomic_write(cfg_path, lambda p: p.write_text(json.dumps(cfg, indent=1)))
     todo = [(c, cache_path(out, c)) for c in clips if not cache_path(out, c).exists()]
     for _,p in todo: _remove_stale_tmp(p)
@@ -237,13 +237,16 @@ def prep_cli(layout:str, # corpus layout: grid, synthgrid, lrs2, lrs3, lrw, lip2
              workers:int=2, # worker processes (0 = run in this process)
              shard:str=None, # i/n: prepare only every n-th clip starting at i (0-based), for job arrays
              max_gap:int=12, # longest run of frames without a face that is interpolated
+             region:str='mouth', # face crop: mouth, lower_face or face (each recipe says which it learns from)
              report:str=None, # also write the summary (with provenance) as JSON here
             ):
-    "Preprocess a corpus into mouth-crop + log-mel `.npz` files and a manifest (resumable)."
-    summary = prep(layout, root, out, workers, shard, max_gap=max_gap, also_writes=[report] if report else [])
+    "Preprocess a corpus into face-crop + log-mel `.npz` files and a manifest (resumable)."
+    summary = prep(layout, root, out, workers, shard, video=VideoConfig(region=region), max_gap=max_gap,
+                   also_writes=[report] if report else [])
     print(json.dumps(summary))
     if report:
-        rep = dict(command=f"l2s prep {layout} {root} {out} --workers {workers}" + (f" --shard {shard}" if shard else ''),
+        rep = dict(command=f"l2s prep {layout} {root} {out} --workers {workers}" + (f" --shard {shard}" if shard else '')
+                           + (f" --region {region}" if region != 'mouth' else ''),
                    cpu_cores=os.cpu_count(), **summary, run_info=run_info())
         atomic_write(report, lambda p: p.write_text(json.dumps(rep, indent=1)))
     return summary

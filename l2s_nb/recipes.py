@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from .config import (ConfigError, to_dict, from_dict, check_compatible, atomic_write, mels_per_frame,
-                           AudioConfig, VideoConfig)
+                           AudioConfig, VideoConfig, REGIONS)
 from .layers import length_mask
 
 # %% auto #0
@@ -22,6 +22,7 @@ class Trainable(nn.Module):
     name:str = ''  # registry name, e.g. 'multitask'
     config_cls:type = None  # the config dataclass
     presets:dict = {}  # preset name -> function returning a config
+    regions:tuple = REGIONS  # the face crops (`VideoConfig.region`) it can learn from; the trainer refuses others
 
     def __init__(self, cfg):
         super().__init__()

@@ -4,10 +4,10 @@
 
 # %% ../nbs/30_train.ipynb #165a5aff
 from __future__ import annotations
-import csv, io, json, math, os, random, time
+import csv, inspect, io, json, math, os, random, time
 from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
-from typing import Callable, get_type_hints
+from typing import Callable, get_args, get_type_hints
 import numpy as np, torch, yaml
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Subset
@@ -22,7 +22,7 @@ from .recipes import (Trainable, CheckpointError, read_checkpoint, recipe_class,
 __all__ = ['AMP_DTYPES', 'MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainConfig', 'StepBatchSampler', 'EpochIndexed',
            'get_rng_state', 'set_rng_state', 'Dist', 'setup_distributed', 'TrainingDivergedError', 'Optimizers',
            'RunLogger', 'read_log', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries', 'evaluate', 'fit',
-           'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'train_cli']
+           'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'factory_options', 'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 AMP_DTYPES = ('bfloat16', 'float16')
@@ -368,6 +368,9 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
        )->dict:
     "Train `model` with its optimizers and `training_step`; returns the final metrics. Works alone or under torchrun."
     cfg,audio,video = cfg or TrainConfig(),audio or AudioConfig(),video or VideoConfig()
+    if video.region not in model.regions:
+        raise ConfigError(f"recipe {model.name!r} learns from {' or '.join(model.regions)} crops, but the data holds "
+                          f"{video.region} crops: prepare the corpus again with `l2s prep --region {model.regions[0]}`")
     d = setup_distributed(cfg.device)
     run_dir = Path(run_dir); ckpt_dir = run_dir/'checkpoints'; last = ckpt_dir/'last.pt'
     log = get_logger('train')
@@ -521,6 +524,19 @@ def load_factory(spec:str)->Callable:
     try: return getattr(importlib.import_module(mod), fn)
     except (ImportError, AttributeError) as e: raise ConfigError(f"data factory {spec!r} not found ({e}); pass --factory module:function") from None
 
+def factory_options(factory:Callable, # data factory, called as `factory(data, **options)`
+                    pairs:list|None, # 'key=value' strings (`--data_set`)
+                   )->dict:
+    "Keyword arguments for `factory` from `key=value` strings, each read as the type of its parameter ('none' for None)."
+    params,hints,out = list(inspect.signature(factory).parameters)[1:],get_type_hints(factory),{}
+    for pair in pairs or []:
+        key,eq,raw = pair.partition('=')
+        if not eq or key not in params:
+            raise ConfigError(f"--data_set {pair!r}: expected key=value with key one of {', '.join(params)}")
+        t = next((a for a in get_args(hints.get(key)) if a is not type(None)), hints.get(key, str))
+        out[key] = None if raw.lower()=='none' else _typed(t, raw, key)
+    return out
+
 # %% ../nbs/30_train.ipynb #6f6fb8db
 def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cache folder)
               run_dir:str='runs/train', # folder for logs and checkpoints
@@ -543,6 +559,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)
+              data_set:Param("data factory options: key=value ... (e.g. time_mask=0 window=50)", str, nargs='+')=None,
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
              ):
     "Train a lip-to-speech recipe on prepared data."
@@ -555,7 +572,9 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,
                       log_every=log_every, seed=seed, device=device, num_workers=num_workers)
     mcfg = model_config_for(recipe, preset, config, set)  # a typo in --set fails before the data is read
-    train_ds,val_ds,collate = load_factory(factory)(data)
+    make_data = load_factory(factory); options = factory_options(make_data, data_set)
+    train_ds,val_ds,collate = make_data(data, **options)
+    atomic_write(Path(run_dir)/'data.yaml', lambda p: p.write_text(yaml.safe_dump(dict(data=str(data), factory=factory, **options))))
     seed_everything(seed)
     model = build_recipe(recipe, mcfg, train_ds)
     metrics = fit(model, train_ds, val_ds, cfg, run_dir, collate, resume=resume, stop_at=stop_at,

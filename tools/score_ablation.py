@@ -1,0 +1,90 @@
+"""Score what `tools/gpu_ablation.py` brought back from a GPU machine, on any machine with the corpus: each row's
+predicted mels of the 50 GRID s1 validation clips go through the vocoder and are scored against the recordings
+(STOI, ESTOI, PESQ, MCD, GRID-judge WER/CER, 95% CIs), beside the oracle and mean-speech rows of the same clips.
+Each row's int8 transfer weights become an fp16 release checkpoint, and the mels it generates here are compared with
+the GPU's (the int8 round trip must not change the speech).
+
+    python tools/score_ablation.py /work/.device/files gpu/caches/grid_s1_mouth ../shared/grid \\
+        --out data/results/ablation_grid_s1.json --checkpoints runs/ablation
+"""
+import argparse, io, json, sys, tarfile
+from pathlib import Path
+import numpy as np, torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gpu_ablation import unpack_weights  # noqa: E402
+
+def row_mels(runs_tar:Path)->dict:
+    "Row name -> {clip id: log-mel (n_mels, F) float32} from `runs.tar.gz`."
+    out = {}
+    with tarfile.open(runs_tar) as tar:
+        for m in tar.getmembers():
+            if m.name.endswith('_mels.npz'):
+                with np.load(io.BytesIO(tar.extractfile(m).read())) as z:
+                    out[m.name.split('/')[0]] = {k: z[k].astype(np.float32) for k in z.files}
+    return out
+
+def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->dict:
+    "Vocode `mels` into `out` and score them against the recordings in `refs`."
+    from l2s_nb.audio import save_audio
+    from l2s_nb.metrics import pair_files, score_files, summarize
+    for k, m in mels.items(): save_audio(out/f'{k}.wav', vocoder(torch.from_numpy(m)[None])[0])
+    return summarize(score_files(pair_files(refs, out, ids=set(mels)), texts, judge))
+
+def main(argv=None)->dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('files', help="folder of gpu_ablation.py's output (ablation.json, runs.tar.gz, *.int8.pt)")
+    ap.add_argument('cache', help='the validation clips: a prep cache (format 1 or 2) of the corpus')
+    ap.add_argument('root', help='the corpus root (its recordings are the references)')
+    ap.add_argument('--out', default='data/results/ablation_grid_s1.json')
+    ap.add_argument('--checkpoints', default='runs/ablation', help='folder for the fp16 release checkpoints and wavs')
+    ap.add_argument('--vocoder', default='griffin_lim')
+    ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
+    a = ap.parse_args(argv)
+    from l2s_nb.audio import load_audio, save_audio
+    from l2s_nb.cache import CacheReader
+    from l2s_nb.config import AudioConfig, run_info
+    from l2s_nb.corpora import read_corpus
+    from l2s_nb.datasets import crop_frames
+    from l2s_nb.judge import load_judge
+    from l2s_nb.prep import fit_audio
+    from l2s_nb.recipes import load_recipe
+    from l2s_nb.vocoder import load_vocoder
+    torch.set_num_threads(1)
+    files, work = Path(a.files), Path(a.checkpoints); work.mkdir(parents=True, exist_ok=True)
+    abl, mels = json.loads((files/'ablation.json').read_text()), row_mels(files/'runs.tar.gz')
+    reader = CacheReader(a.cache)
+    val = {r['id']: r for r in reader.rows if r['split'] == 'val'}
+    audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
+    refs, texts = work/'ref', {}
+    for i, row in val.items():
+        rec = reader.load(row); texts[i] = str(rec['text'])
+        if not (refs/f'{i}.wav').exists():
+            save_audio(refs/f'{i}.wav', fit_audio(load_audio(audio_of[i], 16000), len(rec['mouth']), AudioConfig(), reader.video, 0.2, i))
+    judge, voc = load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
+    res = dict(what='GRID s1 quality ablation (issue 12): rows trained together on one GPU with one budget, scored on the '
+                    '50 validation clips; mels predicted on the GPU, vocoded and scored here',
+               train_command=abl['command'], device=abl['device'], settings=abl['settings'], vocoder=a.vocoder,
+               judge=judge.name, command=' '.join(['python tools/score_ablation.py', *(argv or sys.argv[1:])]), rows={})
+    for name, row in abl['rows'].items():
+        r = res['rows'][name] = {k: row.get(k) for k in ('command', 'returncode', 'seconds', 'step', 'checkpoint', 'error')}
+        r['val_loss'] = [{k: round(v, 4) for k, v in v.items() if k != 'split'} for v in row.get('val', [])]
+        if name not in mels: continue
+        r['scores'] = score_mels(mels[name], refs, work/name, texts, judge, voc)
+        if (files/f'{name}.int8.pt').exists():  # the int8 round trip, checked on the CPU
+            state = torch.load(files/f'{name}.int8.pt', map_location='cpu', weights_only=False)
+            rel = work/f'{name}.pt'; torch.save(dict(state, model=unpack_weights(state['model'])), rel)
+            model = load_recipe(rel)
+            diffs = []
+            for i in list(val)[:10]:
+                mouth = crop_frames(reader.load(val[i])['mouth'], model.video.crop_size).astype(np.float32)/255
+                here = model.generate(torch.from_numpy(mouth)[None])[0].numpy()
+                diffs.append(float(np.abs(here - mels[name][i]).mean()))
+            r['int8_mel_abs_diff'] = round(float(np.mean(diffs)), 4)
+    res['run_info'] = run_info()
+    Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
+    for n, r in res['rows'].items():
+        s = r.get('scores', {}); print(n, r.get('step'), *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer') if k in s), r.get('int8_mel_abs_diff'))
+    return res
+
+if __name__ == '__main__': main()
