@@ -8,10 +8,10 @@ Only ~64 MiB travel to a GPU machine, so the corpus goes as format-2 caches (`l2
 format 1 there first. PyAV (35 MB as a wheel) stays behind: OpenCV, which the machine has, decodes the mouth streams
 to the same bytes (the stream's one plane, read raw).
 
-    python tools/gpu_ablation.py gpu/caches $OUT --minutes 6                       # the GPU machine
+    python tools/gpu_ablation.py gpu/caches $OUT --minutes 6.5 --steps 1500 --workers 2   # the GPU machine
     python tools/gpu_ablation.py gpu/caches /tmp/abl --dry_run                      # anywhere: tiny presets, CPU
 """
-import argparse, io, json, os, subprocess, sys, tarfile, tempfile, time
+import argparse, io, json, multiprocessing, os, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 
@@ -42,12 +42,11 @@ def unpack_caches(caches:Path, work:Path)->dict:
     import l2s_nb.cache as cache
     try: import av  # noqa: F401
     except ImportError: os.environ['OPENCV_LOG_LEVEL'] = 'ERROR'; cache.decode_mouth = decode_mouth_cv2
-    out = {}
-    for v2 in sorted(p for p in caches.iterdir() if (p/'cache.json').exists()):
-        region = cache.cache_configs(v2)[1].region
-        out[region] = work/f'v1_{region}'
-        if not (out[region]/'prep_config.json').exists(): cache.unpack(v2, out[region])
-    return out
+    jobs = {cache.cache_configs(v2)[1].region: (v2, work/f'v1_{cache.cache_configs(v2)[1].region}')
+            for v2 in sorted(p for p in caches.iterdir() if (p/'cache.json').exists())}
+    todo = [job for job in jobs.values() if not (job[1]/'prep_config.json').exists()]
+    with multiprocessing.get_context('fork').Pool(max(1, len(todo))) as pool: pool.starmap(cache.unpack, todo)
+    return {region: v1 for region, (_, v1) in jobs.items()}
 
 def train_command(name:str, cache:Path, run:Path, a)->list:
     "The `l2s train` command of row `name`."
@@ -100,7 +99,7 @@ def speak_val(release:Path, cache:Path, device:str)->dict:
         mels[row['id']] = model.generate(torch.from_numpy(mouth)[None].to(device))[0].half().cpu().numpy()
     return mels
 
-def collect(name:str, run:Path, caches:dict, out:Path, a)->dict:
+def collect(name:str, run:Path, caches:dict, out:Path, a, weights:bool=True)->dict:
     "Export row `name`'s best (else last) checkpoint, speak the validation clips, write its transfer files."
     from l2s_nb.train import export_release, read_log
     ck = run/name/'checkpoints'
@@ -110,7 +109,7 @@ def collect(name:str, run:Path, caches:dict, out:Path, a)->dict:
     mels = speak_val(rel, caches[ROWS[name][0]], a.device)
     np.savez_compressed(run/f'{name}_mels.npz', **mels)
     state = torch.load(rel, map_location='cpu', weights_only=False)
-    torch.save(dict(state, model=pack_weights(state['model'])), out/f'{name}.int8.pt')
+    if weights: torch.save(dict(state, model=pack_weights(state['model'])), out/f'{name}.int8.pt')
     val = read_log(run/name, 'val')
     return dict(checkpoint=src.name, step=state['step'], val=val, train_last=(read_log(run/name, 'train') or [{}])[-1])
 
@@ -119,6 +118,7 @@ def main(argv=None)->dict:
     ap.add_argument('caches', help='folder of format-2 caches, one per region (l2s pack)')
     ap.add_argument('out', help='folder for what comes back: int8 weights, mels and logs (tar), summary JSON')
     ap.add_argument('--rows', default=','.join(ROWS), help='comma-separated rows of ROWS to run')
+    ap.add_argument('--no_weights', default='multitask_half_data', help='rows whose weights stay behind (comma-separated)')
     ap.add_argument('--minutes', type=float, default=6, help='deadline for training, after the unpacking')
     ap.add_argument('--work', default='/tmp/ablation', help='scratch folder (unpacked caches, runs)')
     ap.add_argument('--preset', default='base'); ap.add_argument('--steps', type=int, default=1400)
@@ -141,9 +141,10 @@ def main(argv=None)->dict:
     for n in names:
         res['rows'][n] = dict(command=' '.join(['l2s', *train_command(n, Path(f'CACHE_{ROWS[n][0]}'), Path('RUNS'), a)[3:]]),
                               **status[n])
-        try: res['rows'][n].update(collect(n, work/'runs', caches, out, a))
+        try: res['rows'][n].update(collect(n, work/'runs', caches, out, a, n not in a.no_weights.split(',')))
         except Exception as e: res['rows'][n]['error'] = f'{type(e).__name__}: {e}'
     with tarfile.open(out/'runs.tar.gz', 'w:gz') as tar:
+        if (work/'stderr.log').exists(): tar.add(work/'stderr.log', 'stderr.log')
         for n in names:
             for f in [work/'runs'/f'{n}.log', work/'runs'/f'{n}_mels.npz', *(work/'runs'/n).glob('*.*')]:
                 if f.exists(): tar.add(f, f'{n}/{f.name}')
