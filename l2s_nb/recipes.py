@@ -87,7 +87,8 @@ def adamw(params, # parameters to optimize (those with requires_grad)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio))
 
 # %% ../nbs/19_recipes.ipynb #721c6a60
-RECIPES = {'multitask': 'l2s_nb.multitask:MultitaskL2S', 'vca_gan': 'l2s_nb.vca_gan:VCAGAN', 'lip2wav': 'l2s_nb.lip2wav:Lip2Wav'}
+RECIPES = {'multitask': 'l2s_nb.multitask:MultitaskL2S', 'vca_gan': 'l2s_nb.vca_gan:VCAGAN',
+           'lip2wav': 'l2s_nb.lip2wav:Lip2Wav'}
 
 def recipe_class(name:str)->type:
     "The `Recipe` subclass registered as `name`."
