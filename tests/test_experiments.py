@@ -27,3 +27,10 @@ def test_experiment_notebooks_are_not_exported_or_nbdev_tested():
         cells = json.loads(nb.read_text())['cells']
         assert not any('default_exp' in ''.join(c['source']) for c in cells)
         assert any('parameters' in c.get('metadata', {}).get('tags', []) for c in cells), nb
+
+def test_ablation_notebook_renders_the_committed_ablation(tmp_path):
+    out = tmp_path/'ablation.ipynb'
+    papermill.execute_notebook(str(NB/'ablation.ipynb'), str(out), kernel_name='python3', language='python', cwd=str(ROOT),
+                               progress_bar=False)
+    text = json.dumps(json.loads(out.read_text()))
+    assert '| `multitask` | 600 steps' in text and 'mean speech (floor)' in text and 'image/png' in text

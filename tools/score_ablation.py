@@ -4,7 +4,7 @@ predicted mels of the 50 GRID s1 validation clips go through the vocoder and are
 Each row's int8 transfer weights become an fp16 release checkpoint, and the mels it generates here are compared with
 the GPU's (the int8 round trip must not change the speech).
 
-    python tools/score_ablation.py /work/.device/files gpu/caches/grid_s1_mouth ../shared/grid \\
+    python tools/score_ablation.py /work/.device/files gpu/caches ../shared/grid \\
         --out data/results/ablation_grid_s1.json --checkpoints runs/ablation
 """
 import argparse, io, json, sys, tarfile
@@ -34,7 +34,7 @@ def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->dict
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('files', help="folder of gpu_ablation.py's output (ablation.json, runs.tar.gz, *.int8.pt)")
-    ap.add_argument('cache', help='the validation clips: a prep cache (format 1 or 2) of the corpus')
+    ap.add_argument('caches', help='folder of the prep caches the rows trained on, one per region (as gpu_ablation.py)')
     ap.add_argument('root', help='the corpus root (its recordings are the references)')
     ap.add_argument('--out', default='data/results/ablation_grid_s1.json')
     ap.add_argument('--checkpoints', default='runs/ablation', help='folder for the fp16 release checkpoints and wavs')
@@ -53,7 +53,8 @@ def main(argv=None)->dict:
     torch.set_num_threads(1)
     files, work = Path(a.files), Path(a.checkpoints); work.mkdir(parents=True, exist_ok=True)
     abl, mels = json.loads((files/'ablation.json').read_text()), row_mels(files/'runs.tar.gz')
-    reader = CacheReader(a.cache)
+    readers = {r.video.region: r for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
+    reader = readers.get('mouth') or next(iter(readers.values()))
     val = {r['id']: r for r in reader.rows if r['split'] == 'val'}
     audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
     refs, texts = work/'ref', {}
@@ -74,10 +75,11 @@ def main(argv=None)->dict:
         if (files/f'{name}.int8.pt').exists():  # the int8 round trip, checked on the CPU
             state = torch.load(files/f'{name}.int8.pt', map_location='cpu', weights_only=False)
             rel = work/f'{name}.pt'; torch.save(dict(state, model=unpack_weights(state['model'])), rel)
-            model = load_recipe(rel)
+            model = load_recipe(rel); own = readers[model.video.region]
+            own_val = {r['id']: r for r in own.rows if r['split'] == 'val'}
             diffs = []
             for i in list(val)[:10]:
-                mouth = crop_frames(reader.load(val[i])['mouth'], model.video.crop_size).astype(np.float32)/255
+                mouth = crop_frames(own.load(own_val[i])['mouth'], model.video.crop_size).astype(np.float32)/255
                 here = model.generate(torch.from_numpy(mouth)[None])[0].numpy()
                 diffs.append(float(np.abs(here - mels[name][i]).mean()))
             r['int8_mel_abs_diff'] = round(float(np.mean(diffs)), 4)
