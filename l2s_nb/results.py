@@ -9,9 +9,9 @@ from pathlib import Path
 from .config import ConfigError, atomic_write
 
 # %% auto #0
-__all__ = ['SPREAD_KEYS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread', 'write_quickstart_spread',
-           'spread_markdown', 'quickstart_rows', 'grid_base_row', 'judge_rows', 'infer_row', 'results_table',
-           'json_numbers', 'unsourced_numbers']
+__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
+           'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'quickstart_rows', 'grid_base_row',
+           'judge_rows', 'infer_row', 'results_table', 'json_numbers', 'unsourced_numbers']
 
 # %% ../nbs/85_results.ipynb #a810df22
 def results_dir()->Path:
@@ -87,6 +87,33 @@ def spread_markdown(sp:dict)->str:
                       row('**mean**', lambda k, s, d: f"**{f(stat(k, 'mean'), s, d)}**"),
                       row('min–max', lambda k, s, d: f"{f(stat(k, 'min'), s, d)}–{f(stat(k, 'max'), s, d)}"),
                       row('std', lambda k, s, d: f(stat(k, 'std'), s, d+1))]) + '\n'
+
+# %% ../nbs/85_results.ipynb #05864c20
+ABLATION_COLS = (('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2), ('PESQ nb', 'pesq_nb', 1, 2),
+                 ('WER %', 'wer', 100, 1), ('CER %', 'cer', 100, 1))
+
+def _scores_row(name:str, budget:str, s:dict)->str:
+    "One markdown row: name, budget, then the `ABLATION_COLS` means of summary `s` ('–' where missing)."
+    return f"| {name} | {budget} | " + ' | '.join(f"{k*s[m]['mean']:.{d}f}" if m in s else '–' for _,m,k,d in ABLATION_COLS) + ' |'
+
+def ablation_table(ablation:dict, # `tools/score_ablation.py` output
+                   oracles:dict, # `l2s oracles` output for the same clips (its `gt_mel` and `mean_speech` rows)
+                   reference:dict|None=None, # a `run_experiment` result to show beside the rows (e.g. the committed model)
+                  )->str:
+    "Markdown table of an ablation: one row per trained row with its budget, then the reference, ceiling and floor."
+    st = ablation['settings']
+    head = ['| row | training | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |', '|---' * (len(ABLATION_COLS)+2) + '|']
+    rows = [_scores_row(f"`{n}`", f"{r['step']} steps × {st['batch_size']}, {ablation['device']}, "
+                                  f"{r['seconds']/60:.1f} min ({st['concurrent_runs']} at once)", r['scores'])
+            for n,r in ablation['rows'].items() if 'scores' in r]
+    if reference:
+        c = reference['config']
+        rows.append(_scores_row(f"`{c['recipe']}` {c['preset']} (committed)",
+                                f"{c['steps']} steps × {c['batch_size']}, {c['device']}", reference['model']))
+    voc = ablation.get('vocoder', 'griffin_lim')
+    rows += [_scores_row(f"ground-truth mel → {voc} (ceiling)", '–', oracles['oracles']['gt_mel']['summary']),
+             _scores_row('mean speech (floor)', '–', oracles['oracles']['mean_speech']['summary'])]
+    return '\n'.join(head + rows)
 
 # %% ../nbs/85_results.ipynb #18a7e26b
 def _load(folder, name): return json.loads((Path(folder)/name).read_text())

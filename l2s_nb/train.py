@@ -22,7 +22,8 @@ from .recipes import (Trainable, CheckpointError, read_checkpoint, recipe_class,
 __all__ = ['AMP_DTYPES', 'MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainConfig', 'StepBatchSampler', 'EpochIndexed',
            'get_rng_state', 'set_rng_state', 'Dist', 'setup_distributed', 'TrainingDivergedError', 'Optimizers',
            'RunLogger', 'read_log', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries', 'evaluate', 'fit',
-           'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'factory_options', 'train_cli']
+           'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'factory_options', 'init_weights',
+           'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 AMP_DTYPES = ('bfloat16', 'float16')
@@ -537,6 +538,16 @@ def factory_options(factory:Callable, # data factory, called as `factory(data, *
         out[key] = None if raw.lower()=='none' else _typed(t, raw, key)
     return out
 
+def init_weights(model:Trainable, # freshly built model
+                 checkpoint, # training or release checkpoint whose weights start it
+                )->dict:
+    "Copy the weights of `checkpoint` that `model` has (same name and shape) into it; returns what was and wasn't copied."
+    src = read_checkpoint(checkpoint)['model']; own = model.state_dict()
+    fits = {k: v.to(own[k].dtype) for k,v in src.items() if k in own and v.shape == own[k].shape}
+    if not fits: raise CheckpointError(f"{checkpoint}: none of its weights fit this model (another recipe or size?)")
+    model.load_state_dict(fits, strict=False)
+    return dict(copied=len(fits), new=sorted(set(own) - set(fits)), left_out=sorted(set(src) - set(fits)))
+
 # %% ../nbs/30_train.ipynb #6f6fb8db
 def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cache folder)
               run_dir:str='runs/train', # folder for logs and checkpoints
@@ -561,6 +572,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)
               data_set:Param("data factory options: key=value ... (e.g. time_mask=0 window=50)", str, nargs='+')=None,
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
+              init:str=None, # start from the weights of this checkpoint where they fit (fine-tuning); --resume wins
              ):
     "Train a lip-to-speech recipe on prepared data."
     last = Path(run_dir)/'checkpoints'/'last.pt'
@@ -577,6 +589,10 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
     atomic_write(Path(run_dir)/'data.yaml', lambda p: p.write_text(yaml.safe_dump(dict(data=str(data), factory=factory, **options))))
     seed_everything(seed)
     model = build_recipe(recipe, mcfg, train_ds)
+    if init and not resume:
+        info = init_weights(model, init)
+        get_logger('train').info(f"--init {init}: {info['copied']} tensors copied, {len(info['new'])} new "
+                                 f"({', '.join(info['new'][:4])}{' ...' if len(info['new']) > 4 else ''})")
     metrics = fit(model, train_ds, val_ds, cfg, run_dir, collate, resume=resume, stop_at=stop_at,
                   audio=getattr(train_ds, 'audio', None), video=getattr(train_ds, 'video', None))
     if export and int(os.environ.get('RANK', 0))==0:
