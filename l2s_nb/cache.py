@@ -67,8 +67,9 @@ def cache_format(folder)->int:
     if (folder/'cache.json').exists():
         fmt = json.loads((folder/'cache.json').read_text()).get('format')
         if fmt in (1, 2): return fmt
+        newer = isinstance(fmt, int) and fmt > CACHE_FORMAT
         raise CacheFormatError(f"{folder}: cache format {fmt!r}; this version of l2s_nb reads formats 1 and {CACHE_FORMAT}"
-                               + (", so the cache was made by a newer one: update l2s_nb" if isinstance(fmt, int) and fmt > CACHE_FORMAT else ''))
+                               + (", so the cache was made by a newer one: update l2s_nb" if newer else ''))
     if (folder/'prep_config.json').exists(): return 1
     raise CacheFormatError(f"{folder}: not a prep cache (no cache.json or prep_config.json); make one with `l2s prep`")
 
@@ -82,7 +83,7 @@ def cache_configs(folder)->tuple:
 MOUTH_X264 = {'crf': '18', 'preset': 'slow', 'threads': '1', 'x264-params': 'cabac=0:no-deblock=1:weightb=0:weightp=0:psy=0'}
 
 def _nal_units(stream:bytes)->list[bytes]:
-    "The NAL units of an H.264 Annex-B stream, without start codes (a NAL unit never contains `00 00 01`, nor ends in `00` without CABAC)."
+    "The NAL units of an H.264 Annex-B stream, without start codes (no NAL unit contains `00 00 01` or, without CABAC, ends in `00`)."
     return [n.rstrip(b'\0') for n in stream.split(b'\0\0\1')[1:]]
 
 def encode_mouth(mouth:np.ndarray, # (T, H, W) uint8 crops, H and W even
@@ -150,17 +151,20 @@ def encode_record(rec:dict, # a record (`mouth`, `mel`, `text`, `speaker`, `id`)
                  )->dict:
     "The format-2 members of a record: `{member: bytes}`."
     mel, info = encode_mel(rec['mel'])
-    head = dict(format=2, id=str(rec['id']), speaker=str(rec['speaker']), text=str(rec['text']), n_frames=len(rec['mouth']), **meta, mel=info)
+    head = dict(format=2, id=str(rec['id']), speaker=str(rec['speaker']), text=str(rec['text']), n_frames=len(rec['mouth']),
+                **meta, mel=info)
     return {'json': json.dumps(head).encode(), 'mouth.h264': encode_mouth(rec['mouth']), 'mel.zlib': mel}
 
 def decode_record(members:dict, # `{member: bytes}` of one clip
                   where:str='<record>', # named in errors
                  )->dict:
     "A record from its format-2 members: the JSON's fields, `mouth (T, H, W) uint8` and `mel (n_mels, 4T) float32`."
-    if missing := [m for m in MEMBERS if m not in members]: raise CacheFormatError(f"{where}: clip has no {', '.join(missing)} member")
+    if missing := [m for m in MEMBERS if m not in members]:
+        raise CacheFormatError(f"{where}: clip has no {', '.join(missing)} member")
     head = json.loads(members['json'])
     if head.get('format') != 2: raise CacheFormatError(f"{where}: a format-{head.get('format')} record in a format-2 shard")
-    return dict(head, mouth=decode_mouth(members['mouth.h264'], head['n_frames'], where), mel=decode_mel(members['mel.zlib'], head['mel']))
+    return dict(head, mouth=decode_mouth(members['mouth.h264'], head['n_frames'], where),
+                mel=decode_mel(members['mel.zlib'], head['mel']))
 
 def _member_bytes(name:str, data:bytes)->bytes:
     "One tar member — header (PAX if the name needs it), data, zero padding to 512 bytes — with owner, mode and time fixed."
@@ -204,7 +208,7 @@ def block_members(block:bytes, where:str='<clip>')->dict:
 
 # %% ../nbs/08_cache.ipynb #4692172f
 class ShardWriter:
-    "Append clip blocks to tar shards `<prefix>-000000.tar`, `-000001`, ... of at most `max_bytes` each; each shard appears complete or not at all."
+    "Append clip blocks to tar shards `<prefix>-000000.tar`, `-000001`, ... of at most `max_bytes`; each appears whole or not at all."
     def __init__(self, folder, prefix:str, max_bytes:int):
         self.folder, self.prefix, self.max_bytes, self.shards, self._f = Path(folder), prefix, max_bytes, [], None
 
@@ -256,7 +260,8 @@ def _new_folder(out:Path, cache:Path):
     if is_inside(out, cache) or is_inside(cache, out):
         raise OutputClashError(f"{out}: the new cache folder and the cache it is made from ({cache}) must not contain each other")
     if out.exists() and any(out.iterdir()):
-        raise OutputClashError(f"{out}: is not empty; choose a new folder (a folder without cache.json is an interrupted pack: delete it first)")
+        raise OutputClashError(f"{out}: is not empty; choose a new folder "
+                               "(a folder without cache.json is an interrupted pack: delete it first)")
     out.mkdir(parents=True, exist_ok=True)
 
 def pack(cache, # format-1 cache folder (written by `l2s prep`)
@@ -276,14 +281,15 @@ def pack(cache, # format-1 cache folder (written by `l2s prep`)
     writers, placed = {s: ShardWriter(out, s, int(shard_mb*2**20)) for s in splits}, []
     ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
     with (ctx.Pool(workers, _init_pack, _configs(config)) if workers > 0 else contextlib.nullcontext()) as pool:
-        for row, members, frames in tqdm((pool.imap(_pack_one, jobs, chunksize=4) if pool else map(_pack_one, jobs)), total=len(jobs), desc='pack'):
+        encoded = pool.imap(_pack_one, jobs, chunksize=4) if pool else map(_pack_one, jobs)
+        for row, members, frames in tqdm(encoded, total=len(jobs), desc='pack'):
             name, offset, size = writers[row['split']].add(f"{row['speaker']}/{row['id']}", members, frames)
             placed.append(dict(row, path=name, offset=offset, size=size))
     shards = [s for w in writers.values() for s in w.close()]
     write_tsv(out/'manifest.tsv', placed, [*rows[0], 'offset', 'size'] if rows else ['path', 'offset', 'size'])
-    info = dict(format=2, config=config, mouth=dict(codec='h264', pix_fmt='gray', **MOUTH_X264), mel=dict(codec='zlib', step=MEL_STEP),
-                clips=len(placed), frames=sum(s['frames'] for s in shards), bytes=sum(s['bytes'] for s in shards), shards=shards,
-                packed_from=str(cache), run_info=run_info())
+    info = dict(format=2, config=config, mouth=dict(codec='h264', pix_fmt='gray', **MOUTH_X264),
+                mel=dict(codec='zlib', step=MEL_STEP), clips=len(placed), frames=sum(s['frames'] for s in shards),
+                bytes=sum(s['bytes'] for s in shards), shards=shards, packed_from=str(cache), run_info=run_info())
     atomic_write(out/'cache.json', lambda p: p.write_text(json.dumps(info, indent=1)))
     return info
 
@@ -316,6 +322,9 @@ class CacheReader:
         return decode_record(block_members(self.block(row), where), where)
 
     def __getstate__(self): return {**self.__dict__, '_fds': {}}  # file descriptors stay in their process
+    def __del__(self):
+        for (pid, _), fd in getattr(self, '_fds', {}).items():
+            if pid == os.getpid(): os.close(fd)
 
 # %% ../nbs/08_cache.ipynb #40507be4
 def unpack(cache, # format-2 cache folder

@@ -154,15 +154,18 @@ def make_loader(cache, # folder written by `prep` (or `pack`)
                 **kwargs, # passed to `LipDataset` (speakers, time_mask, audio, video, manifest) or `ShardStream`
                )->DataLoader:
     "DataLoader over a prep cache yielding padded batches (see `collate`); `set_epoch` advances it."
-    opts = dict(num_workers=workers, worker_init_fn=seed_worker, persistent_workers=workers > 0, prefetch_factor=prefetch if workers else None,
-                pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory, generator=torch.Generator().manual_seed(seed))
+    opts = dict(num_workers=workers, worker_init_fn=seed_worker, persistent_workers=workers > 0,
+                prefetch_factor=prefetch if workers else None, generator=torch.Generator().manual_seed(seed),
+                pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory)
     if stream:
         ds = ShardStream(cache, split, window, augment, seed=seed, shuffle=shuffle, **kwargs)
-        return DataLoader(ds, batch_size=batch_size, collate_fn=partial(collate, mel_pad=math.log(ds.data.audio.log_floor)), **opts)
+        return DataLoader(ds, batch_size=batch_size, collate_fn=partial(collate, mel_pad=math.log(ds.data.audio.log_floor)),
+                          **opts)
     ds = LipDataset(cache, split, window, augment, seed=seed, **kwargs)
     shuffle = split == 'train' if shuffle is None else shuffle
     sampler = BucketSampler(ds.lengths() if bucket else [0]*len(ds), batch_size, shuffle, seed)
-    return DataLoader(ds, batch_sampler=EpochBatches(sampler), collate_fn=partial(collate, mel_pad=math.log(ds.audio.log_floor)), **opts)
+    return DataLoader(ds, batch_sampler=EpochBatches(sampler), collate_fn=partial(collate, mel_pad=math.log(ds.audio.log_floor)),
+                      **opts)
 
 def set_epoch(loader:DataLoader, epoch:int):
     "Advance the shuffling and augmentation of a `make_loader` loader to `epoch` (call it before each epoch)."
@@ -203,7 +206,7 @@ def stream_plan(counts:list[int], # clips in each shard
     return plan
 
 def rank_world()->tuple[int, int]:
-    "This process's rank and the number of processes: torch.distributed's when initialised, else torchrun's environment, else (0, 1)."
+    "This process's rank and the process count: torch.distributed's if initialised, else torchrun's environment, else (0, 1)."
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
@@ -211,7 +214,7 @@ def rank_world()->tuple[int, int]:
 
 # %% ../nbs/12_datasets.ipynb #16e422a7
 class ShardStream(IterableDataset):
-    "One split of a format-2 cache read shard by shard (no random access): each clip once per epoch over all processes and loader workers."
+    "One split of a format-2 cache read shard by shard (no random access): each clip once per epoch over processes and workers."
     def __init__(self, cache, # format-2 cache folder (its cache.json and manifest.tsv; shards are read through `opener`)
                  split:str='train', # split to serve
                  window:int|None=None, augment:bool|None=None, time_mask:int=10, seed:int=0, # as in `LipDataset`
@@ -222,7 +225,8 @@ class ShardStream(IterableDataset):
                  opener:Callable|None=None, # shard name -> readable binary stream (default: open the file in `cache`)
                 ):
         self.data = LipDataset(cache, split, window, augment, time_mask, seed, speakers, audio, video)
-        if self.data.reader.format != 2: raise CacheFormatError(f"{cache}: ShardStream reads format-2 caches; convert it with `l2s pack`")
+        if self.data.reader.format != 2:
+            raise CacheFormatError(f"{cache}: ShardStream reads format-2 caches; convert it with `l2s pack`")
         shards = [s for s in self.data.reader.info['shards'] if s['split'] == split]
         self.names, self.counts = [s['name'] for s in shards], [s['clips'] for s in shards]
         self.first = np.cumsum([0, *self.counts[:-1]]).tolist()  # split index of each shard's first clip
@@ -256,6 +260,7 @@ class ShardStream(IterableDataset):
 
     def _item(self, clip:tuple, epoch:int)->dict:
         i, key, members = clip; row = self.data.rows[i]
-        if key != f"{row['speaker']}/{row['id']}": raise CacheFormatError(f"{self.data.cache}: clip {i} of the shards is {key}, the manifest says {row['speaker']}/{row['id']}")
+        if key != f"{row['speaker']}/{row['id']}":
+            raise CacheFormatError(f"{self.data.cache}: clip {i} of the shards is {key}, the manifest says {row['speaker']}/{row['id']}")
         return self.data.item(decode_record(members, f"{self.data.cache}:{key}"), i, epoch)
 

@@ -31,7 +31,7 @@ class Stepper:
             loss, _ = self.model.loss(batch, self.model(batch))
         self.opt.zero_grad(set_to_none=True); loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        if sync: float(loss), float(gnorm)  # the trainer reads both every step (finiteness checks, logs)
+        if sync: float(loss.detach()), float(gnorm)  # the trainer reads both every step (finiteness checks, logs)
         self.opt.step()
 
 def wait(device:str):
