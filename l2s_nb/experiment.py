@@ -5,7 +5,7 @@
 # %% ../nbs/70_experiment.ipynb #893ff554
 from __future__ import annotations
 import json, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
@@ -16,7 +16,7 @@ from .cache import load_record
 from .prep import fit_audio, prep
 from .datasets import train_val_datasets
 from .recipes import build_recipe, load_recipe
-from .train import TrainConfig, fit, export_release, model_config_for
+from .train import TrainConfig, fit, export_release, model_config_for, factory_options
 from .infer import speak
 from .vocoder import load_vocoder
 from .metrics import pair_files, score_files, summarize, summary_markdown, plot_mel_pair
@@ -43,8 +43,8 @@ class ExperimentConfig:
     warmup_steps:int=100 # linear warmup
     eval_split:str='test' # split to speak and score
     max_eval:int=0 # score at most this many clips (0 = all)
-    w_content:float=0. # multitask: weight of the ASR-feature content loss (0 = off; needs content_judge)
-    content_judge:str='' # multitask: judge checkpoint for the content loss (another than the scoring judge)
+    recipe_set:list=field(default_factory=list) # recipe config overrides 'key=value', as `l2s train --set` (e.g. ['w_adv=0.02'])
+    data_set:list=field(default_factory=list) # data factory options 'key=value', as `l2s train --data_set` (e.g. ['time_mask=0'])
     judge:str='' # ASR judge checkpoint for WER/CER; empty = data/checkpoints/judge_<corpus>.pt when it exists
     vocoder:str='griffin_lim' # registered vocoder
     device:str='cpu' # torch device
@@ -89,10 +89,10 @@ def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     "Train `cfg.recipe` on `cache`; returns the path of the release checkpoint `run_dir/model.pt`."
     check_device(cfg.device)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed)
+    mcfg = model_config_for(cfg.recipe, cfg.preset, None, cfg.recipe_set)  # a typo fails before the data is read
+    train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed, **factory_options(train_val_datasets, cfg.data_set))
     seed_everything(cfg.seed)
-    content = {k:v for k,v in dict(w_content=cfg.w_content, content_judge=cfg.content_judge).items() if v}  # recipe config
-    model = build_recipe(cfg.recipe, model_config_for(cfg.recipe, cfg.preset, content), train_ds)
+    model = build_recipe(cfg.recipe, mcfg, train_ds)
     tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed,
                        device=cfg.device, val_every=max(cfg.steps//4, 1), ckpt_every=max(cfg.steps//10, 1))
     fit(model, train_ds, val_ds, tcfg, Path(run_dir)/'train', collate, resume=True, audio=train_ds.audio, video=train_ds.video,
