@@ -86,11 +86,12 @@ def make_layout(layout:str, # one of `l2s_nb.corpora.LAYOUTS`, or 'grid_shared' 
 def fake_cache(folder, # new folder for the format-1 cache
                n:int=3, # clips (the first is 'val', the rest 'train')
                frames:int=20, # frames per clip
+               region:str='mouth', # the region the cache says its crops show
               )->Path:
     "A small format-1 prep cache written directly, as `prep` would: crops of a drifting portrait, random mels, manifest, prep_config.json."
     from l2s_nb.cache import cache_config, save_record
     from l2s_nb.config import AudioConfig, VideoConfig
-    folder, cfg, rows, rng = Path(folder), cache_config(AudioConfig(), VideoConfig()), [], np.random.default_rng(0)
+    folder, cfg, rows, rng = Path(folder), cache_config(AudioConfig(), VideoConfig(region=region)), [], np.random.default_rng(0)
     face = portrait_frames(frames + n)
     for k in range(n):
         save_record(folder/'s1'/f'c{k}.npz', dict(mouth=face[k:k+frames, 120:216, 132:228], text=f'clip {k}', speaker='s1',
