@@ -6,9 +6,10 @@ and one thread; the outputs come from fixed seeds, so a rerun on the same machin
 Cells that `nbdev_test` skips (flagged `#| slow`, `#| cuda`, `#| notest` or `#| eval: false`) are not run
 and keep no outputs. Live progress bars are dropped from the stored outputs: they are ipywidgets whose state
 is not kept in the file (nbdev_clean strips notebook metadata), so they would show as empty widgets. Names of
-temporary folders in text outputs become `<tmp>`, and figures are stored as 256-colour PNGs (half the bytes,
-no visible change). Then `nbdev_clean` normalises each file (no execution counts, no cell metadata but tags);
-running it again changes nothing.
+temporary folders in text outputs become `<tmp>`, consecutive prints to one stream become one output (the
+kernel's split depends on timing), and figures are stored as 256-colour PNGs (half the bytes, no visible
+change). Then `nbdev_clean` normalises each file (no execution counts, no cell metadata but tags); running it
+again changes nothing.
 tests/test_project.py checks the size budget and that each of them still holds a figure.
 
     python tools/execute_notebooks.py              # all of SHOWN
@@ -47,9 +48,18 @@ def small_png(b64:str)->str:
     "The PNG re-encoded with a 256-colour palette, when that is smaller."
     raw = base64.b64decode(b64)
     img = Image.open(io.BytesIO(raw)).convert('RGB')
-    img = img.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)  # off by <= ~5 levels
+    img = img.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)  # off by <= 5 levels
     buf = io.BytesIO(); img.save(buf, 'PNG', optimize=True)
     return base64.b64encode(buf.getvalue()).decode() if buf.tell() < len(raw) else b64
+
+def _merge_streams(outputs:list)->list:
+    "Consecutive prints to one stream as one output (the kernel's split into messages depends on timing)."
+    merged = []
+    for o in outputs:
+        if merged and o.output_type == merged[-1].output_type == 'stream' and o.name == merged[-1].name:
+            merged[-1].text += o.text
+        else: merged.append(o)
+    return merged
 
 def _tidy(o:dict)->dict:
     "One output with temporary folder names replaced and its PNG made small."
@@ -71,7 +81,8 @@ def execute(path:Path, out:Path|None=None, timeout:int=900)->Path:
                    resources={'metadata': {'path': str(path.parent)}}).execute()
     for c in skip: c.cell_type = 'code'; c.outputs = []
     for c in nb.cells:
-        if c.cell_type=='code': c.outputs = [_tidy(o) for o in c.outputs if WIDGET not in o.get('data', {})]
+        if c.cell_type!='code': continue
+        c.outputs = [_tidy(o) for o in _merge_streams([o for o in c.outputs if WIDGET not in o.get('data', {})])]
     nb.metadata.pop('widgets', None)
     nbformat.write(nb, out)
     subprocess.run(['nbdev_clean', '--fname', str(out)], check=True, cwd=ROOT)
