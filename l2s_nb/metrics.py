@@ -51,10 +51,14 @@ def match_lengths(ref:np.ndarray, # reference waveform
 PESQ_RANGE = dict(wb=(1.04, 4.644), nb=(1.016, 4.549)) # MOS-LQO range of each mode
 
 def stoi(ref:np.ndarray, gen:np.ndarray, sr:int=16000, extended:bool=False)->float:
-    "STOI (or ESTOI with `extended`) of `gen` against `ref` (pystoi)."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)  # pystoi warns on fully silent inputs; the score (~0) says it
-        return float(_pystoi(np.asarray(ref, np.float64), np.asarray(gen, np.float64), sr, extended=extended))
+    "STOI (or ESTOI with `extended`) of `gen` against `ref` (pystoi); the same audio always scores the same."
+    ref, gen = np.asarray(ref, np.float64), np.asarray(gen, np.float64)
+    state = np.random.get_state(); np.random.seed(0)  # ESTOI adds 1e-8-sized noise from NumPy's global RNG
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)  # pystoi warns on silent inputs; the score says it
+            return float(_pystoi(ref, gen, sr, extended=extended))
+    finally: np.random.set_state(state)  # the caller's random stream goes on as if nothing had drawn from it
 
 def pesq(ref:np.ndarray, gen:np.ndarray, sr:int=16000, mode:str='wb', name:str='',
          why:list|None=None, # collects the reason when PESQ is undefined

@@ -1,5 +1,5 @@
 "Project hygiene: pins agree, install stays CPU-only, README matches its notebook and CI runs the README's commands."
-import configparser, re, sys
+import configparser, json, re, shutil, subprocess, sys
 from pathlib import Path
 import yaml
 from conftest import ROOT
@@ -48,3 +48,21 @@ def test_readme_has_two_quickstart_commands_and_ci_runs_the_second():
 
 def test_papermill_tag_survives_nbdev_clean():
     assert _ini()['allowed_cell_metadata_keys'].split() == ['tags']
+
+def test_notebooks_that_show_keep_their_figures_within_budget(tmp_path):
+    "The teaching notebooks keep small outputs, with at least one figure each, stored as nbdev_clean leaves them."
+    import execute_notebooks as ex
+    nbs = [p for p in (ROOT/'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts]
+    sizes = {p.relative_to(ROOT).as_posix(): p.stat().st_size for p in nbs}
+    assert not {n: s for n, s in sizes.items() if s > ex.MAX_NB_BYTES}, 'notebooks over 1 MB'
+    assert sum(sizes.values()) <= ex.MAX_TOTAL_BYTES, f'nbs/ holds {sum(sizes.values())/1e6:.2f} MB of notebooks'
+    for p in ex.shown_paths():
+        outs = [o for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code' for o in c['outputs']]
+        rerun = f'rerun: python tools/execute_notebooks.py nbs/{p.name}'
+        assert any('image/png' in o.get('data', {}) for o in outs), f'{p.name} lost its figures; {rerun}'
+        assert '/tmp/tmp' not in json.dumps(outs), f'{p.name}: a temporary path in the outputs; {rerun}'
+        shutil.copy(p, tmp_path/p.name)
+    nbdev_clean = Path(sys.executable).parent/'nbdev_clean'
+    subprocess.run([nbdev_clean, '--fname', tmp_path], check=True, cwd=ROOT, capture_output=True)
+    for p in ex.shown_paths():
+        assert (tmp_path/p.name).read_text() == p.read_text(), f'nbdev_clean changes {p.name}'
