@@ -79,11 +79,12 @@ def adamw(params, # parameters to optimize (those with requires_grad)
           cfg, # `l2s_nb.train.TrainConfig`: lr, betas, weight_decay, steps, warmup_steps, min_lr_ratio
           lr:float|None=None, # peak learning rate (default: cfg.lr)
          )->tuple:
-    "`(optimizer, scheduler)`: AdamW, weight decay on tensors of 2+ dimensions, `lr_factor`'s warmup-cosine schedule."
+    "`(optimizer, scheduler)`: AdamW (fused on CUDA), decay on tensors of 2+ dimensions, `lr_factor`'s warmup-cosine."
     params = [p for p in params if p.requires_grad]
+    fused = bool(params) and all(p.is_cuda for p in params)  # one kernel for the whole step (the H200 profile's largest op)
     groups = [dict(params=[p for p in params if p.dim()>1], weight_decay=cfg.weight_decay),
               dict(params=[p for p in params if p.dim()<=1], weight_decay=0.)]
-    opt = torch.optim.AdamW(groups, lr=lr or cfg.lr, betas=tuple(cfg.betas))
+    opt = torch.optim.AdamW(groups, lr=lr or cfg.lr, betas=tuple(cfg.betas), fused=fused or None)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio))
 
 # %% ../nbs/19_recipes.ipynb #721c6a60
