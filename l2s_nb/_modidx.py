@@ -823,6 +823,7 @@ d = { 'settings': { 'branch': 'main',
                                 'l2s_nb.vocoder.load_vocoder': ('vocoder.html#load_vocoder', 'l2s_nb/vocoder.py'),
                                 'l2s_nb.vocoder.predicted_mel_datasets': ('vocoder.html#predicted_mel_datasets', 'l2s_nb/vocoder.py'),
                                 'l2s_nb.vocoder.train_vocoder': ('vocoder.html#train_vocoder', 'l2s_nb/vocoder.py'),
+                                'l2s_nb.vocoder.train_vocoder_cli': ('vocoder.html#train_vocoder_cli', 'l2s_nb/vocoder.py'),
                                 'l2s_nb.vocoder.vocoder_datasets': ('vocoder.html#vocoder_datasets', 'l2s_nb/vocoder.py'),
                                 'l2s_nb.vocoder.vocoder_speed': ('vocoder.html#vocoder_speed', 'l2s_nb/vocoder.py'),
                                 'l2s_nb.vocoder.write_vocoder_speed': ('vocoder.html#write_vocoder_speed', 'l2s_nb/vocoder.py')}}}

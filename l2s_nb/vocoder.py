@@ -4,11 +4,12 @@
 
 # %% ../nbs/20_vocoder.ipynb #53e74131
 from __future__ import annotations
-import csv, json, math, os, time
+import csv, json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
+from fastcore.script import store_true
 from .config import *
 from .audio import griffin_lim, mel_to_linear, load_audio, log_mel, MelSpectrogram
 from .cache import CacheReader
@@ -21,7 +22,7 @@ __all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'MEL_MISMATCH', 'Vocoder
            'ConvNeXtBlock', 'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator',
            'MultiPeriodDiscriminator', 'ScaleDiscriminator', 'MultiScaleDiscriminator', 'VocoderGAN', 'WaveSegments',
            'NeuralVocoder', 'export_vocoder', 'load_vocoder', 'vocoder_speed', 'write_vocoder_speed',
-           'vocoder_datasets', 'train_vocoder', 'PredictedMelSegments', 'predicted_mel_datasets']
+           'vocoder_datasets', 'train_vocoder', 'PredictedMelSegments', 'predicted_mel_datasets', 'train_vocoder_cli']
 
 # %% ../nbs/20_vocoder.ipynb #955163fe
 class Vocoder(nn.Module):
@@ -547,3 +548,43 @@ def predicted_mel_datasets(cache, # prep cache: its `train` clips train, its `va
     data = lambda split, train: PredictedMelSegments(cache, root, layout, checkpoint, split, audio, segment,
                                                      train, seed, device, file(split))
     return data('train', True), (data('val', False) if has_val else None)
+
+# %% ../nbs/20_vocoder.ipynb #3c72cd64
+def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --mels_from, the corpus root of --cache
+                      run_dir:str='runs/vocoder', # folder for logs, checkpoints and vocoder.pt
+                      preset:str=None, # istft, hifigan_v1, hifigan_v3, ... (default: --init's, else istft)
+                      split:str=None, # TSV with id and split columns: `train` ids train, the others validate
+                      steps:int=200000, # optimizer steps
+                      batch_size:int=16, # segments per step per process
+                      lr:float=2e-4, # peak learning rate (the discriminators': disc_lr_ratio times it)
+                      warmup_steps:int=0, # linear warmup steps
+                      val_every:int=1000, # steps between validations
+                      ckpt_every:int=1000, # steps between checkpoints
+                      log_every:int=50, # steps between log rows
+                      seed:int=0, # random seed
+                      device:str='auto', # auto, cpu, cuda, cuda:N
+                      num_workers:int=0, # DataLoader workers
+                      threads:int=0, # torch CPU threads (0 = torch's default)
+                      resume:store_true=False, # continue from run_dir/checkpoints/last.pt
+                      init:str=None, # start from this trained vocoder's checkpoint; --resume wins
+                      mels_from:str=None, # fine-tune on the mels this lip-to-speech checkpoint predicts
+                      cache:str=None, # with --mels_from: prep cache (train clips train, val clips validate)
+                      layout:str=None, # with --mels_from: the cache's corpus layout (grid, lrs3, ...)
+                      export:str=None, # also write the fp16 release vocoder here
+                     ):
+    "Train a neural vocoder on recordings, or fine-tune one on a lip-to-speech model's predicted mels."
+    from l2s_nb.train import TrainConfig
+    last = Path(run_dir)/'checkpoints'/'last.pt'
+    if resume and not last.exists():
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
+                          "check --run_dir, or drop --resume to start a fresh run there")
+    check_device(device)
+    if threads: torch.set_num_threads(threads)
+    tcfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, betas=[0.8, 0.99], warmup_steps=warmup_steps,
+                       val_every=val_every, ckpt_every=ckpt_every, log_every=log_every, seed=seed,
+                       device=device, num_workers=num_workers)
+    rel = train_vocoder(audio, run_dir, preset, split, tcfg, resume, init, mels_from, cache, layout)
+    if export and int(os.environ.get('RANK', 0))==0: atomic_write(export, lambda p: shutil.copyfile(rel, p))
+    ck = read_checkpoint(rel)
+    print(json.dumps(dict(vocoder=str(rel), export=export, step=ck['step'], metrics=ck['metrics'])))
+    return rel
