@@ -4,21 +4,25 @@
 
 # %% ../nbs/20_vocoder.ipynb #53e74131
 from __future__ import annotations
-import csv, json, math, time
+import csv, json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
-import torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+from tqdm.auto import tqdm
+from fastcore.script import store_true
 from .config import *
-from .audio import griffin_lim, mel_to_linear, load_audio, MelSpectrogram
+from .audio import griffin_lim, mel_to_linear, load_audio, log_mel, MelSpectrogram
+from .cache import CacheReader
+from .corpora import read_corpus, read_tsv, inside_root
 from .layers import LOG_MEL_CENTER, lsgan_disc_loss, lsgan_gen_loss, feature_matching
-from .recipes import Trainable, CheckpointError, adamw, read_checkpoint
+from .recipes import Trainable, CheckpointError, adamw, read_checkpoint, load_recipe
 
 # %% auto #0
-__all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'Vocoder', 'GriffinLimVocoder', 'VocoderConfig', 'ConvNeXtBlock',
-           'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator', 'MultiPeriodDiscriminator',
-           'ScaleDiscriminator', 'MultiScaleDiscriminator', 'VocoderGAN', 'WaveSegments', 'NeuralVocoder',
-           'export_vocoder', 'load_vocoder', 'vocoder_speed', 'write_vocoder_speed', 'vocoder_datasets',
-           'train_vocoder']
+__all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'MEL_MISMATCH', 'Vocoder', 'GriffinLimVocoder', 'VocoderConfig',
+           'ConvNeXtBlock', 'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator',
+           'MultiPeriodDiscriminator', 'ScaleDiscriminator', 'MultiScaleDiscriminator', 'VocoderGAN', 'WaveSegments',
+           'NeuralVocoder', 'export_vocoder', 'load_vocoder', 'vocoder_speed', 'write_vocoder_speed',
+           'vocoder_datasets', 'train_vocoder', 'PredictedMelSegments', 'predicted_mel_datasets', 'train_vocoder_cli']
 
 # %% ../nbs/20_vocoder.ipynb #955163fe
 class Vocoder(nn.Module):
@@ -225,8 +229,8 @@ class VocoderGAN(Trainable):
     def forward(self, batch:dict)->dict: return dict(wav=self.generator(batch['mel']))
 
     def loss(self, batch:dict, out:dict)->tuple:
-        "L1 between the log-mels of generated and real audio."
-        l = F.l1_loss(self.mel(out['wav']), batch['mel'])
+        "L1 between the log-mels of generated and real audio (the batch's `real_mel`, else its `mel`)."
+        l = F.l1_loss(self.mel(out['wav']), batch.get('real_mel', batch['mel']))
         return l, dict(mel=l.item())
 
     def discriminate(self, wav:torch.Tensor)->list: return self.mpd(wav) + self.msd(wav)
@@ -364,18 +368,223 @@ def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac)
     part = lambda train: [f for f in files if (splits.get(f.stem)=='train')==train]
     return WaveSegments(part(True), audio, segment, True, seed), WaveSegments(part(False), audio, segment, False)
 
-def train_vocoder(audio_dir, # folder of audio files
+def _check_mels(found:AudioConfig, audio:AudioConfig, what:str, name:str):
+    "A `ConfigError` naming both configs if `found` (the mel config of `what`) is not the vocoder's `audio`."
+    if found==audio: return
+    diff = ', '.join(f"{k}: {name} {v!r}, vocoder {getattr(audio, k)!r}"
+                     for k,v in to_dict(found).items() if v!=getattr(audio, k))
+    raise ConfigError(f"{what}: its mel config {found} differs from the vocoder's {audio} ({diff})")
+
+def train_vocoder(audio_dir, # audio files; with `mels_from`, the corpus root `cache` was prepared from
                   run_dir='runs/vocoder', # run folder (logs, checkpoints, vocoder.pt)
-                  preset='istft', # a `VOCODER_PRESETS` name, or a config (dict or `VocoderConfig`)
+                  preset=None, # `VOCODER_PRESETS` name or config (default: init's config, else 'istft')
                   split=None, # TSV with `id` and `split` columns (only `train` ids train)
                   train_cfg=None, # `l2s_nb.train.TrainConfig`
                   resume:bool=False, # continue run_dir's last checkpoint
+                  init=None, # vocoder checkpoint whose weights start a new run, where they fit
+                  mels_from=None, # lip-to-speech checkpoint: train on the mels it predicts for `cache`
+                  cache=None, # with `mels_from`: prep cache (`train` clips train, `val` clips validate)
+                  layout:str|None=None, # with `mels_from`: the corpus layout `cache` was prepared from
                  )->Path:
-    "Train the vocoder `preset` on `audio_dir` with `fit`; returns the fp16 release checkpoint."
-    from l2s_nb.train import fit, TrainConfig
+    "Train vocoder `preset` on `audio_dir` (or predicted mels) with `fit`; returns the fp16 release file."
+    from l2s_nb.train import fit, TrainConfig, init_weights
     tcfg = train_cfg or TrainConfig(lr=2e-4, betas=[0.8, 0.99], warmup_steps=0)
-    model = VocoderGAN(VocoderGAN.config_from(preset))
-    train,val = vocoder_datasets(audio_dir, split, model.cfg.segment, seed=tcfg.seed)
+    last = Path(run_dir)/'checkpoints'/'last.pt'
+    if last.exists() and not resume:  # fit's own check, before the data is read
+        raise ConfigError(f"{run_dir} already holds a training run ({last}); pass resume=True (--resume) "
+                          "to continue it, or choose a new run_dir")
+    start = read_checkpoint(init) if init else None
+    if start is not None:
+        if start['recipe']!='vocoder':
+            raise CheckpointError(f"{init}: checkpoint is recipe {start['recipe']!r}; "
+                                  "--init takes a trained vocoder's checkpoint")
+        _check_mels(from_dict(AudioConfig, start['audio']), AudioConfig(), f"--init {init}", 'init')
+    model = VocoderGAN(VocoderGAN.config_from(preset or (start['config'] if start else 'istft')))
+    if mels_from is None: train,val = vocoder_datasets(audio_dir, split, model.cfg.segment, seed=tcfg.seed)
+    else:
+        if split: raise ConfigError("--split selects files of an audio folder; with --mels_from, "
+                                    "the cache's manifest splits the clips")
+        if not cache or not layout:
+            raise ConfigError("--mels_from needs --cache (the prep cache of the clips to speak) and --layout "
+                              "(the corpus layout it was prepared from, as given to `l2s prep`)")
+        dev = check_device(tcfg.device)
+        if dev.type=='cuda' and dev.index is None:  # torchrun: this process's GPU
+            dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        train,val = predicted_mel_datasets(cache, audio_dir, layout, mels_from, model.cfg.segment,
+                                           seed=tcfg.seed, device=dev, mel_dir=Path(run_dir)/'predicted_mels')
+    if start is not None and not (resume and last.exists()):
+        info = init_weights(model, init)
+        get_logger('vocoder').info(f"--init {init}: {info['copied']} tensors copied, {len(info['new'])} new")
+    data = dict(audio_dir=str(audio_dir), split=split and str(split), init=init and str(init),
+                mels_from=mels_from and str(mels_from), cache=cache and str(cache), layout=layout)
+    atomic_write(Path(run_dir)/'vocoder_data.json', lambda p: p.write_text(json.dumps(data, indent=1)))
     fit(model, train, val, tcfg, run_dir, resume=resume)
-    ckpts = Path(run_dir)/'checkpoints'
-    return export_vocoder(ckpts/('best.pt' if (ckpts/'best.pt').exists() else 'last.pt'), Path(run_dir)/'vocoder.pt')
+    best = last.parent/'best.pt'
+    return export_vocoder(best if best.exists() else last, Path(run_dir)/'vocoder.pt')
+
+# %% ../nbs/20_vocoder.ipynb #43d9d3f5
+MEL_MISMATCH = 0.5 # largest mean |difference| (log units) between a cache's mel and its recording's
+
+class PredictedMelSegments(torch.utils.data.Dataset):
+    "Aligned segments `{wav, mel, real_mel}` of cache clips: a lip-to-speech model's mel and the recording."
+    def __init__(self, cache, # prep cache of the clips (crops, their cached mels, configs)
+                 root, # corpus root the cache was prepared from: the recordings
+                 layout:str, # its corpus layout (`l2s_nb.corpora.LAYOUTS`), as given to `l2s prep`
+                 checkpoint, # lip-to-speech checkpoint that predicts the mels
+                 split:str='train', # the cache's split to serve
+                 audio:AudioConfig=AudioConfig(), # the vocoder's mel config: the model's and the cache's too
+                 segment:int=32, # mel frames per segment
+                 train:bool=True, # random segments (else each clip's first)
+                 seed:int=0, # segments depend on (seed, epoch, item)
+                 device='cpu', # where the model predicts
+                 mel_file=None, # keep the predicted mels here, reused while checkpoint and clips are the same
+                 max_av_diff:float=0.2, # largest recording/video length difference (s), as in `l2s prep`
+                ):
+        self.audio,self.segment,self.train,self.seed,self.epoch = audio,segment,train,seed,0
+        ck = read_checkpoint(checkpoint)
+        if ck['recipe']=='vocoder':
+            raise CheckpointError(f"{checkpoint}: is a vocoder; the mels come from a lip-to-speech model")
+        _check_mels(from_dict(AudioConfig, ck['audio']), audio, f"lip-to-speech checkpoint {checkpoint}",
+                    'lip-to-speech')
+        reader = CacheReader(cache, audio)
+        rows = [r for r in reader.rows if r['split']==split]
+        if not rows: raise ConfigError(f"{cache}: no clips in split {split!r}")
+        self.keys = [f"{r['speaker']}/{r['id']}" for r in rows]
+        paths = self._recordings(rows, cache, root, layout)
+        stat = Path(checkpoint).stat()
+        source = json.dumps(dict(checkpoint=str(Path(checkpoint).resolve()), size=stat.st_size,
+                                 mtime=stat.st_mtime_ns, step=ck['step'], cache=str(Path(cache).resolve()),
+                                 split=split, clips=self.keys))
+        saved = torch.load(mel_file, weights_only=True) if mel_file and Path(mel_file).exists() else {}
+        self.mels = saved['mels'] if saved.get('source')==source else None
+        model = None if self.mels is not None else load_recipe(checkpoint, device=device)
+        if model: check_compatible(model.video, reader.video, f"cache {cache} for checkpoint {checkpoint}")
+        speakers = sorted({r['speaker'] for r in reader.rows if r['split']=='train'})  # `LipDataset`'s ids
+        self.wavs,mels = [],[]
+        for r,key,path in zip(tqdm(rows, desc=f'{split} clips'), self.keys, paths):
+            rec = reader.load(r)
+            wav = self._recording(rec, key, path, reader.video, cache, max_av_diff)
+            self.wavs.append(torch.from_numpy(wav))
+            if model: mels.append(self._predict(model, rec, speakers, device))
+        if model:
+            self.mels = mels
+            if mel_file: atomic_write(mel_file, lambda p: torch.save(dict(source=source, mels=mels), p))
+        self.to_mel = MelSpectrogram(audio)
+
+    @staticmethod
+    def _recordings(rows:list, cache, root, layout:str)->list:
+        "The recording of each manifest row: its clip's audio file, else its video (as `l2s prep` reads it)."
+        clips,paths = {(c.speaker, c.id): c for c in read_corpus(layout, root, skipped=[])},[]
+        for r in rows:
+            key = f"{r['speaker']}/{r['id']}"
+            c = clips.get((r['speaker'], r['id']))
+            if c is None:
+                raise ConfigError(f"{root}: the {layout} corpus has no clip {key} of cache {cache}; "
+                                  "pass the corpus root and layout the cache was prepared from")
+            paths.append(inside_root(root, c.audio or c.video, c.id))
+            if not paths[-1].exists():
+                raise MediaNotFoundError(paths[-1], f"recording of clip {key} of cache {cache} not found",
+                                         "pass the corpus root the cache was prepared from")
+        return paths
+
+    def _recording(self, rec:dict, key:str, path, video:VideoConfig, cache, max_av_diff:float)->np.ndarray:
+        "The recording at `path`, fitted to the clip's frames as `l2s prep` did and checked against its mel."
+        from l2s_nb.prep import fit_audio, LengthMismatchError
+        a,T = self.audio,len(rec['mouth'])
+        wav = load_audio(path, a.sample_rate)
+        try: wav = fit_audio(wav, T, a, video, max_av_diff, path)
+        except LengthMismatchError:
+            raise ConfigError(f"{cache}: clip {key} is {T/video.fps:.3f} s long but its recording {path} is "
+                              f"{len(wav)/a.sample_rate:.3f} s: the cache was not made from this recording"
+                              ) from None
+        cached = rec['mel'].astype(np.float32)
+        gap = float(np.abs(log_mel(wav, a)[:, :cached.shape[1]] - cached).mean())
+        if gap > MEL_MISMATCH:
+            raise ConfigError(f"{cache}: the cached mel of clip {key} is not the mel of its recording {path} "
+                              f"(mean |difference| {gap:.2f} > {MEL_MISMATCH}): "
+                              "the cache was not prepared from this recording")
+        return wav
+
+    @staticmethod
+    def _predict(model, rec:dict, speakers:list, device)->torch.Tensor:
+        "The model's log-mel of the clip's centre crops (float16, on the CPU), given its speaker if needed."
+        from l2s_nb.infer import speak
+        mode = getattr(model.cfg, 'speaker_mode', 'none')
+        if mode=='id' and rec['speaker'] not in speakers:
+            raise ConfigError(f"speaker {rec['speaker']!r} is not among the cache's training speakers")
+        spk = (None if mode=='none' else speakers.index(rec['speaker']) if mode=='id'
+               else torch.from_numpy(rec['mel'].astype(np.float32))[None].to(device))  # 'ref': its own mel
+        return speak(model, rec['mouth'], spk, video=model.video).half()
+
+    def set_epoch(self, epoch:int): self.epoch = epoch
+    def __len__(self): return len(self.mels)
+
+    def start(self, i:int)->int:
+        "First mel frame of item `i`'s segment: random per (seed, epoch, i) in training, else 0."
+        if not self.train: return 0
+        g = torch.Generator().manual_seed(hash((self.seed, self.epoch, i)) % 2**62)
+        return int(torch.randint(max(1, self.mels[i].shape[1] - self.segment + 1), (1,), generator=g))
+
+    def __getitem__(self, i):
+        hop,n,s,mel = self.audio.hop_length,self.segment,self.start(i),self.mels[i].float()
+        mel = F.pad(mel, (0, max(0, n - mel.shape[1])), value=math.log(self.audio.log_floor))
+        wav = F.pad(self.wavs[i], (0, max(0, (s+n)*hop - len(self.wavs[i]))))[s*hop:(s+n)*hop]
+        with torch.no_grad(): return dict(wav=wav, mel=mel[:, s:s+n], real_mel=self.to_mel(wav))
+
+# %% ../nbs/20_vocoder.ipynb #25b50124
+def predicted_mel_datasets(cache, # prep cache: its `train` clips train, its `val` clips (if any) validate
+                           root, # corpus root the cache was prepared from
+                           layout:str, # its corpus layout
+                           checkpoint, # lip-to-speech checkpoint that predicts the mels
+                           segment:int=32, # mel frames per segment
+                           audio:AudioConfig=AudioConfig(), # the vocoder's mel config
+                           seed:int=0,
+                           device='cpu', # where the model predicts
+                           mel_dir=None, # keep the predictions in `<mel_dir>/<split>.pt`
+                          )->tuple:
+    "`(train, val)` `PredictedMelSegments` of a prep cache's `train` and `val` clips (val: None without any)."
+    has_val = any(r['split']=='val' for r in read_tsv(Path(cache)/'manifest.tsv'))
+    file = lambda split: Path(mel_dir)/f'{split}.pt' if mel_dir else None
+    data = lambda split, train: PredictedMelSegments(cache, root, layout, checkpoint, split, audio, segment,
+                                                     train, seed, device, file(split))
+    return data('train', True), (data('val', False) if has_val else None)
+
+# %% ../nbs/20_vocoder.ipynb #3c72cd64
+def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --mels_from, the corpus root of --cache
+                      run_dir:str='runs/vocoder', # folder for logs, checkpoints and vocoder.pt
+                      preset:str=None, # istft, hifigan_v1, hifigan_v3, ... (default: --init's, else istft)
+                      split:str=None, # TSV with id and split columns: `train` ids train, the others validate
+                      steps:int=200000, # optimizer steps
+                      batch_size:int=16, # segments per step per process
+                      lr:float=2e-4, # peak learning rate (the discriminators': disc_lr_ratio times it)
+                      warmup_steps:int=0, # linear warmup steps
+                      val_every:int=1000, # steps between validations
+                      ckpt_every:int=1000, # steps between checkpoints
+                      log_every:int=50, # steps between log rows
+                      seed:int=0, # random seed
+                      device:str='auto', # auto, cpu, cuda, cuda:N
+                      num_workers:int=0, # DataLoader workers
+                      threads:int=0, # torch CPU threads (0 = torch's default)
+                      resume:store_true=False, # continue from run_dir/checkpoints/last.pt
+                      init:str=None, # start from this trained vocoder's checkpoint; --resume wins
+                      mels_from:str=None, # fine-tune on the mels this lip-to-speech checkpoint predicts
+                      cache:str=None, # with --mels_from: prep cache (train clips train, val clips validate)
+                      layout:str=None, # with --mels_from: the cache's corpus layout (grid, lrs3, ...)
+                      export:str=None, # also write the fp16 release vocoder here
+                     ):
+    "Train a neural vocoder on recordings, or fine-tune one on a lip-to-speech model's predicted mels."
+    from l2s_nb.train import TrainConfig
+    last = Path(run_dir)/'checkpoints'/'last.pt'
+    if resume and not last.exists():
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
+                          "check --run_dir, or drop --resume to start a fresh run there")
+    check_device(device)
+    if threads: torch.set_num_threads(threads)
+    tcfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, betas=[0.8, 0.99], warmup_steps=warmup_steps,
+                       val_every=val_every, ckpt_every=ckpt_every, log_every=log_every, seed=seed,
+                       device=device, num_workers=num_workers)
+    rel = train_vocoder(audio, run_dir, preset, split, tcfg, resume, init, mels_from, cache, layout)
+    if export and int(os.environ.get('RANK', 0))==0: atomic_write(export, lambda p: shutil.copyfile(rel, p))
+    ck = read_checkpoint(rel)
+    print(json.dumps(dict(vocoder=str(rel), export=export, step=ck['step'], metrics=ck['metrics'])))
+    return rel

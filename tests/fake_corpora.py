@@ -87,17 +87,26 @@ def fake_cache(folder, # new folder for the format-1 cache
                n:int=3, # clips (the first is 'val', the rest 'train')
                frames:int=20, # frames per clip
                region:str='mouth', # the region the cache says its crops show
+               corpus=None, # also write each clip's recording (a tone) here as a manifest-layout corpus; mels made from it
               )->Path:
-    "A small format-1 prep cache written directly, as `prep` would: crops of a drifting portrait, random mels, manifest, prep_config.json."
+    "A format-1 prep cache written as `prep` would: portrait crops, random mels (or the corpus's), manifest, prep_config.json."
+    from l2s_nb.audio import load_audio, log_mel
     from l2s_nb.cache import cache_config, save_record
     from l2s_nb.config import AudioConfig, VideoConfig
     folder, cfg, rows, rng = Path(folder), cache_config(AudioConfig(), VideoConfig(region=region)), [], np.random.default_rng(0)
-    face = portrait_frames(frames + n)
+    face, clips = portrait_frames(frames + n), []
     for k in range(n):
+        split = 'val' if k == 0 else 'train'
+        mel = rng.normal(-5, 2, (80, 4*frames))
+        if corpus is not None:
+            path = save_audio(Path(corpus)/'audio'/f'c{k}.wav', tone(frames/25, f0=140. + 30*k))
+            mel = log_mel(load_audio(path))[:, :4*frames]  # from the file, as prep reads it
+            clips.append(Clip(f'c{k}', 's1', split, f'video/c{k}.mp4', f'audio/c{k}.wav', transcript=f'clip {k}'))
         save_record(folder/'s1'/f'c{k}.npz', dict(mouth=face[k:k+frames, 120:216, 132:228], text=f'clip {k}', speaker='s1',
-                                                 mel=rng.normal(-5, 2, (80, 4*frames)).astype(np.float16), id=f'c{k}', config=cfg))
-        rows.append(dict(id=f'c{k}', speaker='s1', split='val' if k == 0 else 'train', n_frames=frames, path=f's1/c{k}.npz',
+                                                 mel=mel.astype(np.float16), id=f'c{k}', config=cfg))
+        rows.append(dict(id=f'c{k}', speaker='s1', split=split, n_frames=frames, path=f's1/c{k}.npz',
                          transcript=f'clip {k}', n_lost=0, jitter=0.1, av_offset=0, av_corr=0.5))
     write_tsv(folder/'manifest.tsv', rows, list(rows[0]))
     (folder/'prep_config.json').write_text(cfg)
+    if corpus is not None: save_manifest(clips, Path(corpus)/'manifest.tsv')
     return folder
