@@ -12,7 +12,7 @@ from .config import ConfigError
 # %% auto #0
 __all__ = ['SPACELESS', 'IPA', 'DIGIT_WORDS', 'DIGIT_MODES', 'ENGLISH_CHARS', 'ESPEAK_VOICES', 'TOKENIZERS', 'base_language',
            'is_spaceless', 'check_language', 'lowercase', 'say_digits', 'normalize_text', 'CharTokenizer',
-           'espeak_voice', 'phoneme_words', 'phonemize', 'PhonemeTokenizer', 'tokenizer_from_spec']
+           'espeak_voice', 'phoneme_words', 'phonemize', 'PhonemeTokenizer', 'tokenizer_from_spec', 'build_tokenizer']
 
 # %% ../nbs/07_text.ipynb #87541c66
 SPACELESS = ('zh', 'cmn', 'yue', 'wuu', 'hak', 'nan', 'ja', 'th', 'lo', 'km', 'my', 'bo') # no word spaces
@@ -268,3 +268,11 @@ def tokenizer_from_spec(spec:dict|None)->CharTokenizer|PhonemeTokenizer:
     if spec.get('kind') not in TOKENIZERS:
         raise ConfigError(f"tokenizer spec: kind must be one of {list(TOKENIZERS)}, got {spec.get('kind')!r}")
     return TOKENIZERS[spec['kind']](spec['symbols'], spec.get('language', 'en'))
+
+def build_tokenizer(texts:Sequence[str], # training transcripts
+                    language:str|Sequence[str]='en', # their language, one for all or one per text
+                    kind:str='char', # 'char' or 'phoneme'
+                   )->CharTokenizer|PhonemeTokenizer:
+    "The CTC vocabulary of `kind` read off `texts` (English characters: the fixed `CharTokenizer()`)."
+    if kind not in TOKENIZERS: raise ConfigError(f"tokenizer kind must be one of {list(TOKENIZERS)}, got {kind!r}")
+    return TOKENIZERS[kind].from_texts(texts, language)
