@@ -16,7 +16,7 @@ from .corpora import read_tsv, write_tsv, safe_name
 __all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'stored_config', 'save_record',
            'load_record', 'npz_frames', 'CacheFormatError', 'cache_format', 'cache_configs', 'encode_mouth',
            'decode_mouth', 'encode_mel', 'decode_mel', 'encode_record', 'decode_record', 'clip_block', 'iter_shard',
-           'block_members', 'ShardWriter', 'pack', 'CacheReader', 'unpack', 'pack_cli', 'unpack_cli']
+           'block_members', 'ShardWriter', 'language_of', 'pack', 'CacheReader', 'unpack', 'pack_cli', 'unpack_cli']
 
 # %% ../nbs/08_cache.ipynb #f783211f
 def cache_config(audio:AudioConfig, video:VideoConfig)->str:
@@ -239,6 +239,10 @@ class ShardWriter:
 # %% ../nbs/08_cache.ipynb #683caad9
 _PACK = {}
 
+def language_of(d:dict)->str:
+    "Spoken language of a manifest row or a record: its `language`, else 'en' (caches made before languages)."
+    return d.get('language') or 'en'
+
 def _init_pack(audio, video): _PACK.update(audio=audio, video=video)
 
 def _number(v:str):
@@ -253,6 +257,7 @@ def _pack_one(job:tuple)->tuple:
     row, path = job
     rec = load_record(path, _PACK['audio'], _PACK['video'])
     meta = {k: _number(row[k]) for k in ('n_lost', 'jitter', 'av_offset', 'av_corr') if k in row}
+    if language_of(row) != 'en': meta['language'] = language_of(row)  # English records: as before
     return row, encode_record(rec, split=row['split'], **meta), len(rec['mouth'])
 
 def _new_folder(out:Path, cache:Path):

@@ -4,18 +4,18 @@
 
 # %% ../nbs/05_corpora.ipynb #4e28143d
 from __future__ import annotations
-import csv, inspect, os
+import csv, inspect, json, os
 from collections import Counter
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 from .config import *
-from .text import normalize_text
+from .text import normalize_text, base_language, check_language
 
 # %% auto #0
 __all__ = ['CLIP_COLUMNS', 'VIDEO_EXTS', 'AUDIO_EXTS', 'GRID_WORDS', 'LAYOUTS', 'ManifestError', 'Clip', 'safe_name',
-           'inside_root', 'write_tsv', 'read_tsv', 'save_manifest', 'read_manifest', 'align_words', 'read_align',
-           'every_nth_split', 'grid_aligns', 'read_grid', 'grid_words', 'read_lrs2', 'read_lrs3', 'read_lrw',
-           'read_lip2wav', 'read_corpus']
+           'inside_root', 'write_tsv', 'read_tsv', 'manifest_columns', 'save_manifest', 'read_manifest', 'align_words',
+           'read_align', 'every_nth_split', 'grid_aligns', 'read_grid', 'grid_words', 'read_lrs2', 'read_lrs3',
+           'read_lrw', 'read_lip2wav', 'read_corpus']
 
 # %% ../nbs/05_corpora.ipynb #f4c22624
 class ManifestError(L2SError, ValueError):
@@ -33,6 +33,7 @@ class Clip:
     landmarks:str='' # ground-truth landmarks .npy (T, 20 or 68, 2), '' = track the face
     transcript:str='' # normalised text ('' if the corpus has none)
     duration:float=float('nan') # seconds, if known without decoding
+    language:str='en' # spoken language, BCP-47-ish: 'en', 'es', 'ru', 'hi', 'cmn', ...
 
 CLIP_COLUMNS = [f.name for f in fields(Clip)]
 
@@ -71,14 +72,19 @@ def read_tsv(path)->list[dict]:
     if not path.exists(): raise ManifestError(f"{path}: file not found")
     with open(path, newline='') as f: return list(csv.DictReader(f, delimiter='\t'))
 
+def manifest_columns(clips:list, columns:list[str]=CLIP_COLUMNS)->list[str]:
+    "`columns` without `language` when every clip (a `Clip` or a row) is English: such files stay as they were."
+    english = all((c.get('language') if isinstance(c, dict) else c.language) in (None, '', 'en') for c in clips)
+    return [k for k in columns if k != 'language' or not english]
+
 def save_manifest(clips:list[Clip], path)->Path:
-    "Write clips as a manifest TSV."
-    return write_tsv(path, [asdict(c) for c in clips], CLIP_COLUMNS)
+    "Write clips as a manifest TSV (with a `language` column when some clip is not English)."
+    return write_tsv(path, [asdict(c) for c in clips], manifest_columns(clips))
 
 def read_manifest(root, # corpus root; every path in the manifest must lie inside it
                   path=None, # manifest TSV (default `root/manifest.tsv`)
                  )->list[Clip]:
-    "Clips of a manifest TSV (columns as `Clip`; `id` and `video` required), with every path checked to lie inside `root`."
+    "Clips of a manifest TSV (columns as `Clip`, `id` and `video` required, `language` 'en' if absent), paths checked."
     path = Path(path or Path(root)/'manifest.tsv'); clips = []
     for i,row in enumerate(read_tsv(path), 2):
         where = f"{path} line {i}"
@@ -88,7 +94,9 @@ def read_manifest(root, # corpus root; every path in the manifest must lie insid
             if row.get(k): inside_root(root, row[k], where)
         d = {k: row[k] for k in CLIP_COLUMNS if row.get(k) not in (None, '')}
         d.setdefault('speaker', 'unknown'); d.setdefault('split', 'train')
-        d['transcript'] = normalize_text(d.get('transcript', ''))
+        try: d['language'] = check_language(d.get('language', 'en'), where)
+        except ConfigError as e: raise ManifestError(str(e)) from None
+        d['transcript'] = normalize_text(d.get('transcript', ''), d['language'])
         if 'duration' in d: d['duration'] = float(d['duration'])
         clips.append(Clip(**d))
     return clips
@@ -107,9 +115,9 @@ def align_words(path)->list[tuple[int,int,str]]:
         rows.append(f)
     return [(int(a), int(b), w) for a,b,w in rows if w not in ('sil', 'sp')]
 
-def read_align(path)->str:
-    "Transcript of a GRID `.align` file, silences dropped; a file without words is a `ManifestError`."
-    text = normalize_text(' '.join(w for *_,w in align_words(path)))
+def read_align(path, language:str='en')->str:
+    "Transcript of a GRID `.align` file in `language`, silences dropped; no words is a `ManifestError`."
+    text = normalize_text(' '.join(w for *_,w in align_words(path)), language)
     if not text: raise ManifestError(f"{path}: no word lines ('start end word' with a word other than sil/sp), "
                                      "so the clip has no transcript; fix or remove the file")
     return text
@@ -126,6 +134,13 @@ def grid_aligns(root, spk:str)->dict:
     "`{id: path}` of GRID speaker `spk`'s `.align` files: under its folder, or under `alignments/` (the original layout)."
     return _index(Path(root)/spk, ('.align',)) | _index(Path(root)/'alignments'/spk, ('.align',))
 
+def _speaker_languages(root:Path)->dict:
+    "`{speaker: language}` of a SynthGRID corpus: its speakers' eSpeak voices in `speakers.json` (else {})."
+    p = root/'speakers.json'
+    try: info = json.loads(p.read_text()) if p.exists() else []
+    except json.JSONDecodeError as e: raise ManifestError(f"{p}: not valid JSON ({e})") from None
+    return {s['name']: base_language(s['voice'].partition('+')[0]) for s in info if s.get('name') and s.get('voice')}
+
 def _tsv_by_id(root:Path, spk:str, name:str)->dict:
     "Rows of `name` (in the corpus root or the speaker folder) for speaker `spk`, by id."
     rows = {}
@@ -141,7 +156,7 @@ def read_grid(root, # corpus root
     root = Path(root)
     speakers = sorted((p.name for p in root.iterdir() if p.is_dir() and p.name[0] == 's' and p.name[1:].isdigit()), key=lambda s: int(s[1:])) if root.is_dir() else []
     if not speakers: raise ManifestError(f"{root}: no GRID speaker folders (s1, s2, ...) found", )
-    clips = []
+    clips, voices = [], _speaker_languages(root)
     for spk in speakers:
         videos = _index(root/spk, VIDEO_EXTS)
         audios = _index(root/spk, AUDIO_EXTS)
@@ -151,9 +166,10 @@ def read_grid(root, # corpus root
         texts, splits = _tsv_by_id(root, spk, 'transcripts.tsv'), _tsv_by_id(root, spk, 'splits.tsv')
         default_split = every_nth_split(videos)
         for i,v in videos.items():
+            lang = texts.get(i, {}).get('language') or voices.get(spk, 'en')
             try:
-                if i in aligns: text = read_align(aligns[i])
-                elif i in texts: text = normalize_text(texts[i]['transcript'])
+                if i in aligns: text = read_align(aligns[i], lang)
+                elif i in texts: text = normalize_text(texts[i]['transcript'], lang)
                 else: raise ManifestError(f"{v}: no transcript (no {i}.align and no row in transcripts.tsv)")
             except ManifestError as e:
                 if skipped is None: raise
@@ -161,7 +177,8 @@ def read_grid(root, # corpus root
             n = texts.get(i, {}).get('n_video_frames')
             clips.append(Clip(i, spk, splits[i]['split'] if i in splits else default_split[i], str(v.relative_to(root)),
                               str(audios[i].relative_to(root)) if i in audios else '',
-                              str(marks[i].relative_to(root)) if i in marks else '', text, int(n)/25 if n else float('nan')))
+                              str(marks[i].relative_to(root)) if i in marks else '', text, int(n)/25 if n else float('nan'),
+                              lang))
     return clips
 
 # %% ../nbs/05_corpora.ipynb #486e187c

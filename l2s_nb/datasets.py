@@ -12,8 +12,8 @@ import numpy as np, torch
 from torch.utils.data import Dataset, IterableDataset, DataLoader, Sampler, get_worker_info
 from .config import *
 from .corpora import ManifestError, read_tsv
-from .cache import CacheReader, CacheFormatError, decode_record, iter_shard, pack
-from .text import CharTokenizer
+from .cache import CacheReader, CacheFormatError, decode_record, iter_shard, pack, language_of
+from .text import CharTokenizer, build_tokenizer
 
 # %% auto #0
 __all__ = ['crop_frames', 'time_mask', 'LipDataset', 'collate', 'BucketSampler', 'EpochBatches', 'seed_worker', 'make_loader',
@@ -47,6 +47,7 @@ class LipDataset(Dataset):
                  speakers:list[str]|None=None, # speaker list for `speaker` indices (default: all speakers in the cache, sorted)
                  audio:AudioConfig|None=None, video:VideoConfig|None=None, # configs the cache must match
                  manifest:str='manifest.tsv', # manifest file in `cache`
+                 tokenizer=None, # CTC vocabulary of `tokens` (default: English characters; see `train_val_datasets`)
                 ):
         self.reader = CacheReader(cache, audio, video, manifest)
         self.cache, self.audio, self.video, rows = self.reader.folder, self.reader.audio, self.reader.video, self.reader.rows
@@ -58,7 +59,7 @@ class LipDataset(Dataset):
         if unknown: raise ManifestError(f"{self.cache}: speakers {sorted(unknown)[:3]} are not in the given speaker list")
         self.window, self.time_mask, self.seed, self.epoch = window, time_mask, seed, 0
         self.augment = split == 'train' if augment is None else augment
-        self.mpf, self.tok = mels_per_frame(self.audio, self.video), CharTokenizer()
+        self.mpf, self.tok = mels_per_frame(self.audio, self.video), tokenizer or CharTokenizer()
 
     def __len__(self): return len(self.rows)
     def set_epoch(self, epoch:int): self.epoch = epoch
@@ -84,7 +85,8 @@ class LipDataset(Dataset):
         mouth = mouth.astype(np.float32); mouth /= 255  # one float copy: each is ~2 MB of fresh memory per clip
         if rng is not None and self.time_mask: time_mask(mouth, rng, self.time_mask, self.video.fps, inplace=True)
         return dict(mouth=torch.from_numpy(mouth), mel=torch.from_numpy(np.asarray(mel, np.float32)),
-                    tokens=torch.tensor(self.tok.encode(rec['text']) if whole else [], dtype=torch.int64),
+                    tokens=torch.tensor(self.tok.encode(rec['text'], language_of(self.rows[i])) if whole else [],
+                                        dtype=torch.int64),
                     speaker=self.speaker_index[self.rows[i]['speaker']], text=rec['text'], id=rec['id'])
 
 # %% ../nbs/12_datasets.ipynb #15fe5e81
@@ -177,6 +179,7 @@ def train_val_datasets(cache, # folder written by `prep`
                        seed:int=0, # augmentation seed
                        time_mask:int=10, # longest masked span of the training clips (frames per second; 0: none)
                        clips:int=0, # train on this many training clips, a seeded random subset (0: all; learning curves)
+                       tokens:str='char', # CTC targets: 'char' (characters of the training transcripts) or 'phoneme'
                       )->tuple:
     "`(train_set, val_set, collate)` of a prep cache: the default data factory of `l2s train`."
     splits = {r['split'] for r in read_tsv(Path(cache)/'manifest.tsv')}
@@ -186,7 +189,9 @@ def train_val_datasets(cache, # folder written by `prep`
         if clips > len(train): raise ConfigError(f"{cache}: clips={clips}, but the training split holds {len(train)}")
         keep = set(random.Random(seed).sample(range(len(train)), clips))
         train.rows = [r for k,r in enumerate(train.rows) if k in keep]
-    return train, (LipDataset(cache, val, speakers=train.speakers) if val else None), partial(collate, mel_pad=math.log(train.audio.log_floor))
+    train.tok = build_tokenizer([r['transcript'] for r in train.rows], [language_of(r) for r in train.rows], tokens)
+    val = LipDataset(cache, val, speakers=train.speakers, tokenizer=train.tok) if val else None
+    return train, val, partial(collate, mel_pad=math.log(train.audio.log_floor))
 
 # %% ../nbs/12_datasets.ipynb #8bc007d1
 def stream_plan(counts:list[int], # clips in each shard

@@ -11,15 +11,15 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .config import *
 from .audio import load_audio, save_audio
-from .corpora import read_corpus, read_tsv, write_tsv
-from .cache import load_record
+from .corpora import read_corpus, read_tsv, write_tsv, manifest_columns
+from .cache import load_record, language_of
 from .prep import fit_audio, prep
 from .datasets import train_val_datasets
 from .recipes import build_recipe, load_recipe
 from .train import TrainConfig, fit, export_release, model_config_for, factory_options
 from .infer import speak
 from .vocoder import load_vocoder
-from .metrics import pair_files, score_files, summarize, summary_markdown, plot_mel_pair
+from .metrics import pair_files, score_files, summarize, summarize_by, summary_markdown, plot_mel_pair
 from .judge import load_judge
 
 # %% auto #0
@@ -126,7 +126,7 @@ def evaluate_model(checkpoint, # release or training checkpoint
     rows = rows[:cfg.max_eval] if cfg.max_eval else rows
     mels = [load_record(Path(cache)/r['path'], model.audio, model.video)['mel'] for r in ([r for r in manifest if r['split']=='train'][:200] or rows)]
     mean_frame = torch.from_numpy(np.concatenate(mels, 1).astype(np.float32).mean(1))
-    texts = {}
+    texts, langs = {}, {}
     for r in tqdm(rows, desc='speaking'):
         rec, key = load_record(Path(cache)/r['path'], model.audio, model.video), f"{r['speaker']}_{r['id']}"
         gen_mel = speak(model, rec['mouth'], video=model.video)
@@ -135,18 +135,23 @@ def evaluate_model(checkpoint, # release or training checkpoint
         ref = load_audio(audio_of[(r['speaker'], r['id'])], model.audio.sample_rate)
         save_audio(out/'ref'/f'{key}.wav', fit_audio(ref, len(rec['mouth']), model.audio, model.video, 0.2, key))
         for name,wav in zip(('gen', 'oracle', 'mean_speech'), wavs): save_audio(out/name/f'{key}.wav', wav)
-        texts[key] = str(rec['text'])
-    write_tsv(out/'transcripts.tsv', [dict(id=k, transcript=t) for k,t in texts.items()], ['id', 'transcript'])
+        texts[key], langs[key] = str(rec['text']), language_of(r)
+    cols = manifest_columns([dict(language=l) for l in langs.values()], ['id', 'transcript', 'language'])  # English: as before
+    write_tsv(out/'transcripts.tsv', [dict(id=k, transcript=t, language=langs[k]) for k,t in texts.items()], cols)
     judge = _judge_for(cfg)
-    results = {}
+    results, by_language, several = {}, {}, len(set(langs.values()))>1
     for name in ('gen', 'oracle', 'mean_speech'):
-        scored = score_files(pair_files(out/'ref', out/name), texts if judge else None, judge)
+        scored = score_files(pair_files(out/'ref', out/name), texts if judge else None, judge,
+                             languages=langs if set(langs.values())-{'en'} else None)
         results[name] = summarize(scored)
+        if several: by_language[name] = summarize_by(scored)
     k0 = next(iter(texts))
     from l2s_nb.audio import log_mel
     plot_mel_pair(log_mel(load_audio(out/'ref'/f'{k0}.wav')), log_mel(load_audio(out/'gen'/f'{k0}.wav')), k0, out/f'mel_{k0}.png')
     import matplotlib.pyplot as plt; plt.close('all')
-    return dict(n=len(rows), judge=getattr(judge, 'name', None), model=results['gen'], oracle=results['oracle'], baseline=results['mean_speech'])
+    names = dict(model='gen', oracle='oracle', baseline='mean_speech')
+    return dict(n=len(rows), judge=getattr(judge, 'name', None), **{k: results[n] for k,n in names.items()},
+                **({'by_language': {k: by_language[n] for k,n in names.items()}} if several else {}))
 
 # %% ../nbs/70_experiment.ipynb #f09bb83a
 def results_markdown(res:dict)->str:
@@ -156,8 +161,13 @@ def results_markdown(res:dict)->str:
     cols = [(k, title) for k,title in cols if k in res]
     pct = lambda k: k.startswith(('wer', 'cer'))
     fmt = lambda k, s: (f"{100*s['mean']:.1f}% [{100*s['lo']:.1f}, {100*s['hi']:.1f}]" if pct(k) else f"{s['mean']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]")
-    lines = ['| metric | ' + ' | '.join(t for _,t in cols) + ' |', '|---' * (len(cols)+1) + '|']
-    lines += [f"| {m} | " + ' | '.join(fmt(m, res[k][m]) for k,_ in cols) + ' |' for m in res['model'] if all(m in res[k] for k,_ in cols)]
+    def table(r:dict)->list[str]:
+        lines = ['| metric | ' + ' | '.join(t for _,t in cols) + ' |', '|---' * (len(cols)+1) + '|']
+        return lines + [f"| {m} | " + ' | '.join(fmt(m, r[k][m]) for k,_ in cols) + ' |'
+                        for m in r['model'] if all(m in r[k] for k,_ in cols)]
+    lines = table(res)
+    for lang in res['by_language']['model'] if 'by_language' in res else []:  # several languages: a table for each
+        lines += ['', f'**{lang}**', ''] + table({k: v[lang] for k,v in res['by_language'].items()})
     return '\n'.join(lines) + f"\n\n{res['n']} clips of split `{res['config']['eval_split']}`; judge: {res['judge'] or 'none'}; 95% confidence intervals in brackets.\n"
 
 def run_experiment(cfg:ExperimentConfig, # what to run

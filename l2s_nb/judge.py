@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .config import (AudioConfig, ConfigError, L2SError, MediaNotFoundError, atomic_write, get_logger,
                            run_info, seed_everything, to_dict, from_dict, check_compatible, check_device)
 from .audio import load_audio, log_mel
-from .text import CharTokenizer, normalize_text
+from .text import CharTokenizer, PhonemeTokenizer, normalize_text, is_spaceless, base_language, tokenizer_from_spec
 from .corpora import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
 from .layers import length_mask
 from .recipes import Trainable
@@ -31,30 +31,40 @@ __all__ = ['error_counts', 'wer', 'cer', 'JudgeConfig', 'WordTokenizer', 'tokeni
 _log = get_logger('judge')
 
 # %% ../nbs/51_judge.ipynb #2989e8e2
-def _normalized(texts:Sequence[str])->list[str]: return [normalize_text(t) for t in texts]
+def _langs(language, n:int)->list:
+    "One language per utterance: `language` repeated, or the `n` given."
+    langs = [language]*n if language is None or isinstance(language, str) else list(language)
+    if len(langs)!=n: raise ConfigError(f"{n} transcripts but {len(langs)} languages")
+    return langs
+
+def _normalized(texts:Sequence[str], language='en')->list[str]:
+    return [normalize_text(t, l) for t,l in zip(texts, _langs(language, len(texts)))]
 
 def error_counts(refs:Sequence[str], # reference transcripts
                  hyps:Sequence[str], # recognised transcripts, same order
                  unit:str='word', # 'word' or 'char'
+                 language:str|Sequence[str]='en', # their language, one for all or one per utterance
                 )->tuple[np.ndarray,np.ndarray]:
     "Per-utterance edit counts (substitutions + deletions + insertions) and reference lengths, after normalisation."
     if len(refs)!=len(hyps): raise ConfigError(f"error_counts: {len(refs)} references but {len(hyps)} hypotheses")
     if unit not in ('word','char'): raise ConfigError(f"error_counts: unit must be 'word' or 'char', got {unit!r}")
     process = jiwer.process_words if unit=='word' else jiwer.process_characters
     errs,lens = [],[]
-    for r,h in zip(_normalized(refs), _normalized(hyps)):
+    langs = _langs(language, len(refs))
+    for r,h,l in zip(_normalized(refs, langs), _normalized(hyps, langs), langs):
+        if unit=='char' and is_spaceless(l): r,h = r.replace(' ', ''),h.replace(' ', '')  # Han, Thai...: characters only
         if not r: raise ConfigError(f"error_counts: empty reference transcript (hypothesis {h!r}); every scored utterance needs text")
         o = process(r, h)
         errs.append(o.substitutions+o.deletions+o.insertions); lens.append(o.substitutions+o.deletions+o.hits)
     return np.array(errs), np.array(lens)
 
-def wer(refs:Sequence[str], hyps:Sequence[str])->float:
+def wer(refs:Sequence[str], hyps:Sequence[str], language:str|Sequence[str]='en')->float:
     "Corpus word error rate of `hyps` against `refs` (normalised text)."
-    e,n = error_counts(refs, hyps, 'word'); return float(e.sum()/n.sum())
+    e,n = error_counts(refs, hyps, 'word', language); return float(e.sum()/n.sum())
 
-def cer(refs:Sequence[str], hyps:Sequence[str])->float:
-    "Corpus character error rate of `hyps` against `refs` (normalised text; spaces count as characters)."
-    e,n = error_counts(refs, hyps, 'char'); return float(e.sum()/n.sum())
+def cer(refs:Sequence[str], hyps:Sequence[str], language:str|Sequence[str]='en')->float:
+    "Corpus character error rate of `hyps` against `refs` (normalised text; spaces count where words have them)."
+    e,n = error_counts(refs, hyps, 'char', language); return float(e.sum()/n.sum())
 
 # %% ../nbs/51_judge.ipynb #9cb64478
 @dataclass
@@ -66,23 +76,30 @@ class JudgeConfig:
     n_layers:int=2 # bidirectional GRU layers
     dropout:float=0.1 # dropout after the front end and between GRU layers
     words:list=field(default_factory=list) # closed word vocabulary for word-level CTC; empty = characters (CharTokenizer)
+    vocab:dict=field(default_factory=dict) # CTC vocabulary (a tokenizer's `spec()`; with words: `language`); {}: English
     grammar:list=field(default_factory=list) # word slots for constrained decoding (`slot_grammar`); empty = greedy decoding only
 
     @property
     def n_tokens(self)->int:
         "Output classes including the CTC blank."
-        return len(self.words)+1 if self.words else len(CharTokenizer())
+        return len(tokenizer_for(self))
 
 # %% ../nbs/51_judge.ipynb #3bf78704
 class WordTokenizer:
     "Closed word vocabulary for CTC: id 0 is the blank, then `words` in order; the `CharTokenizer` interface."
     blank = 0
-    def __init__(self, words:Sequence[str]): self.words = list(words); self._ids = {w:i+1 for i,w in enumerate(self.words)}
+    def __init__(self, words:Sequence[str], language:str='en'):
+        self.words,self.language = list(words),language; self._ids = {w:i+1 for i,w in enumerate(self.words)}
     def __len__(self): return len(self.words)+1
-    def encode(self, text:str)->list[int]:
-        "Ids of the words of `normalize_text(text)`; a word outside the vocabulary is a `ConfigError`."
+    def reference(self, text:str, language:str|None=None)->str:
+        "`text` as this tokenizer writes it: `normalize_text` in `language` (default: the tokenizer's)."
+        return normalize_text(text, language or self.language)
+    @property
+    def text_language(self)->str: return self.language
+    def encode(self, text:str, language:str|None=None)->list[int]:
+        "Ids of the words of `self.reference(text, language)`; a word outside the vocabulary is a `ConfigError`."
         out = []
-        for w in normalize_text(text).split():
+        for w in self.reference(text, language).split():
             if w not in self._ids: raise ConfigError(f"word {w!r} (in {text!r}) is not in the judge's {len(self.words)}-word vocabulary")
             out.append(self._ids[w])
         return out
@@ -95,8 +112,9 @@ class WordTokenizer:
         return self.decode([i for k,i in enumerate(ids) if i!=self.blank and (k==0 or i!=ids[k-1])])
 
 def tokenizer_for(cfg:JudgeConfig):
-    "The tokenizer of a judge config: words if it has a vocabulary, else characters."
-    return WordTokenizer(cfg.words) if cfg.words else CharTokenizer()
+    "The tokenizer of a judge config: its closed word list, else its `vocab` (English characters when empty)."
+    if cfg.words: return WordTokenizer(cfg.words, cfg.vocab.get('language', 'en'))
+    return tokenizer_from_spec(cfg.vocab)
 
 # %% ../nbs/51_judge.ipynb #13673472
 class ChannelNorm(nn.Module):
@@ -160,9 +178,9 @@ def greedy_decode(log_probs:torch.Tensor, # (B, T, n_tokens) from `CTCJudge`
     return [tok.ctc_collapse(best[:int(n)]) for best,n in zip(log_probs.argmax(-1), lengths)]
 
 # %% ../nbs/51_judge.ipynb #13a5d085
-def slot_grammar(texts:Sequence[str])->list[list[str]]:
+def slot_grammar(texts:Sequence[str], language:str='en')->list[list[str]]:
     "Word slots of a fixed-length grammar read off transcripts (GRID: 6 slots); `[]` when transcripts differ in length."
-    words = [normalize_text(t).split() for t in texts]
+    words = [normalize_text(t, language).split() for t in texts]
     if not words or len({len(w) for w in words})!=1: return []
     return [sorted({w[k] for w in words}) for k in range(len(words[0]))]
 
@@ -328,7 +346,7 @@ class JudgeData(Dataset):
             raise ConfigError(f"train_judge: need matching non-empty mels and texts, got {len(mels)} and {len(texts)}")
         self.mels,self.texts,self.tok,self.tcfg,self.spans,self.seed,self.epoch = mels,list(texts),tok,tcfg,spans,seed,0
         if tcfg and tcfg.splice>0:
-            self.words = [normalize_text(t).split() for t in texts]
+            self.words = [normalize_text(t, getattr(tok, 'language', 'en')).split() for t in texts]
             if spans is None or len(spans)!=len(mels):
                 raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
             if len({len(w) for w in self.words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, self.words)):
@@ -408,8 +426,9 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                      log_every=1, val_every=per_epoch, ckpt_every=per_epoch, device='cpu')
     def error_rates(m, step, run):
         hyps,greedy = read_mels(m.judge, val_mels)
-        rates = dict(wer=wer(val_texts, hyps), cer=cer(val_texts, hyps))
-        if m.judge.grammar: rates['greedy_wer'] = wer(val_texts, greedy)
+        refs,lang = [tok.reference(t) for t in val_texts],tok.text_language  # IPA for a phoneme judge
+        rates = dict(wer=wer(refs, hyps, lang), cer=cer(refs, hyps, lang))
+        if m.judge.grammar: rates['greedy_wer'] = wer(refs, greedy, lang)
         _log.info(f"epoch {step//per_epoch}: " + ' '.join(f'val_{k}={v:.4g}' for k,v in rates.items()))
         return rates
     with tempfile.TemporaryDirectory() as tmp:
@@ -451,18 +470,26 @@ class Judge:
     def __init__(self, recognize:Callable[[list[np.ndarray]], list[str]], # 16 kHz float32 waveforms → transcripts
                  name:str='judge', # how results name this recogniser
                  sample_rate:int=16000, # rate the recogniser expects
-                ): self.recognize,self.name,self.sample_rate = recognize,name,sample_rate
+                 language:str='en', # language of the transcripts it writes: how they are normalised and scored
+                 reference:Callable[[str, str], str]|None=None, # (transcript, its language) → what the judge should write
+                ):
+        self.recognize,self.name,self.sample_rate,self.language,self.reference = recognize,name,sample_rate,language,reference
 
     def transcribe(self, wavs:Sequence[np.ndarray])->list[str]:
         "Normalised transcripts of `wavs` (mono float32 at `sample_rate`)."
         hyps = list(self.recognize(list(wavs)))
         if len(hyps)!=len(wavs): raise L2SError(f"judge {self.name} returned {len(hyps)} transcripts for {len(wavs)} waveforms")
-        return _normalized(hyps)
+        return _normalized(hyps, self.language)
 
-    def evaluate(self, wavs:Sequence[np.ndarray], refs:Sequence[str])->dict:
-        "WER, CER and the transcripts of `wavs` against reference texts `refs`."
-        hyps = self.transcribe(wavs)
-        return dict(wer=wer(refs, hyps), cer=cer(refs, hyps), hyps=hyps)
+    def references(self, refs:Sequence[str], languages:str|Sequence[str]|None=None)->list[str]:
+        "`refs` (in `languages`, default the judge's) as the judge should write them: IPA for a phoneme judge."
+        langs = _langs(languages or self.language, len(refs))
+        return [self.reference(r, l) if self.reference else r for r,l in zip(refs, langs)]
+
+    def evaluate(self, wavs:Sequence[np.ndarray], refs:Sequence[str], languages:str|Sequence[str]|None=None)->dict:
+        "WER, CER and the transcripts of `wavs` against reference texts `refs` (in `languages`, default the judge's)."
+        hyps,refs = self.transcribe(wavs),self.references(refs, languages)
+        return dict(wer=wer(refs, hyps, self.language), cer=cer(refs, hyps, self.language), hyps=hyps)
 
     @classmethod
     def from_checkpoint(cls, path, batch_size:int=32,
@@ -471,7 +498,8 @@ class Judge:
         "Judge backed by a trained `CTCJudge` checkpoint."
         model = load_ctc_judge(path); cfg = AudioConfig()
         name = Path(path).stem + ('' if constrained or not model.grammar else ':greedy')
-        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size, constrained), name=name, sample_rate=cfg.sample_rate)
+        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size, constrained), name=name,
+                   sample_rate=cfg.sample_rate, language=model.tokenizer.text_language, reference=model.tokenizer.reference)
 
     @classmethod
     def from_faster_whisper(cls, model_dir, # local folder of a CTranslate2 Whisper model (nothing is downloaded)
@@ -483,9 +511,11 @@ class Judge:
         except ImportError: raise ConfigError(f"{model_dir}: using a Whisper judge needs the optional package faster_whisper (pip install faster-whisper); l2s_nb does not depend on it") from None
         check_device(device)
         model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, local_files_only=True)
+        say = spell_digits if base_language(language)=='en' else (lambda t: t)  # other languages keep their digits
         def recognize(wavs):
-            return [spell_digits(' '.join(s.text for s in model.transcribe(w, language=language, beam_size=beam_size)[0])) for w in wavs]
-        return cls(recognize, name=f'whisper:{model_dir.name}')
+            return [say(' '.join(s.text for s in model.transcribe(w, language=language, beam_size=beam_size)[0]))
+                    for w in wavs]
+        return cls(recognize, name=f'whisper:{model_dir.name}', language=language)
 
 def load_judge(spec:str)->Judge:
     "A `Judge` from a checkpoint path (`.pt`) or a local faster-whisper model folder."
@@ -528,30 +558,41 @@ def corpus_mels(root, # corpus root the clips' paths are relative to
     return [mels[clip_key(c)] for c in clips]
 
 # %% ../nbs/51_judge.ipynb #d8877b3a
-def slot_accuracy(refs:Sequence[str], hyps:Sequence[str])->list[float]:
+def slot_accuracy(refs:Sequence[str], hyps:Sequence[str], language:str='en')->list[float]:
     "Word accuracy at each position of equal-length sentences (e.g. per GRID slot)."
-    r,h = [normalize_text(t).split() for t in refs],[normalize_text(t).split() for t in hyps]
+    r,h = [normalize_text(t, language).split() for t in refs],[normalize_text(t, language).split() for t in hyps]
     n = len(r[0])
     if any(len(x)!=n for x in r): raise ConfigError(f"slot_accuracy: reference sentences must all have {n} words")
     return [float(np.mean([len(b)>k and a[k]==b[k] for a,b in zip(r, h)])) for k in range(n)]
 
 def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence[Clip], held_mels)->dict:
     "WER/CER (constrained and greedy) and per-slot accuracy on the training clips and every held-out split, plus the held-out errors."
+    tok = model.tokenizer; lang = tok.text_language
+    ref = lambda c: tok.reference(c.transcript, c.language)  # what the judge should write: IPA for a phoneme judge
     def rates(refs, mels):
         hyps,greedy = read_mels(model, mels)
-        r = dict(n=len(refs), wer=wer(refs, hyps), cer=cer(refs, hyps))
+        r = dict(n=len(refs), wer=wer(refs, hyps, lang), cer=cer(refs, hyps, lang))
         if model.grammar:
-            r.update(greedy_wer=wer(refs, greedy), greedy_cer=cer(refs, greedy), slot_accuracy=slot_accuracy(refs, hyps))
+            r.update(greedy_wer=wer(refs, greedy, lang), greedy_cer=cer(refs, greedy, lang),
+                     slot_accuracy=slot_accuracy(refs, hyps, lang))
         return r, hyps
     by_split,hyps = {},[None]*len(held)
     for name in sorted({c.split for c in held}):
         ix = [k for k,c in enumerate(held) if c.split==name]
-        by_split[name],hs = rates([held[k].transcript for k in ix], [held_mels[k] for k in ix])
+        by_split[name],hs = rates([ref(held[k]) for k in ix], [held_mels[k] for k in ix])
         for k,h in zip(ix, hs): hyps[k] = h
-    units = 'a closed word list' if model.cfg.words else 'characters'
+    languages = sorted({c.language for c in held})
+    def split_rates(lang):
+        ix = {}
+        for k,c in enumerate(held):
+            if c.language==lang: ix.setdefault(c.split, []).append(k)
+        return {s: rates([ref(held[k]) for k in v], [held_mels[k] for k in v])[0] for s,v in sorted(ix.items())}
+    by_language = {l: split_rates(l) for l in languages} if len(languages)>1 else {}
+    units = 'a closed word list' if model.cfg.words else 'IPA phonemes' if isinstance(tok, PhonemeTokenizer) else 'characters'
     decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(model.cfg.grammar)}-slot grammar of the training transcripts (greedy_* = unconstrained best path)' if model.grammar else 'greedy best path, no grammar')
-    errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h) for c,h in zip(held, hyps) if normalize_text(c.transcript)!=h]
-    return dict(heldout=by_split, train=rates([c.transcript for c in train], train_mels)[0], decoding=decoding, errors=errors)
+    errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h) for c,h in zip(held, hyps) if ref(c)!=h]
+    return dict(heldout=by_split, **(dict(heldout_by_language=by_language) if by_language else {}),
+                train=rates([ref(c) for c in train], train_mels)[0], decoding=decoding, errors=errors)
 
 # %% ../nbs/51_judge.ipynb #163258a8
 def score_judge_cli(checkpoint:str, # judge checkpoint (.pt)
@@ -577,7 +618,7 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
                     epochs:int=15, # training epochs
                     seed:int=0, # random seed
                     cache:str=None, # .npz of log-mels reused across runs (e.g. runs/grid_s1_mels.npz)
-                    unit:str='char', # output units: 'char' (open vocabulary) or 'word' (closed vocabulary of the training transcripts)
+                    unit:str='char', # output units: 'char' (open), 'word' (the training transcripts' words) or 'phoneme' (IPA)
                     hidden:int=192, # GRU units per direction
                     layers:int=2, # bidirectional GRU layers
                     grammar:bool=True, # store the slot grammar of the training transcripts (when they have one) for constrained decoding
@@ -588,10 +629,17 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     clips = read_grid(corpus)
     train = [c for c in clips if c.split=='train']; held = [c for c in clips if c.split!='train']
     if not train or not held: raise ConfigError(f"{corpus}: need train and held-out clips, found {len(train)} and {len(held)}")
-    if unit not in ('word', 'char'): raise ConfigError(f"train_judge_cli: unit must be 'word' or 'char', got {unit!r}")
-    train_refs = [c.transcript for c in train]
-    jcfg = JudgeConfig(hidden=hidden, n_layers=layers, grammar=slot_grammar(train_refs) if grammar else [],
-                       words=sorted({w for t in train_refs for w in normalize_text(t).split()}) if unit=='word' else [])
+    if unit not in ('word', 'char', 'phoneme'):
+        raise ConfigError(f"train_judge_cli: unit must be 'word', 'char' or 'phoneme', got {unit!r}")
+    if len(langs := sorted({c.language for c in clips}))>1:
+        raise ConfigError(f"{corpus}: clips in {len(langs)} languages ({', '.join(langs)}); "
+                          "a judge hears one language: train one per language")
+    lang,train_refs = langs[0],[c.transcript for c in train]
+    tok = PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme' else CharTokenizer.from_texts(train_refs, lang)
+    jcfg = JudgeConfig(hidden=hidden, n_layers=layers,
+                       grammar=slot_grammar(train_refs, lang) if grammar and unit!='phoneme' else [],
+                       words=sorted({w for t in train_refs for w in normalize_text(t, lang).split()}) if unit=='word' else [],
+                       vocab=({} if base_language(lang)=='en' else dict(language=lang)) if unit=='word' else tok.spec())
     cfg,tcfg = AudioConfig(),JudgeTrainConfig(epochs=epochs, splice=splice)
     spans = word_spans(corpus, train, cfg.sample_rate/cfg.hop_length) if splice>0 else None
     t0 = time.time()

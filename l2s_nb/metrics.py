@@ -5,6 +5,7 @@
 # %% ../nbs/50_metrics.ipynb #9c405f99
 from __future__ import annotations
 import csv, json, math, time, warnings
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 import numpy as np, torch
@@ -21,13 +22,14 @@ from .vocoder import load_vocoder
 from .corpora import AUDIO_EXTS, read_tsv
 from .prep import LengthMismatchError
 from .judge import Judge, load_judge, error_counts
+from .text import IPA
 
 # %% auto #0
 __all__ = ['PESQ_RANGE', 'N_CEPS', 'METRICS', 'HIGHER_IS_BETTER', 'ORACLES', 'match_lengths', 'stoi', 'pesq', 'mel_cepstra',
            'dtw_path', 'mcd', 'mel_l1', 'lsd', 'score_pair', 'mean_ci', 'ratio_ci', 'pair_files', 'read_transcripts',
-           'NonFiniteAudioError', 'SilentReferenceError', 'score_files', 'summarize', 'summary_markdown',
-           'plot_distributions', 'plot_mel_pair', 'IncompleteScoreError', 'score_dirs', 'score_cli', 'gt_mel_oracle',
-           'mean_logmel_frame', 'mean_speech_baseline', 'oracles_cli']
+           'read_languages', 'NonFiniteAudioError', 'SilentReferenceError', 'score_files', 'summarize', 'summarize_by',
+           'summary_markdown', 'plot_distributions', 'plot_mel_pair', 'IncompleteScoreError', 'score_dirs', 'score_cli',
+           'gt_mel_oracle', 'mean_logmel_frame', 'mean_speech_baseline', 'oracles_cli']
 
 # %% ../nbs/50_metrics.ipynb #c2dc688f
 _log = get_logger('metrics')
@@ -192,6 +194,11 @@ def read_transcripts(path)->dict[str,str]:
     if col is None or 'id' not in rows[0]: raise ConfigError(f"{path}: needs a header row with 'id' and 'transcript' (or 'text') columns; found {list(rows[0]) if rows else 'no rows'}")
     return {r['id']:r[col] for r in rows}
 
+def read_languages(path)->dict[str,str]:
+    "id → language from a transcripts TSV's `language` column (empty cells: 'en'); {} without one (all English)."
+    rows = read_tsv(path)
+    return {r['id']: r['language'] or 'en' for r in rows} if rows and 'language' in rows[0] else {}
+
 # %% ../nbs/50_metrics.ipynb #a087e2dc
 class NonFiniteAudioError(MediaError): "An audio file holds NaN or infinite samples."
 class SilentReferenceError(MediaError): "A reference recording is all zeros, so nothing can be scored against it."
@@ -212,6 +219,7 @@ def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generate
                 tolerance:float=0.08, # largest allowed length difference (s)
                 cfg:AudioConfig=AudioConfig(),
                 excluded:list|None=None, # collects pairs that can't be scored and metrics that are undefined; None: unscorable pairs raise
+                languages:dict|None=None, # id → language (`read_languages`): rows get a `language`, texts are read in it
                )->list[dict]:
     "Per-utterance rows: signal metrics for every pair, plus judge transcripts and WER/CER of generated and reference audio."
     if (texts is None) != (judge is None): raise ConfigError("WER/CER need both transcripts (--text) and a judge (--judge); pass both or neither")
@@ -223,7 +231,8 @@ def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generate
         except MediaError as e:
             if excluded is None: raise
             excluded.append(dict(id=i, file=str(e.path), kind=type(e).__name__, reason=str(e))); continue
-        r = dict(id=i, **score_pair(ref, gen, cfg.sample_rate, tolerance, str(gp), cfg, undefined := {}))
+        r = dict(id=i, **({} if languages is None else dict(language=languages.get(i, 'en'))),
+                 **score_pair(ref, gen, cfg.sample_rate, tolerance, str(gp), cfg, undefined := {}))
         if undefined and excluded is not None:
             excluded.append(dict(id=i, file=str(gp), kind='undefined', metrics=list(undefined),
                                  reason=f"{gp}: left out of the {', '.join(undefined)} means: "
@@ -235,9 +244,12 @@ def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generate
         missing = [i for i,_,_ in pairs if i not in texts]
         if missing: raise ConfigError(f"{len(missing)} scored files have no transcript (first: {missing[0]}); add them to the transcripts TSV")
         hyp_gen,hyp_ref = judge.transcribe(gens),judge.transcribe(refs)
-        for r,hg,hr in zip(rows, hyp_gen, hyp_ref):
-            (eg,),(ng,) = error_counts([texts[r['id']]], [hg]); (cg,),(mg,) = error_counts([texts[r['id']]], [hg], 'char')
-            (er,),_ = error_counts([texts[r['id']]], [hr]); (cr,),_ = error_counts([texts[r['id']]], [hr], 'char')
+        truth = judge.references([texts[r['id']] for r in rows], [r.get('language') for r in rows])  # IPA: phoneme judge
+        for r,t,hg,hr in zip(rows, truth, hyp_gen, hyp_ref):
+            lang = judge.language if judge.language==IPA else r.get('language') or judge.language  # how to normalise
+            count = lambda t, h, unit: error_counts([t], [h], unit, lang)
+            (eg,),(ng,) = count(t, hg, 'word'); (cg,),(mg,) = count(t, hg, 'char')
+            (er,),_ = count(t, hr, 'word'); (cr,),_ = count(t, hr, 'char')
             r.update(text=texts[r['id']], hyp=hg, hyp_ref=hr, wer=eg/ng, cer=cg/mg, wer_ref=er/ng, cer_ref=cr/mg,
                      _counts=dict(wer=(eg, ng), cer=(cg, mg), wer_ref=(er, ng), cer_ref=(cr, mg)))
     return rows
@@ -252,6 +264,15 @@ def summarize(rows:Sequence[dict],
             e,n = zip(*[r['_counts'][k] for r in rows]); out[k] = ratio_ci(e, n)
     for s in out.values(): s['excluded'] = unscored + len(rows) - s['n']
     return out
+
+def summarize_by(rows:Sequence[dict], key:str='language',
+                 unscored:dict|None=None, # value of `key` → clips without a row
+                )->dict:
+    "`summarize` of the rows of each value of `key` (e.g. each language), in sorted order."
+    groups = {}
+    for r in rows: groups.setdefault(r[key], []).append(r)
+    for v in (unscored or {}): groups.setdefault(v, [])
+    return {v: summarize(groups[v], (unscored or {}).get(v, 0)) for v in sorted(groups)}
 
 # %% ../nbs/50_metrics.ipynb #38752b39
 _LABELS = dict(stoi='STOI', estoi='ESTOI', pesq_wb='PESQ wb@16k', pesq_nb='PESQ nb@8k', mcd='MCD-DTW (dB)', lsd='LSD (dB)',
@@ -278,7 +299,7 @@ def summary_markdown(summary:dict, title:str='',
 def plot_distributions(rows:Sequence[dict], path=None, keys:Sequence[str]=None):
     "Box-and-points plot of each metric over utterances; saved to `path` if given; returns the figure."
     import matplotlib.pyplot as plt
-    keys = [k for k in (keys or (*METRICS, 'wer', 'wer_ref')) if rows and k in rows[0]]
+    keys = [k for k in (keys or (*METRICS, 'wer', 'cer', 'wer_ref')) if rows and k in rows[0]]
     fig,axs = plt.subplots(1, len(keys), figsize=(1.7*len(keys), 3.2))
     for ax,k in zip(np.atleast_1d(axs), keys):
         v = np.array([r[k] for r in rows], np.float64); v = v[np.isfinite(v)]
@@ -320,14 +341,20 @@ def score_dirs(ref_dir, # folder of reference audio
                title:str|None=None, # heading of the markdown summary
                allow_missing:bool=False, # accept clips left out of means (missing generated files, silent references, undefined metrics)
                ids=None, # references expected to have a generated file (default: all of them)
+               by_language:bool=False, # also summarise each language apart (automatic when `text` has several)
               )->dict:
     "Score `gen_dir` against `ref_dir` and write the reports; raise `IncompleteScoreError` after writing them if clips were left out."
     t0,out,excluded = time.time(),Path(out),[]
     pairs = pair_files(ref_dir, gen_dir, excluded, ids)
     texts,jd = (read_transcripts(text) if text else None),(load_judge(judge) if judge else None)
-    rows = score_files(pairs, texts, jd, tolerance, excluded=excluded)
-    unscored = len({e['id'] for e in excluded if e['kind']!='undefined'})
+    langs = read_languages(text) if text else {}
+    rows = score_files(pairs, texts, jd, tolerance, excluded=excluded, languages=langs or None)
+    gone = {e['id'] for e in excluded if e['kind']!='undefined'}; unscored = len(gone)
     summary = summarize(rows, unscored); title = title or Path(gen_dir).name
+    split = {}
+    if by_language or len(set(langs.values()))>1:
+        for r in rows: r.setdefault('language', langs.get(r['id'], 'en'))
+        split = dict(by_language=summarize_by(rows, 'language', Counter(langs.get(i, 'en') for i in gone)))
     seconds = time.time()-t0
     meta = dict(ref_dir=str(ref_dir), gen_dir=str(gen_dir), text=text and str(text), judge=jd.name if jd else None, tolerance_s=tolerance,
                 n=len(rows), n_excluded=len({e['id'] for e in excluded}), excluded=excluded,
@@ -335,8 +362,9 @@ def score_dirs(ref_dir, # folder of reference audio
                 protocol='pesq_wb: P.862.2 at 16 kHz; pesq_nb: P.862 (P.862.1 mapping) at 8 kHz; mcd: c1-c24 of the 80-band log-mel, DTW; lengths cropped to the shorter within tolerance',
                 run_info=run_info())
     if rows: _write_csv(out/'per_utterance.csv', rows)
-    atomic_write(out/'summary.json', lambda p: p.write_text(json.dumps(dict(summary=summary, **meta), indent=1)))
+    atomic_write(out/'summary.json', lambda p: p.write_text(json.dumps(dict(summary=summary, **split, **meta), indent=1)))
     md = summary_markdown(summary, title, excluded)
+    md += ''.join('\n' + summary_markdown(s, f'{title}: {lang}') for lang,s in split.get('by_language', {}).items())
     atomic_write(out/'summary.md', lambda p: p.write_text(md))
     if rows:
         plot_distributions(rows, out/'distributions.png')
@@ -355,7 +383,7 @@ def score_dirs(ref_dir, # folder of reference audio
                                    + '; '.join(e['reason'] for e in (errors or excluded)[:5])
                                    + (' ...' if len(errors or excluded)>5 else '')
                                    + ('' if errors else '. Pass --allow-missing to accept this (e.g. when REF_DIR is a whole corpus)'))
-    return dict(summary=summary, **meta)
+    return dict(summary=summary, **split, **meta)
 
 def score_cli(ref_dir:str, # folder of reference audio; files are matched to GEN_DIR by name stem
               gen_dir:str, # folder of generated audio (.wav/.flac) to score
@@ -365,9 +393,10 @@ def score_cli(ref_dir:str, # folder of reference audio; files are matched to GEN
               tolerance:float=0.08, # largest allowed reference/generated length difference (s)
               title:str=None, # heading of the markdown summary (default: GEN_DIR's name)
               allow_missing:store_true=False, # exit 0 although clips were left out (no generated file, silent reference, undefined metric)
+              by_language:store_true=False, # also summarise each language of the TSV apart (automatic with several)
              )->dict:
     "Score generated speech against references: STOI, ESTOI, PESQ, MCD, LSD, mel L1 and judge WER/CER, with 95% CIs."
-    return score_dirs(ref_dir, gen_dir, text, out, judge, tolerance, title, allow_missing)
+    return score_dirs(ref_dir, gen_dir, text, out, judge, tolerance, title, allow_missing, by_language=by_language)
 
 # %% ../nbs/50_metrics.ipynb #6c71931d
 def gt_mel_oracle(wav:np.ndarray, cfg:AudioConfig=AudioConfig(), n_iter:int=32, vocoder=None)->np.ndarray:

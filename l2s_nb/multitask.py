@@ -14,7 +14,7 @@ from .frontend import FrontendConfig, VisualFrontend, n_params
 from .layers import (length_mask, random_windows, masked_l1, ConformerEncoder, Postnet, LOG_MEL_CENTER,
                            MultiScaleMelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
-from .text import CharTokenizer
+from .text import CharTokenizer, tokenizer_from_spec
 
 # %% auto #0
 __all__ = ['SPEAKER_MODES', 'RefMelEncoder', 'ConvBlock1d', 'MelDecoder', 'MultitaskConfig', 'tiny_config', 'base_config',
@@ -80,6 +80,7 @@ class MultitaskConfig:
     n_mels:int=80 # mel bands (must match AudioConfig.n_mels)
     mels_per_frame:int=4 # mel frames per video frame (must match the audio/video configs)
     vocab_size:int=29 # CTC classes incl. blank=0 (CharTokenizer: blank, space, apostrophe, a-z)
+    vocab:dict=field(default_factory=dict) # the CTC vocabulary (a tokenizer's `spec()`); {}: English characters
     speaker_mode:str='none' # 'none', 'id' (embedding table) or 'ref' (reference-mel encoder)
     n_speakers:int=0 # size of the id table (speaker_mode='id'); 0: the number of training speakers (`config_for_data`)
     ref_frames:int=100 # length of the reference window cut from the target mel in training (mel frames)
@@ -99,6 +100,9 @@ class MultitaskConfig:
     def __post_init__(self):
         if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
         if self.speaker_mode not in SPEAKER_MODES: raise ConfigError(f"MultitaskConfig: speaker_mode must be one of {SPEAKER_MODES}, got {self.speaker_mode!r}")
+        if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
+            raise ConfigError(f"MultitaskConfig: vocab_size {self.vocab_size} but the vocabulary has "
+                              f"{len(tokenizer_from_spec(self.vocab))} classes")
         if self.d_model%self.heads: raise ConfigError(f"MultitaskConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
         if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0:
             raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
@@ -156,10 +160,16 @@ class MultitaskL2S(Recipe):
         if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)
         if c.w_adv>0: self.disc = MultiScaleMelDiscriminator(c.disc_scales, c.disc_channels, c.disc_layers)
         self._judge = None
+        self.tokenizer = tokenizer_from_spec(c.vocab)  # what the CTC head writes
 
     @classmethod
     def config_for_data(cls, cfg:MultitaskConfig, data)->MultitaskConfig:
-        "`cfg` with `n_speakers` set to the number of speakers of training set `data` when an id table is left unsized."
+        "`cfg` fitted to training set `data`: the CTC vocabulary of its `tok`, the size of an unsized id table."
+        tok = getattr(data, 'tok', None)
+        if tok is not None and cfg.w_ctc>0 and tok.spec()!=cfg.vocab:
+            if cfg.vocab: raise ConfigError(f"the config's CTC vocabulary ({len(tokenizer_from_spec(cfg.vocab))} classes) is not "
+                                            f"the training data's ({len(tok)}, {tok.language}); drop vocab from the config")
+            cfg = replace(cfg, vocab=tok.spec(), vocab_size=len(tok))
         if cfg.speaker_mode!='id' or cfg.n_speakers: return cfg
         if not getattr(data, 'speakers', None):
             raise ConfigError("speaker_mode='id' with n_speakers=0 needs training data with a speaker list (`speakers`); or set n_speakers")
@@ -270,7 +280,7 @@ class MultitaskL2S(Recipe):
     def transcribe(self, out:dict)->list:
         "Greedy CTC transcripts of a `forward` output (lip reading from the encoder), one string per clip."
         if 'ctc_logp' not in out: raise ConfigError("this model has no CTC head (w_ctc=0)")
-        tok = CharTokenizer()
+        tok = self.tokenizer
         return [tok.ctc_collapse(ids[:n]) for ids,n in zip(out['ctc_logp'].argmax(-1).tolist(), out['mask'].sum(1).tolist())]
 
     @torch.no_grad()

@@ -16,7 +16,7 @@ from .audio import load_audio, log_mel
 from .video import read_video
 from .sync import av_offset, MAX_AV_OFFSET
 from .face import mouth_rois, crop_jitter, contact_sheet, save_image
-from .corpora import Clip, safe_name, inside_root, read_tsv, write_tsv, read_corpus, ManifestError
+from .corpora import Clip, safe_name, inside_root, read_tsv, write_tsv, read_corpus, manifest_columns, ManifestError
 from .cache import cache_config, stored_config, save_record, load_record, npz_frames
 
 # %% auto #0
@@ -72,7 +72,8 @@ def prep_clip(clip:Clip, # the clip
 
 
 # %% ../nbs/09_prep.ipynb #953c3bd9
-OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'av_offset', 'av_corr', 'path', 'transcript']
+OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'av_offset', 'av_corr', 'path',
+               'transcript', 'language']
 _log = get_logger('prep')
 
 def parse_shard(shard:str|None)->tuple[int, int]:
@@ -205,7 +206,7 @@ def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_ski
         r = done.get(key) or old.get(key) or dict(n_frames=npz_frames(p))
         rows.append(dict(asdict(c), n_frames=r['n_frames'], duration=int(r['n_frames'])/fps, path=str(p.relative_to(out)),
                          **{k: r.get(k, '') for k in ('n_lost', 'jitter', 'av_offset', 'av_corr')}))
-    write_tsv(out/man_name, rows, OUT_COLUMNS)
+    write_tsv(out/man_name, rows, manifest_columns(rows, OUT_COLUMNS))  # `language` if not all English
     write_tsv(out/man_name.replace('manifest', 'failed'), failed, ['id', 'speaker', 'reason', 'message'])
     n_frames, cpu = sum(r['n_frames'] for r in done.values()), sum(r['cpu_seconds'] for r in done.values())
     jit = [float(r['jitter']) for r in rows if r['jitter'] != '']

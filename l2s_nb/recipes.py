@@ -154,12 +154,13 @@ def random_batch(B:int=2, # clips; all but the first are 3 frames shorter
                  T:int=10, # frames of the longest clip
                  L:int=6, # tokens of the longest transcript
                  n_speakers:int=3, # speaker ids cycle through this many
+                 vocab:int=29, # CTC classes: token ids are drawn from 1..vocab-1
                 )->dict:
     "A batch in the documented format made of noise: mouth (B,T,88,88), mel (B,80,4T) padded at the log floor, tokens, ids."
     mpf,floor = mels_per_frame(AudioConfig(), VideoConfig()),math.log(AudioConfig().log_floor)
     vlen = torch.tensor([T] + [T-3]*(B-1)); mouth = torch.rand(B, T, 88, 88) * length_mask(vlen, T)[..., None, None]
     mel = torch.randn(B, AudioConfig().n_mels, mpf*T) - 5; mel.masked_fill_(~length_mask(mpf*vlen, mpf*T)[:, None], floor)
-    tokens = torch.randint(1, 29, (B, L)); tlen = torch.tensor([L] + [L-2]*(B-1)); tokens[1:, L-2:] = 0
+    tokens = torch.randint(1, vocab, (B, L)); tlen = torch.tensor([L] + [L-2]*(B-1)); tokens[1:, L-2:] = 0
     return dict(mouth=mouth, mel=mel, video_len=vlen, mel_len=mpf*vlen, tokens=tokens, token_len=tlen,
                 speaker=torch.arange(B) % n_speakers, text=['x']*B, id=[str(i) for i in range(B)])
 
@@ -174,7 +175,7 @@ def check_recipe(name:str, # registered recipe name
     cls,floor,mpf = recipe_class(name),math.log(AudioConfig().log_floor),mels_per_frame(AudioConfig(), VideoConfig())
     torch.manual_seed(0)
     model = cls(cls.config_from(next(iter(cls.presets)) if config is None else config))
-    batch = random_batch(T=T, L=max(2, T//2))  # transcripts short enough for CTC
+    batch = random_batch(T=T, L=max(2, T//2), vocab=getattr(model.cfg, 'vocab_size', 29))  # short enough for CTC
     model.setup_training('cpu')
     out = model(batch)
     shape = tuple(batch['mel'].shape)

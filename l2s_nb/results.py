@@ -73,7 +73,7 @@ def write_quickstart_spread(runs:list, # quickstart run folders
 def spread_markdown(sp:dict)->str:
     "Markdown table of a `quickstart_spread`: one row per run, then mean, min–max and standard deviation."
     cols = [('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2),
-            ('PESQ nb', 'pesq_nb', 1, 2), ('WER %', 'wer', 100, 1),
+            ('PESQ nb', 'pesq_nb', 1, 2), ('WER %', 'wer', 100, 1), ('CER %', 'cer', 100, 1),
             ('judge on the recordings, WER %', 'wer_judge_floor', 100, 1),
             ('baseline WER %', 'wer_baseline', 100, 1),
             ('train min', 'train_minutes', 1, 1), ('total min', 'minutes', 1, 1)]
@@ -128,12 +128,14 @@ def _span(a:dict)->str:
     return f"{a['min']:.0f}" if round(a['min']) == round(a['max']) else f"{a['min']:.0f}–{a['max']:.0f}"
 
 def _quickstart_result(sp:dict, runs:str)->str:
-    "STOI, ESTOI and WER of a `quickstart_spread`: mean (min–max), and the judge's floor and the baseline."
-    a = sp['aggregate']
+    "STOI, ESTOI, WER and CER of a `quickstart_spread`: mean (min–max), and the judge's floor and the baseline."
+    a, c = sp['aggregate'], sp['aggregate'].get('cer')
+    cer = '' if c is None else (f", CER {_pct(c['mean'])} ({_range(c, pct=True)}"
+                                + (f", {c['n']} of the runs" if c['n'] != a['stoi']['n'] else '') + ')')
     return (f"STOI {_num(a['stoi']['mean'])} ({_range(a['stoi'])}, {runs}), ESTOI {_num(a['estoi']['mean'])} "
             f"({_range(a['estoi'])}); WER {_pct(a['wer']['mean'])} ({_range(a['wer'], pct=True)}; "
             f"judge on the recordings: {_pct(a['wer_judge_floor']['mean'])}, "
-            f"video-blind baseline: {_pct(a['wer_baseline']['mean'])}) — `quickstart_spread.json`")
+            f"video-blind baseline: {_pct(a['wer_baseline']['mean'])}){cer} — `quickstart_spread.json`")
 
 def quickstart_rows(sp:dict)->list:
     "The README's quickstart rows: reruns of command 1 (`sp['command1']`), then the spread over seeds (`sp`)."
@@ -158,7 +160,8 @@ def grid_base_row(folder)->list:
             f"STOI {m['stoi']['mean']:.3f}, ESTOI {m['estoi']['mean']:.3f}, "
             f"PESQ wb {m['pesq_wb']['mean']:.2f} / nb {m['pesq_nb']['mean']:.2f}, "
             f"WER {_pct(m['wer']['mean'])} (judge on the recordings: {_pct(m['wer_ref']['mean'])}; "
-            f"video-blind baseline: {_pct(o['wer']['mean'])})"
+            f"video-blind baseline: {_pct(o['wer']['mean'])}), CER {_pct(m['cer']['mean'])} (judge on the recordings: "
+            f"{_pct(m['cer_ref']['mean'], 2)}; baseline: {_pct(o['cer']['mean'])})"
             " — `grid_s1_base*.json`, `oracles_grid_s1.json`"]
 
 def judge_rows(folder)->list:
@@ -169,7 +172,8 @@ def judge_rows(folder)->list:
              f"WER {_pct(g['wer'])}, CER {_pct(g['cer'], 2)} — `judge_grid_s1.json`"],
             ["SynthGRID ASR judge",
              f"{h['test']['n']} test recordings; {h['unseen']['n']} of two unseen voices",
-             f"WER {_pct(h['test']['wer'])}; {_pct(h['unseen']['wer'])} — `judge_synthgrid.json`"]]
+             f"WER {_pct(h['test']['wer'])}, CER {_pct(h['test']['cer'], 2)}; {_pct(h['unseen']['wer'])}, "
+             f"{_pct(h['unseen']['cer'], 2)} — `judge_synthgrid.json`"]]
 
 def infer_row(folder)->list:
     "The README row of end-to-end inference speed."
