@@ -1,0 +1,56 @@
+"""Score lip-to-speech checkpoints side by side on the validation clips of a prep cache, the way
+`tools/score_ablation.py` scores a GPU ablation's rows: each model speaks the clips' centre-cropped regions, the
+vocoder makes the audio, and STOI, ESTOI, PESQ, MCD and judge WER/CER are measured against the corpus recordings.
+
+    python tools/score_checkpoints.py data/checkpoints/multitask_base_grid_s1.pt runs/ft_gan.pt \\
+        --caches gpu/caches --root ../shared/grid --out data/results/finetune_grid_s1.json
+"""
+import argparse, json, sys
+from pathlib import Path
+import numpy as np, torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from score_ablation import score_mels  # noqa: E402
+
+def main(argv=None)->dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('checkpoints', nargs='+', help='release or training checkpoints of lip-to-speech recipes')
+    ap.add_argument('--caches', required=True, help='folder of prep caches, one per region (the checkpoints pick theirs)')
+    ap.add_argument('--root', required=True, help='the corpus root (its recordings are the references)')
+    ap.add_argument('--out', required=True); ap.add_argument('--work', default='runs/score_checkpoints')
+    ap.add_argument('--vocoder', default='griffin_lim'); ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
+    a = ap.parse_args(argv)
+    from l2s_nb.audio import load_audio, save_audio
+    from l2s_nb.cache import CacheReader
+    from l2s_nb.config import AudioConfig, run_info
+    from l2s_nb.corpora import read_corpus
+    from l2s_nb.datasets import crop_frames
+    from l2s_nb.judge import load_judge
+    from l2s_nb.prep import fit_audio
+    from l2s_nb.recipes import load_recipe
+    from l2s_nb.vocoder import load_vocoder
+    torch.set_num_threads(1)
+    readers = {r.video.region: r for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
+    audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
+    work, judge, voc = Path(a.work), load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
+    res = dict(command=' '.join(['python tools/score_checkpoints.py', *(argv if argv is not None else sys.argv[1:])]),
+               vocoder=a.vocoder, judge=judge.name, rows={})
+    for ck in a.checkpoints:
+        model = load_recipe(ck); r = readers[model.video.region]
+        val = [row for row in r.rows if row['split'] == 'val']
+        refs, texts, mels = work/f'ref_{model.video.region}', {}, {}
+        for row in val:
+            rec = r.load(row); texts[row['id']] = str(rec['text'])
+            if not (refs/f"{row['id']}.wav").exists():
+                wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(), r.video, 0.2, row['id'])
+                save_audio(refs/f"{row['id']}.wav", wav)
+            mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
+            mels[row['id']] = model.generate(torch.from_numpy(mouth)[None])[0].numpy()
+        res['rows'][ck] = dict(step=model.step, metrics=model.metrics,
+                               scores=score_mels(mels, refs, work/Path(ck).stem, texts, judge, voc))
+        s = res['rows'][ck]['scores']; print(ck, *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer')))
+    res['run_info'] = run_info()
+    Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
+    return res
+
+if __name__ == '__main__': main()
