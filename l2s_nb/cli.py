@@ -22,10 +22,12 @@ COMMANDS = {
     'unpack': 'l2s_nb.cache:unpack_cli',
     'train': 'l2s_nb.train:train_cli',
     'infer': 'l2s_nb.infer:infer_cli',
+    'lipread': 'l2s_nb.lip_reader:lipread_cli',
     'score': 'l2s_nb.metrics:score_cli',
     'oracles': 'l2s_nb.metrics:oracles_cli',
     'train-judge': 'l2s_nb.judge:train_judge_cli',
     'score-judge': 'l2s_nb.judge:score_judge_cli',
+    'score-lipread': 'l2s_nb.lip_reader:score_lipreading_cli',
 }
 
 def _load(name:str):
@@ -48,7 +50,7 @@ def main(argv:list[str]|None=None)->int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
         print("usage: l2s COMMAND [ARGS...]   (l2s COMMAND --help for details)\n\nlip-to-speech toolkit commands:")
-        for name in COMMANDS: print(f"  {name:<12}{_summary(name)}")
+        for name in COMMANDS: print(f"  {name:<15}{_summary(name)}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
