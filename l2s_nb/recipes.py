@@ -133,7 +133,7 @@ def load_recipe(path, # checkpoint file (training or release)
                 recipe:str|None=None, # if given, the checkpoint must be of this recipe
                 audio:AudioConfig|None=None, # if given, must match the checkpoint's audio config
                 device='cpu', # where to put the model
-                speech:bool=False, # refuse a checkpoint whose recipe makes no speech (not a `Recipe`: no `generate`)
+                speech:bool=False, # refuse a recipe that makes no speech (not a `Recipe`: no `generate`)
                )->Trainable:
     "The recipe stored in checkpoint `path`, in eval mode and float32, with its `step`, `metrics`, `audio`, `video` attached."
     ck = read_checkpoint(path)
@@ -141,8 +141,9 @@ def load_recipe(path, # checkpoint file (training or release)
     cls = recipe_class(ck['recipe'])
     if speech and not issubclass(cls, Recipe):
         what = ' (it reads lips: `l2s lipread`)' if hasattr(cls, 'transcribe') else ''
-        raise CheckpointError(f"{path}: recipe {ck['recipe']!r} makes no speech{what}; give a lip-to-speech checkpoint "
-                              f"(one of the recipes {sorted(n for n in RECIPES if issubclass(recipe_class(n), Recipe))})")
+        speaking = sorted(n for n in RECIPES if issubclass(recipe_class(n), Recipe))
+        raise CheckpointError(f"{path}: recipe {ck['recipe']!r} makes no speech{what}; "
+                              f"give a lip-to-speech checkpoint (one of the recipes {speaking})")
     cfg = cls.config_from(ck['config'])
     if expected_config is not None: check_compatible(cls.config_from(expected_config), cfg, what=f"checkpoint {path}")
     if audio is not None: check_compatible(audio, ck['audio'], what=f"checkpoint {path} (audio settings)")
@@ -173,7 +174,7 @@ def check_recipe(name:str, # registered recipe name
                  speaker=None, # what `generate` gets as `speaker` (ids or a reference mel, for configs that need one)
                  T:int=5, # frames of the longest clip
                 )->dict:
-    "Check recipe `name` against the contract (shapes, loss, optimizers, checkpoint, generate or transcribe); returns the step's logs."
+    "Check recipe `name` against the contract (shapes, loss, optimizers, checkpoint, generate or transcribe); returns logs."
     from l2s_nb.train import TrainConfig, Optimizers  # the trainer imports this module
     cls,floor,mpf = recipe_class(name),math.log(AudioConfig().log_floor),mels_per_frame(AudioConfig(), VideoConfig())
     torch.manual_seed(0)
@@ -182,12 +183,13 @@ def check_recipe(name:str, # registered recipe name
     model.setup_training('cpu')
     out,speech = model(batch),isinstance(model, Recipe)
     shape = tuple(batch['mel'].shape)
-    if speech: assert out['mel'].shape==shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
+    if speech:
+        assert out['mel'].shape==shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
     else:  # a reader: character log-probabilities per frame, and `transcribe` instead of `generate`
         lp = out.get('ctc_logp')
         assert lp is not None and lp.shape[:2]==batch['mouth'].shape[:2], \
             f"{name}: forward gives neither mel nor ctc_logp (B, T, vocab) but {sorted(out)}"
-        assert callable(getattr(model, 'transcribe', None)), f"{name}: a Trainable without mel needs transcribe(out)"
+        assert callable(getattr(model, 'transcribe', None)), f"{name}: a Trainable without mel needs `transcribe`"
     loss,_ = model.loss(batch, out)
     assert loss.dim()==0 and torch.isfinite(loss), f"{name}: loss {loss} is not a finite scalar"
     tcfg = TrainConfig(steps=1, device='cpu')
@@ -206,10 +208,11 @@ def check_recipe(name:str, # registered recipe name
     if not speech:
         model.eval()
         with torch.no_grad(): out,again = model(batch),back(batch)
-        assert torch.allclose(again['ctc_logp'], out['ctc_logp'], atol=1e-5), f"{name}: the model loaded from its checkpoint reads otherwise"
+        assert torch.allclose(again['ctc_logp'], out['ctc_logp'], atol=1e-5), \
+            f"{name}: the model loaded from its checkpoint reads otherwise"
         texts = model.transcribe(out)
-        assert isinstance(texts, list) and len(texts)==len(batch['mouth']) and all(isinstance(t, str) for t in texts), \
-            f"{name}: transcribe gives {texts!r}, not one string per clip"
+        one_each = isinstance(texts, list) and len(texts)==len(batch['mouth']) and all(isinstance(t, str) for t in texts)
+        assert one_each, f"{name}: transcribe gives {texts!r}, not one string per clip"
         return logs
     mel = model.eval().generate(batch['mouth'], batch['video_len'], speaker)
     assert mel.shape==shape, f"{name}: generate gives {tuple(mel.shape)}, expected {shape}"
