@@ -22,11 +22,13 @@ COMMANDS = {
     'unpack': 'l2s_nb.cache:unpack_cli',
     'train': 'l2s_nb.train:train_cli',
     'infer': 'l2s_nb.infer:infer_cli',
+    'lipread': 'l2s_nb.lip_reader:lipread_cli',
     'score': 'l2s_nb.metrics:score_cli',
     'oracles': 'l2s_nb.metrics:oracles_cli',
     'train-judge': 'l2s_nb.judge:train_judge_cli',
     'score-judge': 'l2s_nb.judge:score_judge_cli',
     'train-vocoder': 'l2s_nb.vocoder:train_vocoder_cli',
+    'score-lipread': 'l2s_nb.lip_reader:score_lipreading_cli',
 }
 
 def _load(name:str):

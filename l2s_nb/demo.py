@@ -215,7 +215,7 @@ def run(self:Demo, path, # a video file
     side = clip_sidecars(path)
     ck = self._pick(self.checkpoint, MODELS, side['corpus'])
     if ck is None: raise ConfigError(f"no model checkpoint for a {side['corpus'] or 'GRID'} clip in {CHECKPOINTS}")
-    model = self._load(('model', str(ck)), lambda: load_recipe(ck))
+    model = self._load(('model', str(ck)), lambda: load_recipe(ck, speech=True))
     voc = self._load(('vocoder', self.vocoder), lambda: load_vocoder(self.vocoder, model.audio))
     jp = self._pick(self.judge, JUDGES, side['corpus'])
     judge = self._load(('judge', str(jp)), lambda: load_ctc_judge(jp, model.audio)) if jp else None

@@ -115,7 +115,7 @@ def evaluate_model(checkpoint, # release or training checkpoint
     "Speak `cfg.eval_split` of `cache` and score model, oracle and mean-speech baseline; writes wavs, tables and plots under `run_dir/eval`."
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out = Path(run_dir)/'eval'
-    model = load_recipe(checkpoint, device=check_device(cfg.device))
+    model = load_recipe(checkpoint, device=check_device(cfg.device), speech=True)
     voc = load_vocoder(cfg.vocoder, model.audio)
     root = Path(root) if root else corpus_root(cfg, run_dir)
     # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)

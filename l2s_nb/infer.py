@@ -151,7 +151,7 @@ def infer(inputs, # video files and/or folders
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
     plan = plan_outputs(inputs, out, mux, others=[checkpoint] + ([vocoder] if str(vocoder).endswith('.pt') else []))
-    model = load_recipe(checkpoint, device=check_device(device))
+    model = load_recipe(checkpoint, device=check_device(device), speech=True)
     voc = load_vocoder(vocoder, model.audio, next(model.parameters()).device)
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):

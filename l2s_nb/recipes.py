@@ -89,10 +89,10 @@ def adamw(params, # parameters to optimize (those with requires_grad)
 
 # %% ../nbs/19_recipes.ipynb #721c6a60
 RECIPES = {'multitask': 'l2s_nb.multitask:MultitaskL2S', 'vca_gan': 'l2s_nb.vca_gan:VCAGAN',
-           'lip2wav': 'l2s_nb.lip2wav:Lip2Wav'}
+           'lip2wav': 'l2s_nb.lip2wav:Lip2Wav', 'lip_reader': 'l2s_nb.lip_reader:LipReader'}
 
 def recipe_class(name:str)->type:
-    "The `Recipe` subclass registered as `name`."
+    "The `Trainable` subclass registered as `name` (a `Recipe` for lip-to-speech systems)."
     if name not in RECIPES: raise ConfigError(f"unknown recipe {name!r}; known recipes are {sorted(RECIPES)}")
     mod,cls = RECIPES[name].split(':')
     return getattr(importlib.import_module(mod), cls)
@@ -100,7 +100,7 @@ def recipe_class(name:str)->type:
 def build_recipe(name:str, # registered recipe name
                  config='tiny', # preset name, config dict or config instance
                  data=None, # training set the config is adapted to first (`config_for_data`), if given
-                )->Recipe:
+                )->Trainable:
     "A freshly initialised recipe `name` with `config`."
     cls = recipe_class(name)
     cfg = cls.config_from(config)
@@ -134,11 +134,17 @@ def load_recipe(path, # checkpoint file (training or release)
                 recipe:str|None=None, # if given, the checkpoint must be of this recipe
                 audio:AudioConfig|None=None, # if given, must match the checkpoint's audio config
                 device='cpu', # where to put the model
-               )->Recipe:
+                speech:bool=False, # refuse a recipe that makes no speech (not a `Recipe`: no `generate`)
+               )->Trainable:
     "The recipe stored in checkpoint `path`, in eval mode and float32, with its `step`, `metrics`, `audio`, `video` attached."
     ck = read_checkpoint(path)
     if recipe is not None and ck['recipe']!=recipe: raise CheckpointError(f"{path}: checkpoint is recipe {ck['recipe']!r}, expected {recipe!r}")
     cls = recipe_class(ck['recipe'])
+    if speech and not issubclass(cls, Recipe):
+        what = ' (it reads lips: `l2s lipread`)' if hasattr(cls, 'transcribe') else ''
+        speaking = sorted(n for n in RECIPES if issubclass(recipe_class(n), Recipe))
+        raise CheckpointError(f"{path}: recipe {ck['recipe']!r} makes no speech{what}; "
+                              f"give a lip-to-speech checkpoint (one of the recipes {speaking})")
     cfg = cls.config_from(ck['config'])
     if expected_config is not None: check_compatible(cls.config_from(expected_config), cfg, what=f"checkpoint {path}")
     if audio is not None: check_compatible(audio, ck['audio'], what=f"checkpoint {path} (audio settings)")
@@ -170,16 +176,22 @@ def check_recipe(name:str, # registered recipe name
                  speaker=None, # what `generate` gets as `speaker` (ids or a reference mel, for configs that need one)
                  T:int=5, # frames of the longest clip
                 )->dict:
-    "Check recipe `name` against the contract (shapes, loss, every optimizer's step, checkpoint, generate); returns the step's logs."
+    "Check recipe `name` against the contract (shapes, loss, optimizers, checkpoint, generate or transcribe); returns logs."
     from l2s_nb.train import TrainConfig, Optimizers  # the trainer imports this module
     cls,floor,mpf = recipe_class(name),math.log(AudioConfig().log_floor),mels_per_frame(AudioConfig(), VideoConfig())
     torch.manual_seed(0)
     model = cls(cls.config_from(next(iter(cls.presets)) if config is None else config))
     batch = random_batch(T=T, L=max(2, T//2), vocab=getattr(model.cfg, 'vocab_size', 29))  # short enough for CTC
     model.setup_training('cpu')
-    out = model(batch)
+    out,speech = model(batch),isinstance(model, Recipe)
     shape = tuple(batch['mel'].shape)
-    assert out['mel'].shape==shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
+    if speech:
+        assert out['mel'].shape==shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
+    else:  # a reader: character log-probabilities per frame, and `transcribe` instead of `generate`
+        lp = out.get('ctc_logp')
+        assert lp is not None and lp.shape[:2]==batch['mouth'].shape[:2], \
+            f"{name}: forward gives neither mel nor ctc_logp (B, T, vocab) but {sorted(out)}"
+        assert callable(getattr(model, 'transcribe', None)), f"{name}: a Trainable without mel needs `transcribe`"
     loss,_ = model.loss(batch, out)
     assert loss.dim()==0 and torch.isfinite(loss), f"{name}: loss {loss} is not a finite scalar"
     tcfg = TrainConfig(steps=1, device='cpu')
@@ -195,6 +207,15 @@ def check_recipe(name:str, # registered recipe name
         path = atomic_write(Path(d)/'ck.pt', lambda p: torch.save(state, p))
         back = load_recipe(path)
         Optimizers(back.configure_optimizers(tcfg)).load_state_dict(read_checkpoint(path))
+    if not speech:
+        model.eval()
+        with torch.no_grad(): out,again = model(batch),back(batch)
+        assert torch.allclose(again['ctc_logp'], out['ctc_logp'], atol=1e-5), \
+            f"{name}: the model loaded from its checkpoint reads otherwise"
+        texts = model.transcribe(out)
+        one_each = isinstance(texts, list) and len(texts)==len(batch['mouth']) and all(isinstance(t, str) for t in texts)
+        assert one_each, f"{name}: transcribe gives {texts!r}, not one string per clip"
+        return logs
     mel = model.eval().generate(batch['mouth'], batch['video_len'], speaker)
     assert mel.shape==shape, f"{name}: generate gives {tuple(mel.shape)}, expected {shape}"
     again = back.generate(batch['mouth'], batch['video_len'], speaker)
