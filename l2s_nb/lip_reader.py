@@ -235,7 +235,7 @@ def read(self:LipReader, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-padd
     self.train(was)
     return self.transcribe(out, decode)
 
-# %% ../nbs/17_lip_reader.ipynb #ec761e0a
+# %% ../nbs/17_lip_reader.ipynb #e244ca51
 @patch
 def init_weights_from(self:LipReader, path, # a training or release checkpoint (multitask or lip_reader)
                      )->list[str]:
