@@ -245,10 +245,10 @@ def init_weights_from(self:LipReader, path, # a training or release checkpoint (
     if bad: raise CheckpointError(f"{path}: the {ck['recipe']!r} model in it has no weights of this shape "
                                   f"for {len(bad)} tensors (e.g. {bad[0]}): choose the preset of its encoder "
                                   "(multitask base -> lip_reader base or small)")
-    take = {k:src[k].to(own[k].dtype) for k in own if k in src and src[k].shape==own[k].shape}
-    self.load_state_dict(take, strict=False)
-    _log.info(f"initialised {len(take)} of {len(own)} tensors from {path} ({ck['recipe']!r}, step {ck['step']})")
-    return sorted(take)
+    from l2s_nb.train import init_weights  # the trainer's `--init`; imported here: the trainer imports recipes
+    info = init_weights(self, path)
+    _log.info(f"initialised {info['copied']} of {len(own)} tensors from {path} ({ck['recipe']!r}, step {ck['step']})")
+    return sorted(set(own) - set(info['new']))
 
 @patch
 def setup_training(self:LipReader, device):

@@ -23,7 +23,7 @@ __all__ = ['AMP_DTYPES', 'MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainCo
            'get_rng_state', 'set_rng_state', 'Dist', 'setup_distributed', 'TrainingDivergedError', 'Optimizers',
            'RunLogger', 'read_log', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries', 'evaluate', 'fit',
            'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'factory_options', 'init_weights',
-           'train_cli']
+           'check_resumable_dir', 'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 AMP_DTYPES = ('bfloat16', 'float16')
@@ -549,6 +549,13 @@ def init_weights(model:Trainable, # freshly built model
     return dict(copied=len(fits), new=sorted(set(own) - set(fits)), left_out=sorted(set(src) - set(fits)))
 
 # %% ../nbs/30_train.ipynb #6f6fb8db
+def check_resumable_dir(run_dir, resume:bool):
+    "With `--resume`, a `ConfigError` unless `run_dir` holds a checkpoint to resume (a mistyped folder is no fresh start)."
+    last = Path(run_dir)/'checkpoints'/'last.pt'
+    if resume and not last.exists():
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
+                          "check --run_dir, or drop --resume to start a fresh run there")
+
 def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cache folder)
               run_dir:str='runs/train', # folder for logs and checkpoints
               recipe:str='multitask', # registered recipe name
@@ -575,10 +582,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               init:str=None, # start from the weights of this checkpoint where they fit (fine-tuning); --resume wins
              ):
     "Train a lip-to-speech recipe on prepared data."
-    last = Path(run_dir)/'checkpoints'/'last.pt'
-    if resume and not last.exists():
-        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
-                          "check --run_dir, or drop --resume to start a fresh run there")
+    check_resumable_dir(run_dir, resume)
     check_device(device)
     if threads: torch.set_num_threads(threads)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,

@@ -573,11 +573,8 @@ def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --mels_from,
                       export:str=None, # also write the fp16 release vocoder here
                      ):
     "Train a neural vocoder on recordings, or fine-tune one on a lip-to-speech model's predicted mels."
-    from l2s_nb.train import TrainConfig
-    last = Path(run_dir)/'checkpoints'/'last.pt'
-    if resume and not last.exists():
-        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
-                          "check --run_dir, or drop --resume to start a fresh run there")
+    from l2s_nb.train import TrainConfig, check_resumable_dir
+    check_resumable_dir(run_dir, resume)
     check_device(device)
     if threads: torch.set_num_threads(threads)
     tcfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, betas=[0.8, 0.99], warmup_steps=warmup_steps,
