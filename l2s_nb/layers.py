@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_l1', 'sinusoid_positions', 'FeedForward', 'SelfAttention',
-           'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'Postnet', 'MelDiscriminator',
+__all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_error', 'sinusoid_positions', 'FeedForward',
+           'SelfAttention', 'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'Postnet', 'MelDiscriminator',
            'MultiScaleMelDiscriminator', 'lsgan_disc_loss', 'lsgan_gen_loss', 'feature_matching']
 
 # %% ../nbs/13_layers.ipynb #8570f99e
@@ -34,13 +34,14 @@ def random_windows(x:torch.Tensor, # (B, C, T) padded sequences
     return x.gather(2, idx[:, None].expand(-1, x.shape[1], -1))
 
 # %% ../nbs/13_layers.ipynb #65606a0d
-def masked_l1(pred:torch.Tensor, # (B, n_mels, T)
-              target:torch.Tensor, # (B, n_mels, T)
-              mask:torch.Tensor, # (B, T) bool, True at valid frames
-             )->torch.Tensor:
-    "Mean absolute error over the valid frames."
+def masked_error(pred:torch.Tensor, # (B, n_mels, T)
+                 target:torch.Tensor, # (B, n_mels, T)
+                 mask:torch.Tensor, # (B, T) bool, True at valid frames
+                 p:int=1, # 1: mean absolute error, 2: mean squared error
+                )->torch.Tensor:
+    "Mean |pred - target|^p over the valid frames."
     m = mask[:, None].to(pred.dtype)
-    return ((pred - target).abs() * m).sum() / (m.sum() * pred.shape[1]).clamp(min=1)
+    return ((pred - target).abs().pow(p) * m).sum() / (m.sum() * pred.shape[1]).clamp(min=1)
 
 # %% ../nbs/13_layers.ipynb #41cf20e5
 def sinusoid_positions(n:int, d:int, device=None)->torch.Tensor:

@@ -11,13 +11,13 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import n_params
-from .layers import length_mask, masked_l1, Postnet, LOG_MEL_CENTER
+from .layers import length_mask, masked_error, Postnet, LOG_MEL_CENTER
 from .recipes import Recipe
 
 # %% auto #0
 __all__ = ['MEL_LOSSES', 'Conv3dBN', 'Conv3dStack', 'FaceEncoder', 'Prenet', 'LocationSensitiveAttention', 'ZoneoutLSTMCell',
-           'Decoder', 'Lip2WavConfig', 'tiny_config', 'base_config', 'paper_config', 'masked_l2', 'stop_targets',
-           'stop_loss', 'guided_attention_loss', 'window_spans', 'crossfade_weights', 'Lip2Wav']
+           'Decoder', 'Lip2WavConfig', 'tiny_config', 'base_config', 'paper_config', 'stop_targets', 'stop_loss',
+           'guided_attention_loss', 'window_spans', 'crossfade_weights', 'Lip2Wav']
 
 # %% ../nbs/16_lip2wav.ipynb #7c6ed01f
 class Conv3dBN(nn.Module):
@@ -247,15 +247,6 @@ def paper_config(**kw)->Lip2WavConfig:
     "The published sizes (GPU)."
     return Lip2WavConfig(**kw)
 
-# %% ../nbs/16_lip2wav.ipynb #0a119a72
-def masked_l2(pred:torch.Tensor, # (B, n_mels, T)
-              target:torch.Tensor, # (B, n_mels, T)
-              mask:torch.Tensor, # (B, T) bool, True at valid frames
-             )->torch.Tensor:
-    "Mean squared error over the valid frames."
-    m = mask[:, None].to(pred.dtype)
-    return ((pred - target).square() * m).sum() / (m.sum() * pred.shape[1]).clamp(min=1)
-
 # %% ../nbs/16_lip2wav.ipynb #912d848c
 def stop_targets(mel_len:torch.Tensor, # (B,) valid mel frames
                  n:int, # decoded frames
@@ -339,8 +330,9 @@ class Lip2Wav(Recipe):
     def loss(self, batch:dict, out:dict)->tuple:
         "Mel losses before and after the postnet, stop-token BCE and, with w_guide > 0, guided attention."
         c,mm,vlen = self.cfg,out['mel_mask'],batch['video_len']
-        target,rec = batch['mel'][..., :mm.shape[1]].float(),masked_l1 if c.mel_loss=='l1' else masked_l2
-        terms = dict(mel=rec(out['mel_pre'].float(), target, mm), post=rec(out['mel'].float(), target, mm),
+        target,p = batch['mel'][..., :mm.shape[1]].float(),1 if c.mel_loss=='l1' else 2
+        terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm, p),
+                     post=masked_error(out['mel'].float(), target, mm, p),
                      stop=stop_loss(out['stop'], vlen*c.mels_per_frame, c.stop_pos_weight))
         loss = terms['mel'] + terms['post'] + c.w_stop*terms['stop']
         if c.w_guide:

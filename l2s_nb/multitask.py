@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualFrontend, n_params
-from .layers import (length_mask, random_windows, masked_l1, ConformerEncoder, Postnet, LOG_MEL_CENTER,
+from .layers import (length_mask, random_windows, masked_error, ConformerEncoder, Postnet, LOG_MEL_CENTER,
                            MultiScaleMelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 from .text import CharTokenizer, tokenizer_from_spec
@@ -236,7 +236,7 @@ class MultitaskL2S(Recipe):
         "Weighted sum of L1 (decoder, postnet), CTC and content losses; returns (loss, logs)."
         c,mm = self.cfg,out['mel_mask']
         target = batch['mel'][..., :mm.shape[1]].float()
-        terms = dict(mel=masked_l1(out['mel_pre'].float(), target, mm), post=masked_l1(out['mel'].float(), target, mm))
+        terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm), post=masked_error(out['mel'].float(), target, mm))
         weights = dict(mel=c.w_mel, post=c.w_post)
         if c.w_ctc>0 and 'tokens' in batch and (batch['token_len']>0).any():
             has = batch['token_len']>0

@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualFrontend, n_params
-from .layers import (length_mask, masked_l1, ConformerEncoder, LOG_MEL_CENTER, MelDiscriminator,
+from .layers import (length_mask, masked_error, ConformerEncoder, LOG_MEL_CENTER, MelDiscriminator,
                            lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 
@@ -229,7 +229,7 @@ class VCAGAN(Recipe):
         "Reconstruction: masked L1 at every scale, averaged; returns (loss, logs) with `rec<s>` per scale."
         mm = out['mel_mask']
         targets = scale_targets(batch['mel'][..., :mm.shape[1]].float(), self.cfg.n_scales)
-        terms = {f'rec{s}': masked_l1(p.float(), t, m)
+        terms = {f'rec{s}': masked_error(p.float(), t, m)
                  for s,(p,t,m) in enumerate(zip(out['mels'], targets, self.scale_masks(out)))}
         rec = sum(terms.values()) / len(terms)
         return self.cfg.w_rec*rec, {k:v.item() for k,v in terms.items()}

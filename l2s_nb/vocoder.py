@@ -20,9 +20,10 @@ from .recipes import Trainable, CheckpointError, adamw, read_checkpoint, load_re
 # %% auto #0
 __all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'MEL_MISMATCH', 'Vocoder', 'GriffinLimVocoder', 'VocoderConfig',
            'ConvNeXtBlock', 'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator',
-           'MultiPeriodDiscriminator', 'ScaleDiscriminator', 'MultiScaleDiscriminator', 'VocoderGAN', 'WaveSegments',
-           'NeuralVocoder', 'export_vocoder', 'load_vocoder', 'vocoder_speed', 'write_vocoder_speed',
-           'vocoder_datasets', 'train_vocoder', 'PredictedMelSegments', 'predicted_mel_datasets', 'train_vocoder_cli']
+           'MultiPeriodDiscriminator', 'ScaleDiscriminator', 'MultiScaleDiscriminator', 'anti_wrap', 'phase_loss',
+           'VocoderGAN', 'WaveSegments', 'NeuralVocoder', 'export_vocoder', 'load_vocoder', 'vocoder_speed',
+           'write_vocoder_speed', 'vocoder_datasets', 'train_vocoder', 'PredictedMelSegments', 'predicted_mel_datasets',
+           'train_vocoder_cli']
 
 # %% ../nbs/20_vocoder.ipynb #955163fe
 class Vocoder(nn.Module):
@@ -75,6 +76,10 @@ class VocoderConfig:
     w_mel:float=45. # weight of the L1 log-mel loss
     w_fm:float=2. # weight of feature matching
     disc_lr_ratio:float=1. # discriminator peak LR / generator peak LR
+    adversarial:bool=True # train against the discriminators (False: reconstruction losses only, fast on a CPU)
+    w_amp:float=0. # istft: weight of the L1 between predicted and recorded STFT log-magnitudes
+    w_phase:float=0. # istft: weight of the anti-wrapping phase losses (instantaneous phase, group delay, frequency)
+    w_stft:float=0. # weight of the L1 between the real and imaginary parts of the output's STFT and the recording's
 
     def __post_init__(self):
         if self.kind not in GENERATORS:
@@ -82,6 +87,8 @@ class VocoderConfig:
         if len(self.upsample_rates)!=len(self.upsample_kernels):
             raise ConfigError(f"VocoderConfig: {len(self.upsample_rates)} upsample_rates, "
                               f"{len(self.upsample_kernels)} upsample_kernels")
+        if (self.w_amp or self.w_phase) and self.kind!='istft':
+            raise ConfigError(f"VocoderConfig: w_amp and w_phase need the istft generator, got kind {self.kind!r}")
         if self.msd_width%16: raise ConfigError(f"VocoderConfig: msd_width must be a multiple of 16, got {self.msd_width}")
 
 # %% ../nbs/20_vocoder.ipynb #0fd3a69f
@@ -109,13 +116,21 @@ class ISTFTGenerator(nn.Module):
         self.final = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, 2*bins)
         self.register_buffer('window', torch.hann_window(audio.win_length), persistent=False)
-    def forward(self, mel):
-        a = self.audio
+
+    def spectrum(self, mel)->tuple:
+        "Log-magnitude (clamped at 7) and phase per bin and frame: (B, n_mels, F) -> 2 × (B, n_fft//2+1, F+1)."
         x = self.embed(F.pad(mel - LOG_MEL_CENTER, (0, 1), mode='replicate'))
         x = self.blocks(self.norm(x.transpose(1, 2)).transpose(1, 2))
         logmag,phase = self.head(self.final(x.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
-        spec = torch.polar(logmag.clamp(max=7).exp(), phase)
-        return torch.istft(spec, a.n_fft, a.hop_length, a.win_length, self.window, center=True)
+        return logmag.clamp(max=7),phase
+
+    def istft(self, logmag, phase):
+        "The waveform of a log-magnitude and phase spectrum: 2 × (B, bins, F+1) -> (B, F*hop)."
+        a = self.audio
+        return torch.istft(torch.polar(logmag.exp(), phase), a.n_fft, a.hop_length, a.win_length, self.window,
+                           center=True)
+
+    def forward(self, mel): return self.istft(*self.spectrum(mel))
 GENERATORS['istft'] = ISTFTGenerator
 
 # %% ../nbs/20_vocoder.ipynb #e6c6c393
@@ -161,6 +176,7 @@ VOCODER_PRESETS = dict(
     hifigan_v1=lambda: VocoderConfig('hifigan'),
     hifigan_v3=lambda: VocoderConfig('hifigan', upsample_rates=[8, 5, 4], upsample_kernels=[16, 11, 8],
                                      upsample_channels=256, resblock=2, resblock_kernels=[3, 5, 7], resblock_dilations=[[1, 2], [2, 6], [3, 12]]),
+    istft_recon=lambda: VocoderConfig(adversarial=False, w_amp=45., w_phase=100., w_stft=20., segment=64),
     istft_tiny=lambda: VocoderConfig(dim=16, hidden=32, layers=2, mpd_width=4, msd_width=16, segment=8),
     hifigan_tiny=lambda: VocoderConfig('hifigan', upsample_channels=16, resblock_kernels=[3], resblock_dilations=[[1, 3]],
                                        mpd_width=4, msd_width=16, segment=8))
@@ -213,6 +229,19 @@ class MultiScaleDiscriminator(nn.Module):
         pool = lambda k: F.avg_pool1d(wav[:, None], 2**k, 2**k, padding=2**(k-1)).squeeze(1) if k else wav
         return [d(pool(k)) for k,d in enumerate(self.discs)]
 
+# %% ../nbs/20_vocoder.ipynb #0ced8be3
+def anti_wrap(x:torch.Tensor)->torch.Tensor:
+    "|x| after wrapping it into [-π, π]: the distance between angles that differ by x."
+    return (x - 2*math.pi*torch.round(x/(2*math.pi))).abs()
+
+def phase_loss(phase:torch.Tensor, # predicted phase (B, bins, frames)
+               target:torch.Tensor, # recorded phase, same shape
+              )->torch.Tensor:
+    "Anti-wrapping L1 of the instantaneous phase, the group delay (along bins) and the instantaneous frequency (along frames)."
+    d = lambda x, dim: torch.diff(x, dim=dim)
+    return (anti_wrap(phase - target).mean() + anti_wrap(d(phase, 1) - d(target, 1)).mean()
+            + anti_wrap(d(phase, 2) - d(target, 2)).mean())
+
 # %% ../nbs/20_vocoder.ipynb #07f34236
 class VocoderGAN(Trainable):
     "Generator + multi-period and multi-scale discriminators of a vocoder; batches `{wav (B, n), mel (B, n_mels, n//hop)}`."
@@ -222,9 +251,11 @@ class VocoderGAN(Trainable):
         super().__init__(cfg)
         self.audio = audio
         self.generator = GENERATORS[cfg.kind](cfg, audio)
-        self.mpd = MultiPeriodDiscriminator(cfg.periods, cfg.mpd_width)
-        self.msd = MultiScaleDiscriminator(3, cfg.msd_width)
+        if cfg.adversarial:
+            self.mpd = MultiPeriodDiscriminator(cfg.periods, cfg.mpd_width)
+            self.msd = MultiScaleDiscriminator(3, cfg.msd_width)
         self.mel = MelSpectrogram(audio)
+        self.register_buffer('window', torch.hann_window(audio.win_length), persistent=False)
 
     def forward(self, batch:dict)->dict: return dict(wav=self.generator(batch['mel']))
 
@@ -233,26 +264,50 @@ class VocoderGAN(Trainable):
         l = F.l1_loss(self.mel(out['wav']), batch.get('real_mel', batch['mel']))
         return l, dict(mel=l.item())
 
+    def stft(self, wav:torch.Tensor)->torch.Tensor:
+        "Complex STFT with the project's analysis settings: (B, n) -> (B, n_fft//2+1, n//hop+1)."
+        a = self.audio
+        return torch.stft(wav, a.n_fft, a.hop_length, a.win_length, self.window, center=True, return_complex=True)
+
+    def reconstruction(self, batch:dict)->tuple:
+        "Generated waveform, the weighted sum of its reconstruction losses, and each loss by name."
+        c,g = self.cfg,self.generator
+        spec = g.spectrum(batch['mel']) if c.w_amp or c.w_phase else None
+        fake = g(batch['mel']) if spec is None else g.istft(*spec)
+        terms = dict(mel=self.loss(batch, dict(wav=fake))[0])
+        if c.w_amp or c.w_phase or c.w_stft:
+            with torch.no_grad(): real = self.stft(batch['wav'])
+        if c.w_amp: terms['amp'] = F.l1_loss(spec[0], real.abs().clamp(min=self.audio.log_floor).log())
+        if c.w_phase: terms['phase'] = phase_loss(spec[1], real.angle())
+        if c.w_stft: terms['stft'] = F.l1_loss(torch.view_as_real(self.stft(fake)), torch.view_as_real(real))
+        weights = dict(mel=c.w_mel, amp=c.w_amp, phase=c.w_phase, stft=c.w_stft)
+        return fake, sum(weights[k]*v for k,v in terms.items()), terms
+
     def discriminate(self, wav:torch.Tensor)->list: return self.mpd(wav) + self.msd(wav)
 
     def configure_optimizers(self, train_cfg)->dict:
-        "AdamW for the generator (`main`) and for both discriminators (`disc`, at `disc_lr_ratio` × the peak LR)."
-        return dict(main=adamw(self.generator.parameters(), train_cfg),
-                    disc=adamw([*self.mpd.parameters(), *self.msd.parameters()], train_cfg,
-                               train_cfg.lr*self.cfg.disc_lr_ratio))
+        "AdamW for the generator (`main`) and, if adversarial, both discriminators (`disc`, at `disc_lr_ratio` × the LR)."
+        opts = dict(main=adamw(self.generator.parameters(), train_cfg))
+        if self.cfg.adversarial:
+            opts['disc'] = adamw([*self.mpd.parameters(), *self.msd.parameters()], train_cfg,
+                                 train_cfg.lr*self.cfg.disc_lr_ratio)
+        return opts
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        "A discriminator turn, then the generator's (adversarial + feature matching + mel L1)."
+        "A discriminator turn, then the generator's (adversarial + feature matching + reconstruction); or only the latter."
         c,real = self.cfg,batch['wav']
-        fake = self(batch)['wav']
+        fake,recon,terms = self.reconstruction(batch)
+        logs = dict(loss=terms['mel'].item(), **{k:v.item() for k,v in terms.items()})
+        if not c.adversarial:
+            opt.step('main', recon)
+            return logs
         d_loss = lsgan_disc_loss(self.discriminate(real), self.discriminate(fake.detach()))
         opt.step('disc', d_loss)
         d_fake = self.discriminate(fake)
         with torch.no_grad(): d_real = self.discriminate(real)
-        mel,_ = self.loss(batch, dict(wav=fake))
         adv,fm = lsgan_gen_loss(d_fake),feature_matching(d_real, d_fake)
-        opt.step('main', adv + c.w_fm*fm + c.w_mel*mel)
-        return dict(loss=mel.item(), mel=mel.item(), adv=adv.item(), fm=fm.item(), disc=d_loss.item())
+        opt.step('main', adv + c.w_fm*fm + recon)
+        return dict(logs, adv=adv.item(), fm=fm.item(), disc=d_loss.item())
 
 # %% ../nbs/20_vocoder.ipynb #6b70a3dc
 class WaveSegments(torch.utils.data.Dataset):
