@@ -9,9 +9,9 @@ from pathlib import Path
 from .config import ConfigError, atomic_write
 
 # %% auto #0
-__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
-           'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'quickstart_rows', 'grid_base_row',
-           'judge_rows', 'infer_row', 'results_table', 'json_numbers', 'unsourced_numbers']
+__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
+           'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table', 'quickstart_rows',
+           'grid_base_row', 'judge_rows', 'infer_row', 'results_table', 'json_numbers', 'unsourced_numbers']
 
 # %% ../nbs/85_results.ipynb #a810df22
 def results_dir()->Path:
@@ -113,6 +113,28 @@ def ablation_table(ablation:dict, # `tools/score_ablation.py` output
     voc = ablation.get('vocoder', 'griffin_lim')
     rows += [_scores_row(f"ground-truth mel → {voc} (ceiling)", '–', oracles['oracles']['gt_mel']['summary']),
              _scores_row('mean speech (floor)', '–', oracles['oracles']['mean_speech']['summary'])]
+    return '\n'.join(head + rows)
+
+# %% ../nbs/85_results.ipynb #fe82ce0a
+VOCODER_COLS = (('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2), ('PESQ nb', 'pesq_nb', 1, 2),
+                ('WER %', 'wer', 100, 1))
+
+def _vocoder_name(v:str, r:dict)->str:
+    "A vocoder row's name: the registered name, or the release file with its training steps and data."
+    if 'training' not in r: return f"`{Path(v).name}`" + (f", {r['step']:,} steps" if 'step' in r else '')
+    t = r['training']
+    on = 'predicted mels' if t['data'].get('mels_from') else 'recordings'
+    return f"`{Path(v).name}`: {r['step']:,} steps × {t['train']['batch_size']} on {on}, {t['wall_minutes']:.0f} min {t['device']}"
+
+def vocoder_table(res:dict, # `tools/vocoder_results.py` output
+                 )->str:
+    "Markdown table: per vocoder, copy-synthesis and predicted-mel scores, parameters and seconds per 3 s clip."
+    cell = lambda s, m, k, d: f"{k*s[m]['mean']:.{d}f}" if m in s else '–'
+    cols = [f'copy {c}' for c,*_ in VOCODER_COLS] + [f'predicted {c}' for c,*_ in VOCODER_COLS]
+    head = ['| vocoder | params | s / 3 s clip | ' + ' | '.join(cols) + ' |', '|---' * (len(cols)+3) + '|']
+    rows = [f"| {_vocoder_name(v, r)} | {r['params']/1e6:.2f} M | {r['seconds_per_3s']:.3f} | "
+            + ' | '.join(cell(r[part], *c[1:]) for part in ('copy', 'predicted') for c in VOCODER_COLS) + ' |'
+            for v,r in res['rows'].items()]
     return '\n'.join(head + rows)
 
 # %% ../nbs/85_results.ipynb #18a7e26b

@@ -36,6 +36,29 @@ def test_stop_token_cannot_change_length(model):
     finally:
         with torch.no_grad(): model.decoder.stop.bias.copy_(bias)
 
+def test_infer_minute_of_synthgrid(model, tmp_path):
+    "`infer` speaks a 60 s video (SynthGRID clips end to end) with a Lip2Wav checkpoint: exactly 60 s of speech."
+    import numpy as np
+    from l2s_nb.audio import load_audio
+    from l2s_nb.config import AudioConfig, VideoConfig, to_dict
+    from l2s_nb.infer import infer
+    from l2s_nb.synthgrid import synthgrid
+    from l2s_nb.train import save_checkpoint
+    from l2s_nb.video import _ffmpeg, probe
+    synthgrid(tmp_path/'sg', clips=4, speakers=1, seed=0, workers=1, progress=False)
+    spk = tmp_path/'sg'/'s1'
+    order = sorted(p.stem for p in (spk/'video').iterdir())*5  # 20 clips of 3 s
+    (tmp_path/'list.txt').write_text(''.join(f"file '{spk/'video'/s}.mp4'\n" for s in order))
+    (tmp_path/'long').mkdir()
+    _ffmpeg(['-f', 'concat', '-safe', '0', '-i', tmp_path/'list.txt', '-c', 'copy', tmp_path/'long'/'minute.mp4'])
+    assert abs(probe(tmp_path/'long'/'minute.mp4').duration - 60) < 0.05
+    ckpt = save_checkpoint(tmp_path/'l2w.pt', dict(recipe='lip2wav', config=to_dict(model.cfg), step=0, metrics={},
+                                                   audio=to_dict(AudioConfig()), video=to_dict(VideoConfig(region='face')),
+                                                   model=model.state_dict()))
+    infer(tmp_path/'long', ckpt, tmp_path/'out')  # the face tracker finds the cartoon face
+    wav = load_audio(tmp_path/'out'/'minute.wav', 16000)
+    assert len(wav) == 60*16000 and np.isfinite(wav).all()
+
 @pytest.mark.parametrize('n', [1, 5, 74, 75, 76, 151, 333])
 def test_length_is_four_per_frame(model, n):
     assert model.generate(torch.rand(1, n, 88, 88)).shape == (1, 80, 4*n)
