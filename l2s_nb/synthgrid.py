@@ -4,73 +4,114 @@
 
 # %% ../nbs/03_synthgrid.ipynb #85ca6f00
 from __future__ import annotations
-import _ctypes, csv, ctypes, functools, json, math, multiprocessing, os, time, zlib
+import _ctypes, csv, ctypes, functools, json, math, multiprocessing, os, time, unicodedata, zlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import cv2, numpy as np, espeakng_loader
 from tqdm.auto import tqdm
 from .config import *
+from .text import base_language, phonemize
 from .audio import load_audio, log_mel, resample, save_audio
 from .video import read_video, write_video
 
 _log = get_logger('synthgrid')
 
 # %% auto #0
-__all__ = ['GRAMMAR', 'N_SENTENCES', 'ESPEAK_RATE', 'LETTER_SAY', 'VOICE_LANGUAGES', 'VOICE_VARIANTS', 'LIP_PARAMS', 'VISEMES',
-           'VISEME_NAMES', 'VISEME_TARGETS', 'VISEME_DOMINANCE', 'CANVAS', 'FACE_CENTRE', 'MOUTH_Y', 'SAMPLE_RATE',
-           'FPS', 'MAX_SPEAKERS', 'MIN_FRAMES', 'CLIP_PARTS', 'CORPUS_VERSION', 'SynthGridError', 'sentence_words',
-           'sentence_id', 'parse_id', 'sentence_number', 'UnknownVoiceError', 'Speech', 'espeak_speak', 'phone_visemes',
-           'viseme_track', 'lip_trajectory', 'frame_params', 'Speaker', 'make_speaker', 'mouth_curves',
-           'mouth_landmarks', 'Pose', 'make_pose', 'render_face', 'Clip', 'make_clip', 'speaker_sentences', 'split_of',
-           'clip_paths', 'write_clip', 'check_voice', 'synthgrid', 'synthgrid_cli', 'mouth_opening', 'plot_clip',
-           'opening_envelope_correlation', 'mouth_features', 'viseme_labels', 'viseme_probe', 'swap_phones',
-           'homophene_check', 'synthgrid_benchmark']
+__all__ = ['GRAMMAR', 'N_SENTENCES', 'GRAMMARS', 'ESPEAK_RATE', 'LETTER_SAY', 'VOICE_LANGUAGES', 'ESPEAK_ASCII', 'VOICE_VARIANTS',
+           'LIP_PARAMS', 'VISEMES', 'VISEME_NAMES', 'VISEME_TARGETS', 'VISEME_DOMINANCE', 'CANVAS', 'FACE_CENTRE',
+           'MOUTH_Y', 'SAMPLE_RATE', 'FPS', 'MAX_SPEAKERS', 'MIN_FRAMES', 'CLIP_PARTS', 'CORPUS_VERSION',
+           'SynthGridError', 'grammar', 'n_sentences', 'sentence_words', 'sentence_id', 'parse_id', 'sentence_number',
+           'said', 'UnknownVoiceError', 'Speech', 'espeak_speak', 'phone_visemes', 'voice_language', 'word_starts',
+           'check_voice', 'viseme_track', 'lip_trajectory', 'frame_params', 'Speaker', 'make_speaker',
+           'speaker_language', 'mouth_curves', 'mouth_landmarks', 'Pose', 'make_pose', 'render_face', 'Clip',
+           'make_clip', 'speaker_sentences', 'split_of', 'clip_paths', 'write_clip', 'synthgrid', 'synthgrid_cli',
+           'mouth_opening', 'plot_clip', 'opening_envelope_correlation', 'mouth_features', 'viseme_labels',
+           'viseme_probe', 'swap_phones', 'homophene_check', 'synthgrid_benchmark']
 
 # %% ../nbs/03_synthgrid.ipynb #2d01fb2c
 GRAMMAR = (('bin','lay','place','set'), ('blue','green','red','white'), ('at','by','in','with'),
            tuple('abcdefghijklmnopqrstuvxyz'), ('zero','one','two','three','four','five','six','seven','eight','nine'),
            ('again','now','please','soon'))
 N_SENTENCES = math.prod(len(slot) for slot in GRAMMAR)
+GRAMMARS = dict( # language -> (command, colour, preposition, letter, digit, adverb) words, in its own script
+    en=GRAMMAR,
+    es=(('pon', 'deja', 'coloca', 'mete'), ('azul', 'verde', 'rojo', 'blanco'), ('en', 'con', 'por', 'tras'),
+        tuple('abcdefghijklmnñopqrstuvxz'), tuple('cero uno dos tres cuatro cinco seis siete ocho nueve'.split()),
+        ('ahora', 'luego', 'pronto', 'ya')),
+    de=(('lege', 'setze', 'stelle', 'packe'), ('blau', 'grün', 'rot', 'weiß'), ('an', 'bei', 'in', 'mit'),
+        tuple('abcdefghijklmnopqrstuvxyz'), tuple('null eins zwei drei vier fünf sechs sieben acht neun'.split()),
+        ('wieder', 'jetzt', 'bitte', 'bald')),
+    ru=(('брось', 'положи', 'поставь', 'дай'), ('синий', 'зелёный', 'красный', 'белый'), ('на', 'под', 'за', 'над'),
+        tuple('абвгдежзиклмнопрстуфхцчшэ'), tuple('ноль один два три четыре пять шесть семь восемь девять'.split()),
+        ('снова', 'сейчас', 'пожалуйста', 'скоро')),
+    hi=(('डालो', 'बिछाओ', 'रखो', 'लगाओ'), ('नीला', 'हरा', 'लाल', 'सफ़ेद'), ('में', 'पर', 'से', 'तक'),
+        tuple('कखगघचछजझटठडढतथदधनपफबभमयरल'), tuple('शून्य एक दो तीन चार पाँच छह सात आठ नौ'.split()),
+        ('फिर', 'अब', 'कृपया', 'जल्दी')),
+    cmn=(('扔', '铺', '放', '摆'), ('蓝', '绿', '红', '白'), ('在', '从', '向', '跟'),
+         tuple('甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥'), tuple('零一二三四五六七八九'),
+         ('重新', '现在', '请', '马上')),
+)
 
 class SynthGridError(L2SError):
     "SynthGRID can't do what was asked; the message says what and how to fix it."
 
+def grammar(language:str='en')->tuple:
+    "The six word slots of `language`, a key of `GRAMMARS`."
+    if language not in GRAMMARS:
+        raise SynthGridError(f"SynthGRID has no grammar for language {language!r}; use one of {', '.join(GRAMMARS)}, "
+                             "or add its six word slots to GRAMMARS")
+    return GRAMMARS[language]
+
+def n_sentences(language:str='en')->int:
+    "Number of sentences of `language` (64,000 for English)."
+    return math.prod(len(slot) for slot in grammar(language))
+
 def _word_code(word:str)->str: return {'zero':'z'}.get(word, str(GRAMMAR[4].index(word)) if word in GRAMMAR[4] else word[0])
 
-def sentence_words(n:int)->tuple:
-    "The six words of sentence number `n` (0 <= n < 64000)."
-    if not 0<=n<N_SENTENCES: raise SynthGridError(f"sentence number {n} is outside 0..{N_SENTENCES-1}")
+def sentence_words(n:int, language:str='en')->tuple:
+    "The six words of sentence number `n` (0 <= n < `n_sentences(language)`)."
+    if not 0<=n<n_sentences(language): raise SynthGridError(f"sentence number {n} is outside 0..{n_sentences(language)-1}")
     words = []
-    for slot in reversed(GRAMMAR): n,i = divmod(n, len(slot)); words.append(slot[i])
+    for slot in reversed(grammar(language)): n,i = divmod(n, len(slot)); words.append(slot[i])
     return tuple(reversed(words))
 
-def sentence_id(words)->str:
-    "GRID id of a sentence: first letter of each word, digit as a numeral (`z` for zero)."
-    return ''.join(_word_code(w) for w in words)
+def sentence_id(words, language:str='en')->str:
+    "GRID id of a sentence: first letter of each word, digit as a numeral (`z` for zero); in other languages, of GRID's words at the same positions."
+    g = grammar(language)
+    if len(words)!=6 or any(w not in slot for w,slot in zip(words, g)):
+        raise SynthGridError(f"{' '.join(words)!r} is not a sentence of the {language!r} grammar: it needs one word of each of its 6 slots")
+    return ''.join(_word_code(GRAMMAR[s][slot.index(w)]) for s,(w,slot) in enumerate(zip(words, g)))
 
-def parse_id(clip_id:str)->tuple:
-    "Words of the GRID sentence named by a 6-character id such as `bbaf3s`."
+def parse_id(clip_id:str, language:str='en')->tuple:
+    "Words (in `language`) of the GRID sentence named by a 6-character id such as `bbaf3s`."
     if len(clip_id)!=6: raise SynthGridError(f"{clip_id!r} is not a GRID id: it must have 6 characters like 'bbaf3s'")
     words = []
-    for code,slot in zip(clip_id, GRAMMAR):
-        match = [w for w in slot if _word_code(w)==code]
-        if not match: raise SynthGridError(f"{clip_id!r} is not a GRID id: {code!r} names no word among {slot}")
-        words.append(match[0])
+    for code,slot,own in zip(clip_id, GRAMMAR, grammar(language)):
+        at = next((i for i,w in enumerate(slot) if _word_code(w)==code), len(own))
+        if at>=len(own): raise SynthGridError(f"{clip_id!r} is not a GRID id: {code!r} names no word among {own}")
+        words.append(own[at])
     return tuple(words)
 
-def sentence_number(clip_id:str)->int:
-    "Index (0..63999) of the sentence named by a GRID id."
+def sentence_number(clip_id:str, language:str='en')->int:
+    "Index (0..`n_sentences(language)`-1) of the sentence named by a GRID id."
     n = 0
-    for w,slot in zip(parse_id(clip_id), GRAMMAR): n = n*len(slot)+slot.index(w)
+    for w,slot in zip(parse_id(clip_id, language), grammar(language)): n = n*len(slot)+slot.index(w)
     return n
+
 
 # %% ../nbs/03_synthgrid.ipynb #a76738c3
 ESPEAK_RATE = 22050 # eSpeak NG's native sample rate
-LETTER_SAY = {'a':'eh'} # letters eSpeak would not read as their name in a sentence, respelled so it says the name
-VOICE_LANGUAGES = ('en-us', 'en') # eSpeak languages speakers are drawn from
+LETTER_SAY = dict(en={'a':'eh'}, ru={'б':'бэ', 'в':'вэ', 'ж':'жэ', 'к':'ка', 'с':'эс'}) # by language: letters eSpeak would not read as their name in a sentence, respelled so it says the name
+VOICE_LANGUAGES = dict(en=('en-us', 'en'), es=('es', 'es-419'), de=('de',), ru=('ru',), hi=('hi',), cmn=('cmn',)) # eSpeak languages the speakers of each language are drawn from
+ESPEAK_ASCII = dict(cmn={'ph':'pʰ', 'th':'tʰ', 'kh':'kʰ', 'tsh':'tsʰ', 'tɕh':'tɕʰ', 'ts.':'ʈʂ', 'ts.h':'ʈʂʰ', 's.':'ʂ', 'i.':'ʅ'}) # by eSpeak language: phoneme names in eSpeak's own notation, as IPA
 VOICE_VARIANTS = dict(m1='male', m2='male', m3='male', m4='male', m6='male', m7='male', john='male', iven='male', ed='male',
                       f1='female', f2='female', f3='female', f4='female', f5='female', steph='female', linda='female') # eSpeak voice variants and their gender
 _EVENT_WORD, _EVENT_PHONEME, _EVENT_END = 1, 7, 5
+
+def said(words, language:str='en')->str:
+    "The text eSpeak reads for `words` of `language`: the words, letters respelled by `LETTER_SAY`."
+    say = LETTER_SAY.get(language, {})
+    return ' '.join(say.get(w, w) for w in words)
 
 class UnknownVoiceError(SynthGridError, ValueError):
     "eSpeak NG has no voice of that name."
@@ -88,7 +129,7 @@ _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), 
 class Speech:
     "Raw eSpeak output: waveform at `ESPEAK_RATE`, word starts and phoneme starts (sample indices)."
     wav:np.ndarray # int16 samples
-    words:list # [(start_sample, text_position)] one per word
+    words:list # [(start_sample, text_position)] one per eSpeak word (a Mandarin word may be several)
     phones:list # [(start_sample, ipa)]; ipa '' is a pause
     end:int # sample where the utterance's final pause starts
 
@@ -99,6 +140,11 @@ def _events(ev_ptr, words:list, phones:list):
         if e.type==_EVENT_WORD: words.append((e.sample, e.text_position))
         elif e.type==_EVENT_PHONEME: phones.append((e.sample, e.id.string.decode('utf-8', 'replace')))
         i += 1
+
+def _as_ipa(name:str, names:dict)->str:
+    "Phoneme `name` as IPA: `names` maps eSpeak's own notation to IPA; a stress mark is kept."
+    core = name.lstrip('ˈˌ')
+    return name[:len(name)-len(core)] + names.get(core, core)
 
 def espeak_speak(text:str, # what to say
                  voice:str='en-us', # eSpeak voice name, e.g. 'en-us+m3'
@@ -124,7 +170,7 @@ def espeak_speak(text:str, # what to say
         lang, _, variant = voice.partition('+')
         variant_ok = not variant or (Path(espeakng_loader.get_data_path())/'voices'/'!v'/variant).is_file()
         if not variant_ok or lib.espeak_SetVoiceByName(lang.encode())!=0 or lib.espeak_SetVoiceByName(voice.encode())!=0:
-            raise UnknownVoiceError(f"eSpeak NG has no voice {voice!r}; use a language such as 'en-us' or 'en' optionally followed by a variant, e.g. 'en-us+m3' (variants: {', '.join(VOICE_VARIANTS)})")
+            raise UnknownVoiceError(f"eSpeak NG has no voice {voice!r}; use a language such as 'en-us', 'es' or 'cmn' optionally followed by a variant, e.g. 'en-us+m3' (variants: {', '.join(VOICE_VARIANTS)})")
         for param,value in ((1,rate), (3,pitch), (4,pitch_range)): lib.espeak_SetParameter(param, int(value), 0)
         lib.espeak_ng_SetRandSeed(int(seed))
         b = text.encode()
@@ -132,6 +178,7 @@ def espeak_speak(text:str, # what to say
         lib.espeak_Terminate()
     finally: _unload(lib)
     wav = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+    phones = [(s, _as_ipa(ph, ESPEAK_ASCII.get(lang, {}))) for s,ph in phones]
     spoken = [i for i,(_,ph) in enumerate(phones) if ph]
     if not spoken: raise SynthGridError(f"eSpeak NG produced no phonemes for {text!r}")
     end = next((s for s,ph in phones[spoken[-1]+1:] if not ph), len(wav))
@@ -146,27 +193,28 @@ def _unload(lib):
 LIP_PARAMS = ('opening', 'width', 'rounding', 'teeth', 'tongue') # the lip parameters, in this order
 VISEMES = ( # (name, IPA symbols, target in LIP_PARAMS order, dominance)
     ('sil',          ('', 'ʔ'),                  (.05, 1.00, .10, 0.0, 0.0), 1.0),
-    ('bilabial',     ('p','b','m'),              (0.0, 0.96, .15, 0.0, 0.0), 6.0),
-    ('labiodental',  ('f','v'),                  (.10, 1.00, 0.0, 1.0, 0.0), 4.0),
+    ('bilabial',     ('p','b','m','β'),          (0.0, 0.96, .15, 0.0, 0.0), 6.0),
+    ('labiodental',  ('f','v','ʋ'),              (.10, 1.00, 0.0, 1.0, 0.0), 4.0),
     ('dental',       ('θ','ð'),                  (.28, 1.00, 0.0, 0.8, 1.0), 2.0),
-    ('alveolar',     ('t','d','n','s','z','l','ɾ'), (.20, 1.02, .05, 0.7, 0.2), 0.6),
-    ('velar',        ('k','ɡ','g','ŋ','h','x'),  (.35, 1.00, .05, 0.3, 0.0), 0.4),
-    ('postalveolar', ('ʃ','ʒ','tʃ','dʒ'),        (.25, 0.84, .75, 0.8, 0.0), 2.0),
+    ('alveolar',     ('t','d','n','s','z','l','ɾ','ɭ','ʈ','ɖ','ɳ','ɽ','ɲ'), (.20, 1.02, .05, 0.7, 0.2), 0.6),
+    ('velar',        ('k','ɡ','g','ŋ','h','x','ɣ','χ','ç','ɦ'), (.35, 1.00, .05, 0.3, 0.0), 0.4),
+    ('postalveolar', ('ʃ','ʒ','tʃ','dʒ','c','ɟ','ɕ','ʑ','tɕ','dʑ','ʂ','ʐ','ʈʂ'), (.25, 0.84, .75, 0.8, 0.0), 2.0),
     ('rhotic',       ('ɹ','r','ɚ','ɝ'),          (.25, 0.86, .55, 0.2, 0.0), 1.2),
-    ('rounded_close',('w','u','ʊ'),              (.12, 0.72, 1.0, 0.0, 0.0), 2.5),
+    ('rounded_close',('w','u','ʊ','y','ʏ'),      (.12, 0.72, 1.0, 0.0, 0.0), 2.5),
     ('open',         ('a','ɑ','æ','ʌ','ɐ'),      (1.0, 1.04, 0.0, 0.4, 0.3), 1.0),
-    ('mid',          ('e','ɛ','ə','ɜ'),          (.60, 1.08, 0.0, 0.5, 0.2), 1.0),
-    ('close_front',  ('i','ɪ','j','ᵻ','ɨ'),      (.25, 1.18, 0.0, 0.8, 0.0), 1.0),
-    ('rounded_mid',  ('o','ɔ','ɒ'),              (.62, 0.80, .80, 0.2, 0.0), 1.0),
+    ('mid',          ('e','ɛ','ə','ɜ','ɤ'),      (.60, 1.08, 0.0, 0.5, 0.2), 1.0),
+    ('close_front',  ('i','ɪ','j','ᵻ','ɨ','ʝ','ʅ'), (.25, 1.18, 0.0, 0.8, 0.0), 1.0),
+    ('rounded_mid',  ('o','ɔ','ɒ','ø','œ','ɵ'),  (.62, 0.80, .80, 0.2, 0.0), 1.0),
 )
 VISEME_NAMES = tuple(v[0] for v in VISEMES)
 VISEME_TARGETS = np.array([v[2] for v in VISEMES], np.float64)
 VISEME_DOMINANCE = np.array([v[3] for v in VISEMES], np.float64)
 _IPA_VISEME = {sym:i for i,v in enumerate(VISEMES) for sym in v[1]}
+_MARKS = 'ˈˌːʰʲ' # stress, length, aspiration, palatalisation: no lip target of their own
 
 def phone_visemes(ipa:str)->list:
     "Viseme classes of one eSpeak IPA phoneme: one for a plain phoneme, several for a diphthong."
-    core = ipa.translate({ord(c):None for c in 'ˈˌː'})
+    core = ''.join(c for c in unicodedata.normalize('NFD', ipa) if c not in _MARKS and not unicodedata.combining(c))
     if core in _IPA_VISEME: return [_IPA_VISEME[core]]
     out, i = [], 0
     while i<len(core):
@@ -175,6 +223,45 @@ def phone_visemes(ipa:str)->list:
         if sym not in _IPA_VISEME: raise SynthGridError(f"phoneme {ipa!r} (symbol {sym!r}) has no viseme class; add it to VISEMES")
         out.append(_IPA_VISEME[sym]); i += len(sym)
     return out
+
+# %% ../nbs/03_synthgrid.ipynb #ff8e2095
+def voice_language(voice:str)->str:
+    "Language (a key of `GRAMMARS`) of an eSpeak voice: 'en-us+m3' → 'en', 'es-419' → 'es', 'cmn+f2' → 'cmn'."
+    return base_language(voice.partition('+')[0])
+
+def word_starts(speech:Speech, text:str, words)->list:
+    "Sample where each of `words`, found in order in `text`, starts: the first eSpeak word event inside it."
+    first, at = [], 0
+    for w in words: at = text.index(w, at); first.append(at+1); at += len(w)  # eSpeak counts characters from 1
+    starts = []
+    for k,(a,b) in enumerate(zip(first, [*first[1:], len(text)+2])):
+        events = [s for s,p in speech.words if a<=p<b]
+        if not events: raise SynthGridError(f"eSpeak read {' '.join(words[max(k-1, 0):k+1])!r} as one word, so "
+                                            f"{words[k]!r} has no start of its own; change one of them in GRAMMARS")
+        starts.append(events[0])
+    return starts
+
+# %% ../nbs/03_synthgrid.ipynb #80ef3b74
+def check_voice(voice:str)->str:
+    "Check that `voice` says its language's vocabulary word by word, each slot's words distinct, with known visemes; returns it."
+    espeak_speak('0', voice)  # a voice eSpeak lacks is refused here
+    lang = voice_language(voice)
+    g = grammar(lang)
+    def refuse(why:str): return SynthGridError(f"voice {voice!r} can't be used: {why}")
+    for i,slot in enumerate(g):  # each word in a sentence of the other slots' first words
+        sounds = phonemize([said([*(s[0] for s in g[:i]), w, *(s[0] for s in g[i+1:])], lang) for w in slot],
+                           voice.partition('+')[0])
+        if same := [w for w,s in zip(slot, sounds) if sounds.count(s)>1]:
+            raise refuse(f"its words {same} sound the same; respell them in LETTER_SAY or change them in GRAMMARS")
+    for a,b in zip(g, g[1:]):  # every pair of neighbours, a clause each
+        pairs = [said([x, y], lang) for x in a for y in b]
+        text = ', '.join(pairs)
+        speech = espeak_speak(text, voice)
+        try:
+            word_starts(speech, text, ' '.join(pairs).split(' '))
+            for _,ph in speech.phones: phone_visemes(ph)
+        except SynthGridError as e: raise refuse(str(e)) from None
+    return voice
 
 # %% ../nbs/03_synthgrid.ipynb #da10a7a4
 def viseme_track(phones, # [(start_s, ipa)] in clip time, in order
@@ -239,10 +326,14 @@ def _rgb(rng, lo, hi): return tuple(int(v) for v in rng.integers(lo, hi))
 def make_speaker(k:int, # speaker number, 1-based
                  seed:int=0, # corpus seed
                  voice:str|None=None, # force this eSpeak voice; drawn from the seed when None
+                 language:str='en', # the speaker's language (a key of `GRAMMARS`); `voice`'s when given
                 )->Speaker:
-    "Speaker `k` of the corpus with this seed; the same `(k, seed)` always gives the same speaker."
+    "Speaker `k` of the corpus with this seed; the same `(k, seed, voice, language)` always gives the same speaker."
     rng = np.random.default_rng([seed, k, 1])
-    lang = VOICE_LANGUAGES[int(rng.integers(len(VOICE_LANGUAGES)))]
+    language = voice_language(voice) if voice else language
+    grammar(language)  # refuses a language without a grammar
+    langs = VOICE_LANGUAGES[language]
+    lang = langs[int(rng.integers(len(langs)))]
     variant = list(VOICE_VARIANTS)[int(rng.integers(len(VOICE_VARIANTS)))]
     voice = voice or f'{lang}+{variant}'
     gender = VOICE_VARIANTS.get(voice.partition('+')[2], 'unknown')
@@ -255,6 +346,13 @@ def make_speaker(k:int, # speaker number, 1-based
                    face_w=float(rng.uniform(44, 52)), face_h=float(rng.uniform(58, 66)), mouth_w=float(rng.uniform(21, 28)),
                    lip_upper=float(rng.uniform(3, 5)), lip_lower=float(rng.uniform(4, 6.5)), jaw=float(rng.uniform(12, 17)),
                    articulation=float(rng.uniform(0.8, 1.2)), tau=float(rng.uniform(0.035, 0.06)), head_motion=float(rng.uniform(0.8, 2.5)))
+
+def speaker_language(k:int, # speaker number, 1-based
+                     seed:int=0, # corpus seed
+                     languages=('en',), # the corpus's languages
+                    )->str:
+    "Language of speaker `k`: `languages` in an order drawn from the seed, taken in turn by speakers 1, 2, ..."
+    return languages[int(np.random.default_rng([seed, 4]).permutation(len(languages))[(k-1)%len(languages)])]
 
 # %% ../nbs/03_synthgrid.ipynb #fecddb2d
 CANVAS = (176, 144) # canonical frame size (width, height); other sizes scale it
@@ -439,27 +537,28 @@ class Clip:
 
 def _ticks(t:float)->int: return int(round(t*100))*250  # seconds -> 1/25000 s on a 10 ms grid
 
-def _speak_fitting(words, sp:Speaker, rng, max_s:float):
-    "eSpeak speech of `words` no longer than `max_s` seconds (speeding up if needed)."
-    text = ' '.join(LETTER_SAY.get(w, w) for w in words)
+def _speak_fitting(words, sp:Speaker, rng, max_s:float, language:str='en'):
+    "eSpeak speech of `words` no longer than `max_s` seconds (speeding up if needed), and each word's start."
+    text = said(words, language)
     pitch = int(np.clip(sp.pitch + rng.integers(-4, 5), 0, 100))
     seed = int(rng.integers(2**31))
     for attempt in range(4):
         speech = espeak_speak(text, sp.voice, int(sp.rate*1.25**attempt), pitch, sp.pitch_range, seed)
-        if len(speech.words)!=len(words): raise SynthGridError(f"eSpeak split {text!r} into {len(speech.words)} words, expected {len(words)}")
-        if speech.end/ESPEAK_RATE <= max_s: return speech
+        starts = word_starts(speech, text, text.split(' '))
+        if speech.end/ESPEAK_RATE <= max_s: return speech, starts
     raise SynthGridError(f"{' '.join(words)!r} does not fit in {max_s:.2f} s even at {int(sp.rate*1.25**3)} words/min; use more frames per clip")
 
-def make_clip(n:int, # sentence number (0..63999)
-              sp:Speaker, # who says it
+def make_clip(n:int, # sentence number (0..63999 in English)
+              sp:Speaker, # who says it, in the language of its voice
               rng, # the clip's random generator
               n_frames:int=75, # clip length in video frames (25 fps)
               size=CANVAS, # frame (width, height)
              )->Clip:
     "Synthesise one clip: speech, GRID alignment, lip parameters, frames and landmarks."
-    words = sentence_words(n)
+    language = voice_language(sp.voice)
+    words = sentence_words(n, language)
     total = n_frames/FPS
-    speech = _speak_fitting(words, sp, rng, total-0.3)
+    speech, starts = _speak_fitting(words, sp, rng, total-0.3, language)
     tail = min(len(speech.wav), speech.end + int(0.03*ESPEAK_RATE))
     voice = resample(speech.wav[:tail].astype(np.float32)/32768, ESPEAK_RATE, SAMPLE_RATE)
     voice *= sp.loudness/max(np.abs(voice).max(), 1e-6)
@@ -468,21 +567,21 @@ def make_clip(n:int, # sentence number (0..63999)
     wav = (rng.standard_normal(int(n_frames*SAMPLE_RATE/FPS))*10**(-70/20)).astype(np.float32)
     wav[start:start+len(voice)] += voice
     at = lambda sample: lead + sample/ESPEAK_RATE  # eSpeak sample -> clip time
-    word_starts = [at(s) for s,_ in speech.words] + [at(speech.end)]
-    align = [(0, _ticks(word_starts[0]), 'sil')] + [(_ticks(a), _ticks(b), w) for a,b,w in zip(word_starts, word_starts[1:], words)]
+    bounds = [at(s) for s in starts] + [at(speech.end)]
+    align = [(0, _ticks(bounds[0]), 'sil')] + [(_ticks(a), _ticks(b), w) for a,b,w in zip(bounds, bounds[1:], words)]
     align.append((align[-1][1], int(round(total*25000)), 'sil'))
     segments = viseme_track([(at(s), ph) for s,ph in speech.phones], at(speech.end))
     params = frame_params(segments, n_frames, FPS, sp.tau)
     frames, landmarks = render_face(params, sp, make_pose(rng, n_frames, sp, FPS), rng, size)
-    return Clip(sentence_id(words), sp.name, words, wav, align, segments, params, frames, landmarks)
+    return Clip(sentence_id(words, language), sp.name, words, wav, align, segments, params, frames, landmarks)
 
 # %% ../nbs/03_synthgrid.ipynb #4316d34c
 MAX_SPEAKERS, MIN_FRAMES = 1000, 50
 CLIP_PARTS = (('video', '.mp4'), ('audio', '.wav'), ('align', '.align'), ('landmarks', '.npy'))
 
-def speaker_sentences(k:int, seed:int=0)->np.ndarray:
-    "Speaker `k`'s fixed order of the 64,000 sentence numbers."
-    return np.random.default_rng([seed, k, 2]).permutation(N_SENTENCES)
+def speaker_sentences(k:int, seed:int=0, language:str='en')->np.ndarray:
+    "Speaker `k`'s fixed order of the sentence numbers of `language` (64,000 in English)."
+    return np.random.default_rng([seed, k, 2]).permutation(n_sentences(language))
 
 def split_of(clip_id:str, k:int, n_speakers:int)->str:
     "Split of speaker `k`'s clip `clip_id` (see the rule above)."
@@ -500,7 +599,7 @@ def write_clip(out, clip:Clip)->dict:
     "Write a clip's four files atomically; returns their sizes in bytes."
     paths = clip_paths(out, clip.speaker, clip.id)
     save_audio(paths['audio'], clip.wav, SAMPLE_RATE)
-    atomic_write(paths['align'], lambda p: p.write_text(''.join(f'{a} {b} {w}\n' for a,b,w in clip.align)))
+    atomic_write(paths['align'], lambda p: p.write_text(''.join(f'{a} {b} {w}\n' for a,b,w in clip.align), encoding='utf-8'))
     atomic_write(paths['landmarks'], lambda p: _save_npy(p, clip.landmarks))
     write_video(paths['video'], clip.frames, FPS, threads=1, preset='veryfast')
     return {part:p.stat().st_size for part,p in paths.items()}
@@ -508,10 +607,12 @@ def write_clip(out, clip:Clip)->dict:
 # %% ../nbs/03_synthgrid.ipynb #0d319bc0
 _PROGRESS = '.progress.tsv'
 
-def _check_args(out:Path, clips:int, speakers:int, seed:int, workers:int, frames:int, size)->None:
-    "Refuse impossible sizes and counts, and an output folder we cannot write to."
+def _check_args(out:Path, clips:int, speakers:int, seed:int, workers:int, frames:int, size, languages=('en',))->None:
+    "Refuse impossible sizes and counts, unknown languages, and an output folder we cannot write to."
+    if not languages: raise SynthGridError(f"languages is empty; name at least one of {', '.join(GRAMMARS)}")
+    most = min(n_sentences(l) for l in languages)
     if speakers<1 or speakers>MAX_SPEAKERS: raise SynthGridError(f"speakers must be 1..{MAX_SPEAKERS}, got {speakers}")
-    if clips<1 or clips>speakers*N_SENTENCES: raise SynthGridError(f"clips must be 1..{speakers*N_SENTENCES} (each of the {speakers} speakers says each of the {N_SENTENCES} sentences at most once), got {clips}")
+    if clips<1 or clips>speakers*most: raise SynthGridError(f"clips must be 1..{speakers*most} (each of the {speakers} speakers says each of the {most} sentences at most once), got {clips}")
     if seed<0: raise SynthGridError(f"seed must be >= 0, got {seed}")
     if workers<0: raise SynthGridError(f"workers must be >= 0 (0 = one per CPU core), got {workers}")
     if frames<MIN_FRAMES: raise SynthGridError(f"frames must be >= {MIN_FRAMES} ({MIN_FRAMES/FPS:.0f} s at 25 fps) to hold a GRID sentence, got {frames}")
@@ -528,31 +629,30 @@ def _check_args(out:Path, clips:int, speakers:int, seed:int, workers:int, frames
         atomic_write(out/'.write-test', lambda p: p.write_text('ok')).unlink()
     except OSError as e: raise SynthGridError(f"{out}: cannot write the corpus there ({e.strerror}); choose a writable folder") from None
 
-def check_voice(voice:str)->str:
-    "Check that `voice` exists and says the whole GRID vocabulary with known visemes; returns it."
-    vocab = ' '.join(LETTER_SAY.get(w, w) for slot in GRAMMAR for w in slot)
-    for _,ph in espeak_speak(vocab, voice).phones:
-        try: phone_visemes(ph)
-        except SynthGridError as e: raise SynthGridError(f"voice {voice!r} can't be used: {e}") from None
-    return voice
-
 # %% ../nbs/03_synthgrid.ipynb #076880a1
 @functools.lru_cache(maxsize=None)
-def _speaker(k:int, seed:int, voices:tuple)->Speaker:
-    return make_speaker(k, seed, voices[(k-1)%len(voices)] if voices else None)
+def _speaker(k:int, seed:int, voices:tuple, languages:tuple)->Speaker:
+    if voices: return make_speaker(k, seed, voices[(k-1)%len(voices)])
+    return make_speaker(k, seed, language=speaker_language(k, seed, languages))
 
 @functools.lru_cache(maxsize=None)
-def _order(k:int, seed:int)->np.ndarray: return speaker_sentences(k, seed)
+def _order(k:int, seed:int, language:str)->np.ndarray: return speaker_sentences(k, seed, language)
 
-def _clip_of(i:int, speakers:int, seed:int):
-    "Speaker number, speaker-clip number and sentence number of corpus clip `i`."
+def _clip_of(i:int, speakers:int, seed:int, voices:tuple, languages:tuple):
+    "Speaker number, speaker-clip number, sentence number and language of corpus clip `i`."
     k, j = i%speakers+1, i//speakers
-    return k, j, int(_order(k, seed)[j])
+    lang = voice_language(_speaker(k, seed, voices, languages).voice)
+    return k, j, int(_order(k, seed, lang)[j]), lang
+
+def _clip_name(i:int, speakers:int, seed:int, voices:tuple, languages:tuple)->tuple:
+    "Speaker folder and id of corpus clip `i`."
+    k, _, n, lang = _clip_of(i, speakers, seed, voices, languages)
+    return f's{k}', sentence_id(sentence_words(n, lang), lang)
 
 def _make_and_write(job):
-    out, i, speakers, seed, voices, frames, size = job
-    k, j, n = _clip_of(i, speakers, seed)
-    clip = make_clip(n, _speaker(k, seed, voices), np.random.default_rng([seed, k, 3, j]), frames, size)
+    out, i, speakers, seed, voices, languages, frames, size = job
+    k, j, n, _ = _clip_of(i, speakers, seed, voices, languages)
+    clip = make_clip(n, _speaker(k, seed, voices, languages), np.random.default_rng([seed, k, 3, j]), frames, size)
     return i, clip.speaker, clip.id, write_clip(out, clip)
 
 def _done_clips(out:Path)->dict:
@@ -576,14 +676,15 @@ def _remove_temporaries(out:Path, speakers:int)->int:
     return len(stale)
 
 # %% ../nbs/03_synthgrid.ipynb #e16f1fa3
-def _write_tables(out:Path, clips:int, speakers:int, seed:int, voices:tuple, frames:int):
-    rows = sorted((_clip_of(i, speakers, seed), i) for i in range(clips))
-    ids = [(k, sentence_id(sentence_words(n)), n) for (k,_,n),_ in rows]
-    atomic_write(out/'transcripts.tsv', lambda p: p.write_text('id\tspeaker\tn_video_frames\ttranscript\n' + ''.join(
-        f"{cid}\ts{k}\t{frames}\t{' '.join(sentence_words(n))}\n" for k,cid,n in ids)))
+def _write_tables(out:Path, clips:int, speakers:int, seed:int, voices:tuple, languages:tuple, frames:int):
+    rows = [_clip_of(i, speakers, seed, voices, languages) for i in range(clips)]
+    ids = [(k, sentence_id(sentence_words(n, lang), lang), n, lang) for k,_,n,lang in sorted(rows)]
+    tagged = any(lang!='en' for *_,lang in ids)  # a language column when some clip is not English, as in manifests
+    atomic_write(out/'transcripts.tsv', lambda p: p.write_text('id\tspeaker\tn_video_frames\ttranscript' + '\tlanguage'*tagged + '\n' + ''.join(
+        f"{cid}\ts{k}\t{frames}\t{' '.join(sentence_words(n, lang))}" + f'\t{lang}'*tagged + '\n' for k,cid,n,lang in ids), encoding='utf-8'))
     atomic_write(out/'splits.tsv', lambda p: p.write_text('id\tspeaker\tsplit\n' + ''.join(
-        f"{cid}\ts{k}\t{split_of(cid, k, speakers)}\n" for k,cid,_ in ids)))
-    info = [dict(asdict(_speaker(k, seed, voices)), split='unseen' if split_of('', k, speakers)=='unseen' else 'seen') for k in range(1, speakers+1)]
+        f"{cid}\ts{k}\t{split_of(cid, k, speakers)}\n" for k,cid,*_ in ids)))
+    info = [dict(asdict(_speaker(k, seed, voices, languages)), split='unseen' if split_of('', k, speakers)=='unseen' else 'seen') for k in range(1, speakers+1)]
     atomic_write(out/'speakers.json', lambda p: p.write_text(json.dumps(info, indent=1)))
 
 CORPUS_VERSION = 2 # raised whenever the same arguments make different files (2: the letter "a" said as its name, /eɪ/)
@@ -594,15 +695,19 @@ def synthgrid(out, # output folder (created)
               seed:int=0, # corpus seed
               workers:int=0, # processes (0 = one per CPU core, 1 = in this process)
               voices:tuple=(), # eSpeak voices for speakers 1, 2, ... (cycled); drawn from the seed when empty
+              languages:tuple=('en',), # languages of the speakers (keys of `GRAMMARS`), taken in turn; `voices` must speak them
               frames:int=75, # video frames per clip (25 fps; audio is frames*640 samples)
               size=CANVAS, # frame (width, height)
               progress:bool=True, # show a progress bar
              )->dict:
     "Generate (or finish) a SynthGRID corpus in `out`; returns counts, timing and disk use."
-    out, voices, size = Path(out), tuple(voices), tuple(size)
-    _check_args(out, clips, speakers, seed, workers, frames, size)
-    for v in dict.fromkeys(voices): check_voice(v)
+    out, voices, languages, size = Path(out), tuple(voices), tuple(dict.fromkeys(languages)), tuple(size)
+    _check_args(out, clips, speakers, seed, workers, frames, size, languages)
+    for v in dict.fromkeys(voices):
+        if voice_language(check_voice(v)) not in languages:
+            raise SynthGridError(f"voice {v!r} speaks {voice_language(v)!r}, which is not among languages {languages}; add it to them")
     args = dict(clips=clips, speakers=speakers, seed=seed, voices=list(voices), frames=frames, size=list(size), version=CORPUS_VERSION)
+    if languages!=('en',): args['languages'] = list(languages)  # English-only corpora keep the arguments file they had
     args_file = out/'synthgrid.json'
     old = json.loads(args_file.read_text()) if args_file.exists() else args
     if old.get('version')!=CORPUS_VERSION:
@@ -612,9 +717,9 @@ def synthgrid(out, # output folder (created)
     atomic_write(args_file, lambda p: p.write_text(json.dumps(args)))
     removed = _remove_temporaries(out, speakers)
     done = _done_clips(out)
-    todo = [i for i in range(clips) if (f's{_clip_of(i, speakers, seed)[0]}', sentence_id(sentence_words(_clip_of(i, speakers, seed)[2]))) not in done]
+    todo = [i for i in range(clips) if _clip_name(i, speakers, seed, voices, languages) not in done]
     _log.info(f"{out}: {clips-len(todo)} clips already complete, making {len(todo)}" + (f" (removed {removed} temporary files of an interrupted run)" if removed else ''))
-    jobs = [(out, i, speakers, seed, voices, frames, size) for i in todo]
+    jobs = [(out, i, speakers, seed, voices, languages, frames, size) for i in todo]
     workers = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
     t0 = time.perf_counter()
     with (out/_PROGRESS).open('a') as log, tqdm(total=len(jobs), disable=not progress, desc='synthgrid', unit='clip') as bar:
@@ -628,7 +733,7 @@ def synthgrid(out, # output folder (created)
             with ctx.Pool(workers) as pool:
                 for result in pool.imap_unordered(_make_and_write, jobs, chunksize=2): record(result)
     seconds = time.perf_counter()-t0
-    _write_tables(out, clips, speakers, seed, voices, frames)
+    _write_tables(out, clips, speakers, seed, voices, languages, frames)
     total = sum(sum(s.values()) for s in _done_clips(out).values())
     return dict(clips=clips, made=len(jobs), kept=clips-len(jobs), workers=workers, seconds=round(seconds, 3),
                 clips_per_s=round(len(jobs)/seconds, 2) if jobs and seconds>0 else None, bytes=total, bytes_per_clip=round(total/clips))
@@ -640,12 +745,14 @@ def synthgrid_cli(out:str, # output folder
                   seed:int=0, # corpus seed: same seed and arguments give byte-identical files
                   workers:int=0, # worker processes (0 = one per CPU core)
                   voices:str='', # comma-separated eSpeak voices for speakers 1, 2, ... (e.g. 'en-us+m3,en+f2'); drawn from the seed when empty
+                  languages:str='en', # comma-separated languages of the speakers, taken in turn: en, es, de, ru, hi, cmn
                   frames:int=75, # video frames per clip (25 fps)
                   width:int=176, # frame width (pixels, even)
                   height:int=144, # frame height (pixels, even)
                  ):
     "Generate the SynthGRID synthetic audio-visual corpus in GRID's layout."
-    summary = synthgrid(out, clips, speakers, seed, workers, tuple(v.strip() for v in voices.split(',') if v.strip()), frames, (width, height))
+    split = lambda s: tuple(v.strip() for v in s.split(',') if v.strip())
+    summary = synthgrid(out, clips, speakers, seed, workers, split(voices), split(languages), frames, (width, height))
     print(json.dumps(summary))
     return summary
 
@@ -726,7 +833,7 @@ def swap_phones(phones, same_class:bool=True)->list:
 
 def homophene_check(n:int, sp:Speaker, seed:int=0)->dict:
     "Max pixel difference between a clip and its homophene-swapped and cross-class-swapped versions."
-    speech = espeak_speak(' '.join(LETTER_SAY.get(w, w) for w in sentence_words(n)), sp.voice, sp.rate, sp.pitch, sp.pitch_range)
+    speech = espeak_speak(said(sentence_words(n)), sp.voice, sp.rate, sp.pitch, sp.pitch_range)
     phones, end = [(s/ESPEAK_RATE+0.5, ph) for s,ph in speech.phones], speech.end/ESPEAK_RATE+0.5
     def render(ph):
         params = frame_params(viseme_track(ph, end), 75, FPS, sp.tau)
