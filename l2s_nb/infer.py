@@ -63,9 +63,11 @@ def check_text_source(model:Recipe, # the speaking model
     "A `ConfigError` unless a transcript is given exactly when `model` `needs_text`."
     if model.needs_text and not given:
         raise ConfigError(f"recipe {model.name!r} speaks from the lips and a transcript: give it one, "
-                          "--text \"...\" (the words said) or --lip_reader CKPT (a `l2s train --recipe lip_reader` model)")
+                          "--text \"...\" (the words said) or --lip_reader CKPT "
+                          "(a `l2s train --recipe lip_reader` model)")
     if given and not model.needs_text:
-        raise ConfigError(f"recipe {model.name!r} speaks from the lips alone and takes no text; drop --text and --lip_reader")
+        raise ConfigError(f"recipe {model.name!r} speaks from the lips alone and takes no text; "
+                          "drop --text and --lip_reader")
 
 def lip_reader_text(checkpoint, # lip_reader checkpoint
                     video:VideoConfig, # the speaking model's: the reader must read the same regions
@@ -109,7 +111,8 @@ def infer_video(path, # input video
     mel = speak(model, rois, speaker, video=video, text=text); lap('model')
     wav = vocoder(mel[None])[0].numpy(); lap('vocoder')
     out = dict(wav=str(save_audio(dest['wav'], wav, vocoder.cfg.sample_rate)))
-    if text is not None: out.update(text=text, txt=str(atomic_write(dest['txt'], lambda p: p.write_text(text+'\n'))))
+    if text is not None:
+        out.update(text=text, txt=str(atomic_write(dest['txt'], lambda p: p.write_text(text+'\n'))))
     if mux: out['mp4'] = str(mux_audio(path, wav, dest['mp4'], vocoder.cfg.sample_rate))
     lap('write')
     return dict(video=str(path), frames=len(frames), seconds=len(frames)/video.fps, **out, times=times)
@@ -180,12 +183,12 @@ def infer(inputs, # video files and/or folders
           vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
           device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
           text:str|None=None, # models that `needs_text`: the transcript to speak (the same for every video)
-          lip_reader=None, # models that `needs_text`: a lip_reader checkpoint reading each video's transcript instead
+          lip_reader=None, # or: a lip_reader checkpoint reading each video's transcript
          )->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
     if text is not None and lip_reader: raise ConfigError("give --text or --lip_reader, not both")
-    others = [checkpoint] + ([vocoder] if str(vocoder).endswith('.pt') else []) + ([lip_reader] if lip_reader else [])
+    others = [checkpoint, *([vocoder] if str(vocoder).endswith('.pt') else []), *([lip_reader] if lip_reader else [])]
     plan = plan_outputs(inputs, out, mux, others=others, text=text is not None or bool(lip_reader))
     model = load_recipe(checkpoint, device=check_device(device), speech=True)
     check_text_source(model, text is not None or bool(lip_reader))
@@ -194,7 +197,8 @@ def infer(inputs, # video files and/or folders
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
-        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name'], text=text))
+        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name'],
+                                     text=text))
         except (L2SError, OSError) as e:
             failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
         except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type

@@ -23,7 +23,8 @@ def test_visual_tts_train_and_infer(tmp_path, capsys):
     cache = fake_cache(tmp_path/'cache', n=4, frames=12)
     rel = tmp_path/'tts.pt'
     code, _, err = cli(capsys, 'train', cache, '--recipe', 'visual_tts', '--preset', 'tiny', '--run_dir', tmp_path/'run',
-                       '--steps', 2, '--batch_size', 2, '--warmup_steps', 1, '--device', 'cpu', '--threads', 1, '--export', rel)
+                       '--steps', 2, '--batch_size', 2, '--warmup_steps', 1, '--device', 'cpu', '--threads', 1,
+                       '--export', rel)
     assert code == 0, err
     model = load_recipe(rel)
     assert model.name == 'visual_tts' and model.needs_text and model.step == 2
@@ -38,8 +39,9 @@ def test_visual_tts_train_and_infer(tmp_path, capsys):
     assert '--text' in err and '--lip_reader' in err and not (tmp_path/'none').exists()
 
     reader = LipReader(tiny_config())
-    rck = save_checkpoint(tmp_path/'reader.pt', dict(recipe='lip_reader', config=to_dict(reader.cfg), audio=to_dict(AudioConfig()),
-                                                     video=to_dict(VideoConfig()), step=0, metrics={}, model=reader.state_dict()))
+    rck = save_checkpoint(tmp_path/'reader.pt', dict(recipe='lip_reader', config=to_dict(reader.cfg), step=0, metrics={},
+                                                     audio=to_dict(AudioConfig()), video=to_dict(VideoConfig()),
+                                                     model=reader.state_dict()))
     code, _, err = cli(capsys, 'infer', video, '--checkpoint', rel, '--out', tmp_path/'read', '--lip_reader', rck)
     assert code == 0, err
     assert len((tmp_path/'read'/'face.txt').read_text().split()) == 6  # an untrained reader still reads GRID's grammar
