@@ -18,8 +18,8 @@ from .recipes import Recipe, load_recipe
 from .vocoder import load_vocoder
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'chunk_spans', 'speak', 'infer_video', 'video_files', 'plan_outputs', 'InferenceError', 'infer',
-           'infer_cli', 'benchmark_infer']
+__all__ = ['VIDEO_EXTS', 'chunk_spans', 'mouth_crops', 'speak', 'check_text_source', 'lip_reader_text', 'infer_video',
+           'video_files', 'plan_outputs', 'InferenceError', 'infer', 'infer_cli', 'benchmark_infer']
 
 # %% ../nbs/40_infer.ipynb #8755eab8
 def chunk_spans(n:int, # frames in the video
@@ -30,6 +30,12 @@ def chunk_spans(n:int, # frames in the video
     return [(max(0, s-context), min(n, s+chunk+context), s, min(n, s+chunk)) for s in range(0, n, chunk)]
 
 # %% ../nbs/40_infer.ipynb #56a2e1fc
+def mouth_crops(rois:np.ndarray, # mouth regions (T, roi, roi) uint8
+                video:VideoConfig, # its `crop_size` is what the model reads
+               )->torch.Tensor:
+    "Centre crops (T, crop, crop) of `rois`, float in [0, 1]."
+    return torch.from_numpy(crop_frames(rois, video.crop_size).astype(np.float32)/255)
+
 @torch.no_grad()
 def speak(model:Recipe, # trained recipe (eval mode)
           rois:np.ndarray, # mouth regions (T, roi, roi) uint8
@@ -37,19 +43,43 @@ def speak(model:Recipe, # trained recipe (eval mode)
           chunk:int=250, # frames per model call (10 s at 25 fps)
           context:int=25, # frames of context on each side of a chunk
           video:VideoConfig|None=None,
+          text:str|None=None, # transcript of the clip, for recipes that `needs_text` (then one chunk)
          )->torch.Tensor: # log-mel (n_mels, mels_per_frame * T)
     "Predict the log-mel of mouth regions, chunk by chunk."
     video = video or getattr(model, 'video', None) or VideoConfig()
     mpf, parts = mels_per_frame(getattr(model, 'audio', None) or AudioConfig(), video), []
     if len(rois) < 1: raise ValueError("speak: no frames")
-    mouth = torch.from_numpy(crop_frames(rois, video.crop_size).astype(np.float32)/255)
-    device = next(model.parameters()).device
-    for a, b, s, e in chunk_spans(len(mouth), chunk, context):
-        mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker)[0]
+    mouth, device = mouth_crops(rois, video), next(model.parameters()).device
+    kw = {} if text is None else dict(text=[text])
+    for a, b, s, e in chunk_spans(len(mouth), chunk if text is None else len(mouth), context):
+        mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker, **kw)[0]
         parts.append(mel[:, (s-a)*mpf:(e-a)*mpf].cpu())
     return torch.cat(parts, -1)
 
 # %% ../nbs/40_infer.ipynb #2a796f7c
+def check_text_source(model:Recipe, # the speaking model
+                      given:bool, # whether a transcript (or a lip reader) is given
+                     ):
+    "A `ConfigError` unless a transcript is given exactly when `model` `needs_text`."
+    if model.needs_text and not given:
+        raise ConfigError(f"recipe {model.name!r} speaks from the lips and a transcript: give it one, "
+                          "--text \"...\" (the words said) or --lip_reader CKPT "
+                          "(a `l2s train --recipe lip_reader` model)")
+    if given and not model.needs_text:
+        raise ConfigError(f"recipe {model.name!r} speaks from the lips alone and takes no text; "
+                          "drop --text and --lip_reader")
+
+def lip_reader_text(checkpoint, # lip_reader checkpoint
+                    video:VideoConfig, # the speaking model's: the reader must read the same regions
+                    device='cpu', # torch device
+                   ):
+    "A function `rois -> transcript` reading mouth regions cut for `video` with the lip reader in `checkpoint`."
+    reader = load_recipe(checkpoint, recipe='lip_reader', device=device)
+    same = ('fps', 'roi_size', 'region')
+    check_compatible({k: getattr(video, k) for k in same}, {k: getattr(reader.video, k) for k in same},
+                     what=f"lip reader {checkpoint} (video settings of the speaking model)")
+    return lambda rois: reader.read(mouth_crops(rois, reader.video)[None].to(device))[0]
+
 def infer_video(path, # input video
                 model:Recipe, # trained recipe
                 vocoder, # `Vocoder` (see `load_vocoder`)
@@ -59,10 +89,12 @@ def infer_video(path, # input video
                 speaker=None, # speaker id for id-conditioned models
                 min_frames:int=5, # shorter videos are refused
                 name:str|None=None, # output path in `out_dir` without extension (default: the input's stem)
+                text=None, # recipes that `needs_text`: the transcript, or a function `rois -> transcript`
                )->dict:
     "Speak one silent video; returns output paths and per-stage seconds."
     path, out_dir = Path(path), Path(out_dir)
-    dest = {k: out_dir/f'{name or path.stem}.{k}' for k in ('wav', 'mp4') if k == 'wav' or mux}
+    check_text_source(model, text is not None)
+    dest = {k: out_dir/f'{name or path.stem}.{k}' for k in ['wav'] + ['mp4']*mux + ['txt']*(text is not None)}
     for k, p in dest.items():
         if same_file(p, path):
             raise OutputClashError(f"{path}: the {k} output would be written over this input video; "
@@ -75,9 +107,12 @@ def infer_video(path, # input video
     if len(frames) < min_frames:
         raise MediaError(path, f"only {len(frames)} frames ({len(frames)/video.fps:.2f} s); at least {min_frames} are needed")
     rois, _ = mouth_rois(frames, landmarks=landmarks, video=video, path=path); lap('track_crop')
-    mel = speak(model, rois, speaker, video=video); lap('model')
+    if callable(text): text = text(rois); lap('read_lips')
+    mel = speak(model, rois, speaker, video=video, text=text); lap('model')
     wav = vocoder(mel[None])[0].numpy(); lap('vocoder')
     out = dict(wav=str(save_audio(dest['wav'], wav, vocoder.cfg.sample_rate)))
+    if text is not None:
+        out.update(text=text, txt=str(atomic_write(dest['txt'], lambda p: p.write_text(text+'\n'))))
     if mux: out['mp4'] = str(mux_audio(path, wav, dest['mp4'], vocoder.cfg.sample_rate))
     lap('write')
     return dict(video=str(path), frames=len(frames), seconds=len(frames)/video.fps, **out, times=times)
@@ -105,19 +140,19 @@ def plan_outputs(inputs, # video files and/or folders
                  out, # output folder
                  mux:bool=False, # also plan the dubbed `.mp4`s
                  others=(), # other input files (checkpoint, landmarks) no output may replace
+                 text:bool=False, # also plan the transcripts (`.txt`) of a model that speaks text
                 )->dict:
     "`{video: {'name', 'wav'[, 'mp4']}}` of every input video; `OutputClashError` if an output is an input or two share a name."
-    named, out = _named_files(inputs), Path(out)
+    named, out, kinds = _named_files(inputs), Path(out), ['wav'] + ['mp4']*mux + ['txt']*text
     stems = {}
     for f, n in named: stems.setdefault(n.with_suffix('').as_posix(), []).append(f)
     plan = {}
     for f, n in named:
         name = (n.with_suffix('') if len(stems[n.with_suffix('').as_posix()]) == 1 else n).as_posix()  # x.mp4 + x.mpg -> x.mp4.*, x.mpg.*
-        plan[f] = dict(name=name, **{k: out/f'{name}.{k}' for k in ('wav', 'mp4') if k == 'wav' or mux})
+        plan[f] = dict(name=name, **{k: out/f'{name}.{k}' for k in kinds})
     writers = {}
     for f, p in plan.items():
-        for k in ('wav', 'mp4'):
-            if k in p: writers.setdefault(p[k].resolve(), []).append(f)
+        for k in kinds: writers.setdefault(p[k].resolve(), []).append(f)
     for dest, fs in writers.items():
         if len(fs) > 1:
             raise OutputClashError(f"{fs[0]} and {fs[1]} would both be written to {dest}; "
@@ -127,7 +162,7 @@ def plan_outputs(inputs, # video files and/or folders
     for f in [*plan, *map(Path, others)]:
         ids[os.path.realpath(f)] = f
         if f.exists(): ids[(f.stat().st_dev, f.stat().st_ino)] = f
-    for dest in [*(p[k] for p in plan.values() for k in ('wav', 'mp4') if k in p), out/'infer_summary.json']:
+    for dest in [*(p[k] for p in plan.values() for k in kinds), out/'infer_summary.json']:
         src = ids.get(os.path.realpath(dest)) or (ids.get((dest.stat().st_dev, dest.stat().st_ino)) if dest.exists() else None)
         if src is not None:
             raise OutputClashError(f"{src}: is an input, and {dest.name} would be written over it; "
@@ -147,16 +182,23 @@ def infer(inputs, # video files and/or folders
           speaker=None, # speaker id for id-conditioned models
           vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
           device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
+          text:str|None=None, # models that `needs_text`: the transcript to speak (the same for every video)
+          lip_reader=None, # or: a lip_reader checkpoint reading each video's transcript
          )->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
-    plan = plan_outputs(inputs, out, mux, others=[checkpoint] + ([vocoder] if str(vocoder).endswith('.pt') else []))
+    if text is not None and lip_reader: raise ConfigError("give --text or --lip_reader, not both")
+    others = [checkpoint, *([vocoder] if str(vocoder).endswith('.pt') else []), *([lip_reader] if lip_reader else [])]
+    plan = plan_outputs(inputs, out, mux, others=others, text=text is not None or bool(lip_reader))
     model = load_recipe(checkpoint, device=check_device(device), speech=True)
+    check_text_source(model, text is not None or bool(lip_reader))
+    if lip_reader: text = lip_reader_text(lip_reader, model.video, next(model.parameters()).device)
     voc = load_vocoder(vocoder, model.audio, next(model.parameters()).device)
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
-        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name']))
+        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name'],
+                                     text=text))
         except (L2SError, OSError) as e:
             failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
         except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type
@@ -179,10 +221,12 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
               speaker:int=None, # speaker id (models trained with a speaker table)
               vocoder:str='griffin_lim', # vocoder: griffin_lim, or a trained vocoder checkpoint (.pt, `l2s_nb.vocoder.train_vocoder`)
               device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
+              text:str=None, # the words said, for models that speak text with the lips (e.g. --recipe visual_tts)
+              lip_reader:str=None, # or: a lip_reader checkpoint that reads each video's words for such models
              ):
     "Turn silent videos into speech with a trained model."
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")
-    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device)
+    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device, text, lip_reader)
     print(f"{len(s['done'])} videos spoken into {out}")
 
 # %% ../nbs/40_infer.ipynb #6db66a08

@@ -61,6 +61,7 @@ class Trainable(nn.Module):
 
 class Recipe(Trainable):
     "A lip-to-speech system: a `Trainable` whose `forward` gives `mel`, plus `generate(mouth, video_len, speaker)->mel`."
+    needs_text:bool = False  # True: `generate` also takes `text=` (one transcript per clip), e.g. from a lip reader
     def generate(self, mouth:torch.Tensor, video_len:torch.Tensor, speaker=None)->torch.Tensor: raise NotImplementedError
 
 # %% ../nbs/19_recipes.ipynb #b590a7bb
@@ -89,7 +90,8 @@ def adamw(params, # parameters to optimize (those with requires_grad)
 
 # %% ../nbs/19_recipes.ipynb #721c6a60
 RECIPES = {'multitask': 'l2s_nb.multitask:MultitaskL2S', 'vca_gan': 'l2s_nb.vca_gan:VCAGAN',
-           'lip2wav': 'l2s_nb.lip2wav:Lip2Wav', 'lip_reader': 'l2s_nb.lip_reader:LipReader'}
+           'lip2wav': 'l2s_nb.lip2wav:Lip2Wav', 'lip_reader': 'l2s_nb.lip_reader:LipReader',
+           'visual_tts': 'l2s_nb.visual_tts:VisualTTS'}
 
 def recipe_class(name:str)->type:
     "The `Trainable` subclass registered as `name` (a `Recipe` for lip-to-speech systems)."
@@ -216,9 +218,10 @@ def check_recipe(name:str, # registered recipe name
         one_each = isinstance(texts, list) and len(texts)==len(batch['mouth']) and all(isinstance(t, str) for t in texts)
         assert one_each, f"{name}: transcribe gives {texts!r}, not one string per clip"
         return logs
-    mel = model.eval().generate(batch['mouth'], batch['video_len'], speaker)
+    text = dict(text=batch['text']) if model.needs_text else {}
+    mel = model.eval().generate(batch['mouth'], batch['video_len'], speaker, **text)
     assert mel.shape==shape, f"{name}: generate gives {tuple(mel.shape)}, expected {shape}"
-    again = back.generate(batch['mouth'], batch['video_len'], speaker)
+    again = back.generate(batch['mouth'], batch['video_len'], speaker, **text)
     assert torch.allclose(again, mel, atol=1e-5), f"{name}: the model loaded from its checkpoint generates another mel"
     assert (mel[1, :, int(mpf*batch['video_len'][1]):]==floor).all(), f"{name}: generate leaves padded frames above the log floor"
     return logs
