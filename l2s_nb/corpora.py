@@ -61,7 +61,7 @@ def inside_root(root, rel:str, where:str='manifest')->Path:
 def write_tsv(path, rows:list[dict], columns:list[str])->Path:
     "Write `rows` as a TSV with a header, atomically."
     def write(p):
-        with open(p, 'w', newline='') as f:
+        with open(p, 'w', newline='', encoding='utf-8') as f:
             w = csv.DictWriter(f, columns, delimiter='\t', extrasaction='ignore', lineterminator='\n')
             w.writeheader(); w.writerows(rows)
     return atomic_write(path, write)
@@ -70,7 +70,7 @@ def read_tsv(path)->list[dict]:
     "Rows of a TSV file with a header, as dicts."
     path = Path(path)
     if not path.exists(): raise ManifestError(f"{path}: file not found")
-    with open(path, newline='') as f: return list(csv.DictReader(f, delimiter='\t'))
+    with open(path, newline='', encoding='utf-8') as f: return list(csv.DictReader(f, delimiter='\t'))
 
 def manifest_columns(clips:list, columns:list[str]=CLIP_COLUMNS)->list[str]:
     "`columns` without `language` when every clip (a `Clip` or a row) is English: such files stay as they were."
@@ -108,7 +108,7 @@ AUDIO_EXTS = ('.wav', '.flac')
 def align_words(path)->list[tuple[int,int,str]]:
     "`(start, end, word)` of each word of a GRID `.align` file (`start end word` lines, times in 1/25000 s), silences dropped."
     rows = []
-    for n,line in enumerate(Path(path).read_text(errors='replace').splitlines(), 1):
+    for n,line in enumerate(Path(path).read_text(encoding='utf-8', errors='replace').splitlines(), 1):
         if not (f := line.split()): continue
         if len(f) != 3 or not (f[0].isdigit() and f[1].isdigit()):
             raise ManifestError(f"{path}: line {n} {line.strip()!r} is not 'start end word' with integer times; fix or remove the file")
@@ -205,7 +205,7 @@ def _split_lists(root:Path, names=('train', 'val', 'test', 'pretrain'))->dict:
     out = {}
     for name in names:
         if (root/f'{name}.txt').exists():
-            out |= {l.split()[0]: name for l in (root/f'{name}.txt').read_text().splitlines() if l.strip()}
+            out |= {l.split()[0]: name for l in (root/f'{name}.txt').read_text(encoding='utf-8').splitlines() if l.strip()}
     return out
 
 def read_lrs2(root)->list[Clip]:

@@ -324,7 +324,7 @@ def plot_mel_pair(ref_mel:np.ndarray, gen_mel:np.ndarray, title:str='', path=Non
 def _write_csv(path, rows):
     cols = [k for k in rows[0] if not k.startswith('_')]
     def write(p):
-        with open(p, 'w', newline='') as f:
+        with open(p, 'w', newline='', encoding='utf-8') as f:
             w = csv.DictWriter(f, cols, extrasaction='ignore'); w.writeheader()
             for r in rows: w.writerow({k:(f'{v:.6g}' if isinstance(v, float) else v) for k,v in r.items() if k in cols})
     atomic_write(path, write)
