@@ -19,6 +19,9 @@ def main(argv=None)->dict:
     ap.add_argument('--root', required=True, help='the corpus root (its recordings are the references)')
     ap.add_argument('--out', required=True); ap.add_argument('--work', default='runs/score_checkpoints')
     ap.add_argument('--vocoder', default='griffin_lim'); ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
+    ap.add_argument('--texts', default='truth', help="what models that need text are given: 'truth' (each clip's "
+                    "transcript) or an `l2s score-lipread` output (what a lip reader read), with --decode")
+    ap.add_argument('--decode', default='grammar', help='which of the --texts file decodings to use')
     a = ap.parse_args(argv)
     from l2s_nb.audio import load_audio, save_audio
     from l2s_nb.cache import CacheReader
@@ -33,8 +36,10 @@ def main(argv=None)->dict:
     readers = {r.video.region: r for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
     audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
     work, judge, voc = Path(a.work), load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
+    read = ({c['id']: c[a.decode] for c in json.loads(Path(a.texts).read_text())['clips']} if a.texts != 'truth'
+            else None)
     res = dict(command=' '.join(['python tools/score_checkpoints.py', *(argv if argv is not None else sys.argv[1:])]),
-               vocoder=a.vocoder, judge=judge.name, rows={})
+               vocoder=a.vocoder, judge=judge.name, texts=a.texts, rows={})
     for ck in a.checkpoints:
         model = load_recipe(ck); r = readers[model.video.region]
         val = [row for row in r.rows if row['split'] == 'val']
@@ -45,7 +50,8 @@ def main(argv=None)->dict:
                 wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(), r.video, 0.2, row['id'])
                 save_audio(refs/f"{row['id']}.wav", wav)
             mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
-            mels[row['id']] = model.generate(torch.from_numpy(mouth)[None])[0].numpy()
+            text = dict(text=[texts[row['id']] if read is None else read[row['id']]]) if model.needs_text else {}
+            mels[row['id']] = model.generate(torch.from_numpy(mouth)[None], **text)[0].numpy()
         res['rows'][ck] = dict(step=model.step, metrics=model.metrics,
                                scores=score_mels(mels, refs, work/Path(ck).stem, texts, judge, voc))
         s = res['rows'][ck]['scores']; print(ck, *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer')))
