@@ -14,9 +14,10 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 from fastcore.script import Param, store_true
 from .config import (L2SError, ConfigError, AudioConfig, VideoConfig, to_dict, from_dict, atomic_write,
-                           check_compatible, seed_everything, run_info, get_logger, save_config, load_config, check_device)
-from .recipes import (Trainable, CheckpointError, read_checkpoint, recipe_class, build_recipe, to_device, load_recipe,
-                            adamw)
+                           check_compatible, seed_everything, run_info, get_logger, save_config, load_config,
+                           check_device)
+from .recipes import (Trainable, CheckpointError, read_checkpoint, recipe_class, build_recipe,
+                            to_device, load_recipe, adamw)
 
 # %% auto #0
 __all__ = ['AMP_DTYPES', 'MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainConfig', 'StepBatchSampler', 'EpochIndexed',
@@ -51,15 +52,18 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = list(self.betas)
-        if self.steps<1 or self.batch_size<1: raise ConfigError(f"TrainConfig: steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
+        if self.steps<1 or self.batch_size<1:
+            raise ConfigError(f"TrainConfig: steps and batch_size must be >= 1, got {self.steps}, "
+                              f"{self.batch_size}")
         if self.lr<=0: raise ConfigError(f"TrainConfig: lr must be > 0, got {self.lr}")
-        if not 0<=self.min_lr_ratio<=1: raise ConfigError(f"TrainConfig: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0<=self.min_lr_ratio<=1:
+            raise ConfigError(f"TrainConfig: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if self.amp_dtype not in AMP_DTYPES:
             raise ConfigError(f"TrainConfig: amp_dtype must be one of {AMP_DTYPES}, got {self.amp_dtype!r}")
 
 # fields that change the optimisation: a resumed run must use the same values
-MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio', 'grad_clip', 'amp', 'amp_dtype',
-               'seed')
+MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio',
+               'grad_clip', 'amp', 'amp_dtype', 'seed')
 
 # %% ../nbs/30_train.ipynb #58c43324
 class StepBatchSampler(torch.utils.data.Sampler):
@@ -77,7 +81,9 @@ class StepBatchSampler(torch.utils.data.Sampler):
         self.lengths,self.pool = (torch.as_tensor(lengths) if lengths is not None else None),pool
         self.gbs = batch_size*world
         self.per_epoch = n // self.gbs
-        if self.per_epoch==0: raise ConfigError(f"the training set has {n} clips, fewer than one global batch ({batch_size} x {world} processes); lower batch_size or add data")
+        if self.per_epoch==0:
+            raise ConfigError(f"the training set has {n} clips, fewer than one global batch ({batch_size} x "
+                              f"{world} processes); lower batch_size or add data")
         self._epoch,self._batches = None,None
 
     def epoch_batches(self, epoch:int)->list:
@@ -113,8 +119,10 @@ class EpochIndexed(Dataset):
 def get_rng_state()->dict:
     "States of the Python, NumPy, torch CPU and CUDA generators, as tensors and plain values."
     name,keys,pos,has_gauss,gauss = np.random.get_state()
-    return dict(python=random.getstate(), numpy=[name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-                torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+    return dict(python=random.getstate(),
+                numpy=[name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+                torch=torch.get_rng_state(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
 
 def set_rng_state(state:dict):
     "Restore the generators from `get_rng_state()` output."
@@ -134,7 +142,8 @@ class Dist:
 
 def setup_distributed(device:str='auto')->Dist:
     "Join the torchrun process group if there is one, and pick this process's device."
-    world,rank,local = int(os.environ.get('WORLD_SIZE', 1)),int(os.environ.get('RANK', 0)),int(os.environ.get('LOCAL_RANK', 0))
+    world,rank,local = (int(os.environ.get('WORLD_SIZE', 1)),int(os.environ.get('RANK', 0)),
+                        int(os.environ.get('LOCAL_RANK', 0)))
     device = str(check_device(device))  # 'auto' -> cuda or cpu; an unavailable device is a ConfigError
     if device=='cuda': device = f'cuda:{local}'
     owns = False
@@ -175,7 +184,8 @@ class Optimizers:
                  diverged:Callable=_raise, # called with a message on a non-finite loss or gradient norm; must raise
                 ):
         self.d,self.grad_clip,self.diverged,self.grad_norms = d or Dist(),grad_clip,diverged,{}
-        self.opts,self.scheds = {k:o for k,(o,_) in optimizers.items()},{k:s for k,(_,s) in optimizers.items()}
+        self.opts,self.scheds = {k:o for k,(o,_) in optimizers.items()},{k:s
+                                                                         for k,(_,s) in optimizers.items()}
         self.params = {k:[p for g in o.param_groups for p in g['params']] for k,o in self.opts.items()}
         self.device_type = torch.device(self.d.device).type
         self.scalers = {k:torch.amp.GradScaler(self.device_type, enabled=scale) for k in self.opts}
@@ -183,7 +193,8 @@ class Optimizers:
     def step(self, name:str, loss:torch.Tensor)->torch.Tensor:
         "Clear all gradients, backpropagate `loss`, average/unscale/clip optimizer `name`'s, step it and its schedule; returns the norm."
         if name not in self.opts:
-            raise ConfigError(f"training_step stepped optimizer {name!r}; configure_optimizers made {sorted(self.opts)}")
+            raise ConfigError(f"training_step stepped optimizer {name!r}; "
+                              f"configure_optimizers made {sorted(self.opts)}")
         which = f" (optimizer {name!r})" if len(self.opts)>1 else ''
         if not _all_finite(loss.detach(), self.d): self.diverged(f"loss is {loss.item()}{which}")
         opt,scaler,params = self.opts[name],self.scalers[name],self.params[name]
@@ -192,7 +203,8 @@ class Optimizers:
         if self.d.world>1: _average_gradients(params, self.d)
         scaler.unscale_(opt)
         gnorm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip if self.grad_clip>0 else math.inf)
-        if not scaler.is_enabled() and not _all_finite(gnorm, self.d):  # with fp16 scaling an overflow only skips the step
+        # with fp16 scaling an overflow only skips the step
+        if not scaler.is_enabled() and not _all_finite(gnorm, self.d):
             self.diverged(f"gradient norm is {gnorm.item()}{which}")
         scaler.step(opt); scaler.update(); self.scheds[name].step()
         self.grad_norms[name] = gnorm
@@ -210,17 +222,21 @@ class Optimizers:
     def state_dict(self)->dict:
         "States of every optimizer, schedule and scaler by name, as the checkpoint keys `optimizers`, `schedulers`, `scalers`."
         states = lambda objs: {k:o.state_dict() for k,o in objs.items()}
-        return dict(optimizers=states(self.opts), schedulers=states(self.scheds), scalers=states(self.scalers))
+        return dict(optimizers=states(self.opts), schedulers=states(self.scheds),
+                    scalers=states(self.scalers))
 
     def load_state_dict(self, state:dict):
         "Restore `state_dict()` output (e.g. a checkpoint; older ones hold one `optimizer`/`scheduler`, which is 'main')."
-        if 'optimizer' in state: state = dict(optimizers=dict(main=state['optimizer']), schedulers=dict(main=state['scheduler']))
+        if 'optimizer' in state:
+            state = dict(optimizers=dict(main=state['optimizer']), schedulers=dict(main=state['scheduler']))
         if set(state['optimizers'])!=set(self.opts):
             raise CheckpointError(f"the checkpoint holds optimizers {sorted(state['optimizers'])}, "
                                   f"the model configures {sorted(self.opts)}")
         for k in self.opts:
-            self.opts[k].load_state_dict(state['optimizers'][k]); self.scheds[k].load_state_dict(state['schedulers'][k])
-            if scaler := state.get('scalers', {}).get(k): self.scalers[k].load_state_dict(scaler)  # {}: saved without fp16 scaling
+            self.opts[k].load_state_dict(state['optimizers'][k])
+            self.scheds[k].load_state_dict(state['schedulers'][k])
+            if scaler := state.get('scalers', {}).get(k):
+                self.scalers[k].load_state_dict(scaler)  # {}: saved without fp16 scaling
 
 # %% ../nbs/30_train.ipynb #a4a9eb9a
 class RunLogger:
@@ -281,32 +297,41 @@ def _preset_of(model:Trainable, config:dict)->str|None:
 
 def check_resumable(ck:dict, path, model:Trainable, cfg:TrainConfig):
     "Raise `ConfigError` unless checkpoint `ck` was made by the same recipe, model config and optimisation settings."
-    if ck.get('recipe')!=model.name: raise CheckpointError(f"{path}: checkpoint is recipe {ck.get('recipe')!r}, this run trains {model.name!r}; use another run_dir or the matching recipe")
-    if 'train_config' not in ck: raise CheckpointError(f"{path}: a release checkpoint cannot be resumed (no optimizer state); start a new run")
-    old_c = to_dict(type(model).config_from(ck['config']))  # fields added since the checkpoint take their defaults
+    if ck.get('recipe')!=model.name:
+        raise CheckpointError(f"{path}: checkpoint is recipe {ck.get('recipe')!r}, this run trains "
+                              f"{model.name!r}; use another run_dir or the matching recipe")
+    if 'train_config' not in ck:
+        raise CheckpointError(f"{path}: a release checkpoint cannot be resumed (no optimizer state); "
+                              "start a new run")
+    # fields added since the checkpoint take their defaults
+    old_c = to_dict(type(model).config_from(ck['config']))
     old_m,new_m = _flat(old_c),_flat(to_dict(model.cfg))
     dm = {k:(old_m.get(k), new_m.get(k)) for k in sorted(set(old_m)|set(new_m)) if old_m.get(k)!=new_m.get(k)}
     old_t,new_t = {**to_dict(TrainConfig()), **ck['train_config']},to_dict(cfg)
     dt = {k:(old_t[k], new_t[k]) for k in MATH_FIELDS if old_t[k]!=new_t[k]}
     if not dm and not dt: return
-    show = lambda d: ', '.join(f"{k} {a!r} → {b!r}" for k,(a,b) in list(d.items())[:8]) + (f" and {len(d)-8} more" if len(d)>8 else '')
+    show = lambda d: (', '.join(f"{k} {a!r} → {b!r}" for k,(a,b) in list(d.items())[:8])
+                      + (f" and {len(d)-8} more" if len(d)>8 else ''))
     parts,flags = [],[]
     if dm:
         p_old,p_new = _preset_of(model, old_c),_preset_of(model, to_dict(model.cfg))
         q = lambda p: repr(p) if p else 'a custom config'
-        parts.append((f"the model preset differs, {q(p_old)} in the checkpoint and {q(p_new)} now" if p_old!=p_new
-                      else "the model config differs")
+        parts.append((f"the model preset differs, {q(p_old)} in the checkpoint and {q(p_new)} now"
+                      if p_old!=p_new else "the model config differs")
                      + f" ({show(dm)})")
-        flags.append(f"--preset {p_old}" if p_old else f"--config {Path(path).parent.parent/'model_config.yaml'}")
+        flags.append(f"--preset {p_old}" if p_old
+                     else f"--config {Path(path).parent.parent/'model_config.yaml'}")
     if dt:
         parts.append(f"the training settings differ ({show(dt)})")
         flags += [f"--{k} {a}" for k,(a,_) in dt.items()]
-    raise ConfigError(f"{path}: can't resume this run with other settings (checkpoint → now): {'; '.join(parts)}. To continue the run, "
-                      f"rerun with its original settings ({' '.join(flags)}); to train with the new settings, "
-                      "start a new run in another folder (--run_dir)")
+    raise ConfigError(f"{path}: can't resume this run with other settings (checkpoint → now): "
+                      f"{'; '.join(parts)}. To continue the run, "
+                      f"rerun with its original settings ({' '.join(flags)}); "
+                      "to train with the new settings, start a new run in another folder (--run_dir)")
 
 # %% ../nbs/30_train.ipynb #b105072b
-RUN_FILES = ('log.jsonl', 'metrics.csv', 'model_config.yaml', 'train_config.yaml', 'run_info.json') # files `fit` writes in run_dir
+# files `fit` writes in run_dir
+RUN_FILES = ('log.jsonl', 'metrics.csv', 'model_config.yaml', 'train_config.yaml', 'run_info.json')
 
 def remove_stale_temporaries(run_dir)->list[Path]:
     "Delete the temporary files of atomic writes an interrupted run left in `run_dir` (and its checkpoints); returns them."
@@ -341,17 +366,21 @@ def evaluate(model:Trainable, # the model to validate
     was = model.training; model.eval()
     shard = Subset(data, range(d.rank, len(data), d.world))
     sums,counts = {},{}
-    for i,batch in enumerate(DataLoader(shard, batch_size=batch_size, collate_fn=collate_fn, generator=torch.Generator())):
+    for i,batch in enumerate(DataLoader(shard, batch_size=batch_size, collate_fn=collate_fn,
+                                        generator=torch.Generator())):
         if max_batches and i>=max_batches: break
         batch = to_device(batch, d.device)
         amp = amp_dtype is not None and d.device.startswith('cuda')
-        with torch.autocast(torch.device(d.device).type, amp_dtype, enabled=amp): loss,logs = model.loss(batch, model(batch))
+        with torch.autocast(torch.device(d.device).type, amp_dtype, enabled=amp):
+            loss,logs = model.loss(batch, model(batch))
         bs = _batch_size(batch)
-        for k,v in {'loss': loss.item(), **logs}.items(): sums[k],counts[k] = sums.get(k, 0.)+v*bs,counts.get(k, 0)+bs
+        for k,v in {'loss': loss.item(), **logs}.items():
+            sums[k],counts[k] = sums.get(k, 0.)+v*bs,counts.get(k, 0)+bs
     model.train(was)
     if d.world>1:
         every = [None]*d.world; dist.all_gather_object(every, (sums, counts))
-        sums,counts = ({k:sum(e[j].get(k, 0) for e in every) for k in dict.fromkeys(k for e in every for k in e[0])} for j in (0, 1))
+        sums,counts = ({k:sum(e[j].get(k, 0) for e in every)
+                        for k in dict.fromkeys(k for e in every for k in e[0])} for j in (0, 1))
     return {k:sums[k]/counts[k] for k in sums}
 
 # %% ../nbs/30_train.ipynb #18999a99
@@ -370,8 +399,9 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
     "Train `model` with its optimizers and `training_step`; returns the final metrics. Works alone or under torchrun."
     cfg,audio,video = cfg or TrainConfig(),audio or AudioConfig(),video or VideoConfig()
     if video.region not in model.regions:
-        raise ConfigError(f"recipe {model.name!r} learns from {' or '.join(model.regions)} crops, but the data holds "
-                          f"{video.region} crops: prepare the corpus again with `l2s prep --region {model.regions[0]}`")
+        raise ConfigError(f"recipe {model.name!r} learns from {' or '.join(model.regions)} crops, "
+                          f"but the data holds {video.region} crops: prepare the corpus again with "
+                          f"`l2s prep --region {model.regions[0]}`")
     d = setup_distributed(cfg.device)
     run_dir = Path(run_dir); ckpt_dir = run_dir/'checkpoints'; last = ckpt_dir/'last.pt'
     log = get_logger('train')
@@ -388,10 +418,14 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
         start,metrics,best = ck['step'],ck['metrics'],ck.get('best_val', math.inf)
         rngs = ck['rng']
         if len(rngs)==d.world: set_rng_state(rngs[d.rank])
-        else: seed_everything(cfg.seed + 7919*d.rank + start)  # world size changed: fresh but reproducible streams
+        else:
+            # world size changed: fresh but reproducible streams
+            seed_everything(cfg.seed + 7919*d.rank + start)
         if d.main: log.info(f"resuming {run_dir} from step {start}")
     else:
-        if last.exists(): raise ConfigError(f"{run_dir} already holds a training run ({last}); pass resume=True (--resume) to continue it, or choose a new run_dir")
+        if last.exists():
+            raise ConfigError(f"{run_dir} already holds a training run ({last}); pass resume=True (--resume) "
+                              "to continue it, or choose a new run_dir")
         if resume and d.main: log.info(f"{run_dir}: no checkpoint to resume, starting a fresh run")
         seed_everything(cfg.seed + 7919*d.rank)
     if d.main and (stale := remove_stale_temporaries(run_dir)):
@@ -401,19 +435,25 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
     logger = RunLogger(run_dir, enabled=d.main, resume_step=start)
     if d.main:
         save_config(model.cfg, run_dir/'model_config.yaml'); save_config(cfg, run_dir/'train_config.yaml')
-        atomic_write(run_dir/'run_info.json', lambda p: p.write_text(json.dumps(dict(recipe=model.name, world=d.world, device=d.device, **run_info(cfg.seed)), indent=1)))
+        atomic_write(run_dir/'run_info.json',
+                     lambda p: p.write_text(json.dumps(dict(recipe=model.name, world=d.world, device=d.device,
+                                                            **run_info(cfg.seed)), indent=1)))
     lengths = train_data.lengths() if hasattr(train_data, 'lengths') else None
-    sampler = StepBatchSampler(len(train_data), cfg.batch_size, end, cfg.seed, start, d.rank, d.world, lengths)
-    loader = DataLoader(EpochIndexed(train_data), batch_sampler=sampler, collate_fn=collate_fn, num_workers=cfg.num_workers,
-                        generator=torch.Generator().manual_seed(cfg.seed + start), pin_memory=d.device.startswith('cuda'))
+    sampler = StepBatchSampler(len(train_data), cfg.batch_size, end, cfg.seed, start, d.rank, d.world,
+                               lengths)
+    loader = DataLoader(EpochIndexed(train_data), batch_sampler=sampler, collate_fn=collate_fn,
+                        num_workers=cfg.num_workers,
+                        generator=torch.Generator().manual_seed(cfg.seed + start),
+                        pin_memory=d.device.startswith('cuda'))
 
     def checkpoint(step):
         rngs = [None]*d.world
         if d.world>1: dist.all_gather_object(rngs, get_rng_state())
         else: rngs = [get_rng_state()]
         if not d.main: return
-        state = dict(recipe=model.name, config=to_dict(model.cfg), train_config=to_dict(cfg), audio=to_dict(audio), video=to_dict(video),
-                     step=step, metrics=metrics, best_val=best, model=model.state_dict(), **opts.state_dict(), rng=rngs,
+        state = dict(recipe=model.name, config=to_dict(model.cfg), train_config=to_dict(cfg),
+                     audio=to_dict(audio), video=to_dict(video), step=step, metrics=metrics, best_val=best,
+                     model=model.state_dict(), **opts.state_dict(), rng=rngs,
                      run_info=run_info(cfg.seed))
         save_checkpoint(last, state)
         return state
@@ -422,7 +462,8 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
         nonlocal metrics, best
         if val_data is None: return
         if d.world>1: _broadcast(model.buffers(), d)
-        m = evaluate(model, val_data, collate_fn, cfg.batch_size, cfg.val_batches, d, amp_dtype if use_amp else None)
+        m = evaluate(model, val_data, collate_fn, cfg.batch_size, cfg.val_batches, d,
+                     amp_dtype if use_amp else None)
         if d.main and on_validate: m.update(on_validate(model, step, run_dir) or {})
         metrics = dict(step=step, **m); logger.log(step, 'val', m)
         if m['loss']<best:
@@ -434,12 +475,14 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
     try:
         for batch in loader:
             batch = to_device(batch, d.device)
-            with torch.autocast(opts.device_type, amp_dtype, enabled=use_amp): logs = model.training_step(batch, step, opts)
+            with torch.autocast(opts.device_type, amp_dtype, enabled=use_amp):
+                logs = model.training_step(batch, step, opts)
             step += 1
             bar.update(1)
             if step%cfg.log_every==0 or step==end:
                 row = _mean_over_processes(logs, d)
-                logger.log(step, 'train', dict(**row, **opts.log_values())); bar.set_postfix(loss=f"{row['loss']:.4f}")
+                logger.log(step, 'train', dict(**row, **opts.log_values()))
+                bar.set_postfix(loss=f"{row['loss']:.4f}")
             improved = validate(step) if (cfg.val_every and step%cfg.val_every==0) or step==end else None
             if step%cfg.ckpt_every==0 or step==end or improved:
                 state = checkpoint(step)
@@ -451,8 +494,10 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
 
 def _diverged(step:int, what:str, last:Path):
     "Raise `TrainingDivergedError` for `step`, pointing at the last good checkpoint."
-    ck = f"the last good checkpoint {last} (step {read_checkpoint(last)['step']}) is kept" if last.exists() else "no checkpoint was written yet"
-    raise TrainingDivergedError(f"training diverged at step {step}: {what}; {ck}. Lower lr, raise warmup_steps or check the data for NaN/inf, then rerun with resume")
+    ck = (f"the last good checkpoint {last} (step {read_checkpoint(last)['step']}) is kept" if last.exists()
+          else "no checkpoint was written yet")
+    raise TrainingDivergedError(f"training diverged at step {step}: {what}; {ck}. Lower lr, raise "
+                                "warmup_steps or check the data for NaN/inf, then rerun with resume")
 
 # %% ../nbs/30_train.ipynb #276efce5
 def export_release(checkpoint, # training checkpoint (e.g. runs/x/checkpoints/best.pt)
@@ -473,7 +518,8 @@ _BOOLS = {'true': True, 'yes': True, '1': True, 'false': False, 'no': False, '0'
 def _typed(t, raw:str, key:str):
     "`raw` read as type `t` (bool, int, float, str or list) for `--set key=raw`."
     if is_dataclass(t):
-        raise ConfigError(f"--set {key}: {key} is a group of settings; set its fields, e.g. --set {key}.{fields(t)[0].name}=...")
+        raise ConfigError(f"--set {key}: {key} is a group of settings; set its fields, e.g. --set "
+                          f"{key}.{fields(t)[0].name}=...")
     try:
         v = _BOOLS[raw.lower()] if t is bool else yaml.safe_load(raw) if t is list else t(raw)
         if t is list and not isinstance(v, list): raise ValueError(raw)
@@ -494,7 +540,8 @@ def parse_overrides(cls:type, # config dataclass the fields belong to
         for p in key.split('.'):
             names = [f.name for f in fields(t)] if is_dataclass(t) else []
             if p not in names:
-                raise ConfigError(f"--set {key}: {getattr(t, '__name__', t)} has no field {p!r}; valid fields: {', '.join(names)}")
+                raise ConfigError(f"--set {key}: {getattr(t, '__name__', t)} has no field {p!r}; valid "
+                                  f"fields: {', '.join(names)}")
             t = get_type_hints(t)[p]
         *path,name = key.split('.'); node = out
         for p in path: node = node.setdefault(p, {})
@@ -515,7 +562,8 @@ def model_config_for(recipe:str, # registered recipe name
         if not p.exists(): raise ConfigError(f"{p}: config file not found")
         overrides = (json.loads(p.read_text()) if p.suffix=='.json' else yaml.safe_load(p.read_text())) or {}
     for ov in (overrides or {}, parse_overrides(cls.config_cls, sets or [])):
-        for k,v in ov.items(): base[k] = {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        for k,v in ov.items():
+            base[k] = {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return cls.config_from(base)
 
 def load_factory(spec:str)->Callable:
@@ -523,7 +571,8 @@ def load_factory(spec:str)->Callable:
     import importlib
     mod,_,fn = spec.partition(':')
     try: return getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError) as e: raise ConfigError(f"data factory {spec!r} not found ({e}); pass --factory module:function") from None
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"data factory {spec!r} not found ({e}); pass --factory module:function") from None
 
 def factory_options(factory:Callable, # data factory, called as `factory(data, **options)`
                     pairs:list|None, # 'key=value' strings (`--data_set`)
@@ -544,7 +593,8 @@ def init_weights(model:Trainable, # freshly built model
     "Copy the weights of `checkpoint` that `model` has (same name and shape) into it; returns what was and wasn't copied."
     src = read_checkpoint(checkpoint)['model']; own = model.state_dict()
     fits = {k: v.to(own[k].dtype) for k,v in src.items() if k in own and v.shape == own[k].shape}
-    if not fits: raise CheckpointError(f"{checkpoint}: none of its weights fit this model (another recipe or size?)")
+    if not fits:
+        raise CheckpointError(f"{checkpoint}: none of its weights fit this model (another recipe or size?)")
     model.load_state_dict(fits, strict=False)
     return dict(copied=len(fits), new=sorted(set(own) - set(fits)), left_out=sorted(set(src) - set(fits)))
 
@@ -561,7 +611,8 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               recipe:str='multitask', # registered recipe name
               preset:str='tiny', # model size preset (tiny, base, paper)
               config:str=None, # YAML/JSON file overriding fields of the preset
-              set:Param("override recipe config fields: key=value ... (e.g. w_adv=0.02 speaker_mode=id frontend.downsample=1)",
+              set:Param("override recipe config fields: key=value ... "
+                        "(e.g. w_adv=0.02 speaker_mode=id frontend.downsample=1)",
                         str, nargs='+')=None,
               steps:int=2000, # optimizer steps
               batch_size:int=8, # clips per step per process
@@ -577,7 +628,8 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)
-              data_set:Param("data factory options: key=value ... (e.g. time_mask=0 window=50)", str, nargs='+')=None,
+              data_set:Param("data factory options: key=value ... (e.g. time_mask=0 window=50)",
+                             str, nargs='+')=None,
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
               init:str=None, # start from the weights of this checkpoint where they fit (fine-tuning); --resume wins
              ):
@@ -585,12 +637,14 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
     check_resumable_dir(run_dir, resume)
     check_device(device)
     if threads: torch.set_num_threads(threads)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, val_every=val_every, ckpt_every=ckpt_every,
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
+                      val_every=val_every, ckpt_every=ckpt_every,
                       log_every=log_every, seed=seed, device=device, num_workers=num_workers)
     mcfg = model_config_for(recipe, preset, config, set)  # a typo in --set fails before the data is read
     make_data = load_factory(factory); options = factory_options(make_data, data_set)
     train_ds,val_ds,collate = make_data(data, **options)
-    atomic_write(Path(run_dir)/'data.yaml', lambda p: p.write_text(yaml.safe_dump(dict(data=str(data), factory=factory, **options))))
+    atomic_write(Path(run_dir)/'data.yaml',
+                 lambda p: p.write_text(yaml.safe_dump(dict(data=str(data), factory=factory, **options))))
     seed_everything(seed)
     model = build_recipe(recipe, mcfg, train_ds)
     if init and not resume:
