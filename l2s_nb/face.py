@@ -39,7 +39,8 @@ def portrait_frames(n_frames:int=25, # number of frames
     for x,y,w in faces:
         img = portrait(w)[:shape[0]-y, :shape[1]-x]
         canvas[y:y+img.shape[0], x:x+img.shape[1]] = img
-    return np.stack([cv2.warpAffine(canvas, np.float32([[1, 0, drift*t], [0, 1, 0]]), shape[::-1], borderMode=cv2.BORDER_REPLICATE)
+    return np.stack([cv2.warpAffine(canvas, np.float32([[1, 0, drift*t], [0, 1, 0]]), shape[::-1],
+                                    borderMode=cv2.BORDER_REPLICATE)
                      for t in range(n_frames)])
 
 # %% ../nbs/04_face.ipynb #d9aec040
@@ -75,7 +76,9 @@ def speaker_track(tracks:list[dict])->dict:
 def _dlib_model_path(name:str)->str:
     "Path of a model file shipped in the `face-recognition-models` package (found without importing it)."
     spec = importlib.util.find_spec('face_recognition_models')
-    if spec is None: raise ImportError("the face tracker needs `face-recognition-models` (pip install face-recognition-models==0.3.0)")
+    if spec is None:
+        raise ImportError("the face tracker needs `face-recognition-models` "
+                          "(pip install face-recognition-models==0.3.0)")
     return str(Path(spec.submodule_search_locations[0])/'models'/name)
 
 class DlibTracker(FaceTracker):
@@ -107,7 +110,9 @@ class DlibTracker(FaceTracker):
         dets = {t: self.detect(frames[t]) for t in sampled}
         if not any(dets.values()): return {}
         tracks = link_tracks(dets, self.min_iou)
-        if len(tracks) > 1: get_logger('face').info(f"{len(tracks)} face tracks; keeping the largest, most persistent one as the speaker")
+        if len(tracks) > 1:
+            get_logger('face').info(f"{len(tracks)} face tracks; keeping the largest, "
+                                    "most persistent one as the speaker")
         hits = dict(speaker_track(tracks))
         for a,b in zip(sampled, sampled[1:]):  # a sampled frame missed the speaker: detect densely in between
             if a in hits and b in hits: continue
@@ -118,7 +123,8 @@ class DlibTracker(FaceTracker):
         known = sorted(hits); out = {}
         for p,n in zip(known, known[1:]):
             if n-p > self.detect_every: continue
-            for t in range(p, n): out[t] = tuple(np.interp(t, [p, n], [hits[p][i], hits[n][i]]) for i in range(4))
+            for t in range(p, n):
+                out[t] = tuple(np.interp(t, [p, n], [hits[p][i], hits[n][i]]) for i in range(4))
         out[known[-1]] = hits[known[-1]]
         return out
 
@@ -135,9 +141,10 @@ class DlibTracker(FaceTracker):
         return lm
 
 # %% ../nbs/04_face.ipynb #38c6b710
-NO_FACE_HINT = ("check that the video shows a frontal, upright face. A sideways or upside-down video (turned in the pixels, "
-                "with no rotation metadata) must be turned upright first, e.g. `ffmpeg -i in.mp4 -vf transpose=1 out.mp4` "
-                "(90° clockwise; transpose=2 turns it counter-clockwise, -vf hflip,vflip turns it upside up), then run l2s on out.mp4")
+NO_FACE_HINT = ("check that the video shows a frontal, upright face. A sideways or upside-down video (turned "
+                "in the pixels, with no rotation metadata) must be turned upright first, e.g. "
+                "`ffmpeg -i in.mp4 -vf transpose=1 out.mp4` (90° clockwise; transpose=2 turns it "
+                "counter-clockwise, -vf hflip,vflip turns it upside up), then run l2s on out.mp4")
 
 def fill_lost(landmarks:np.ndarray, # (T, N, 2) with NaN rows for lost frames
               max_gap:int=12, # longest run of lost frames that may be interpolated
@@ -149,7 +156,9 @@ def fill_lost(landmarks:np.ndarray, # (T, N, 2) with NaN rows for lost frames
     edges = np.flatnonzero(np.diff(np.r_[0, lost.astype(int), 0]))
     for s,e in zip(edges[::2], edges[1::2]):
         if e-s > max_gap:
-            raise FaceLostError(path, f"face lost in frames {s}–{e-1} ({e-s} frames, more than max_gap={max_gap})", "the clip is skipped")
+            raise FaceLostError(path,
+                                f"face lost in frames {s}–{e-1} ({e-s} frames, more than max_gap={max_gap})",
+                                "the clip is skipped")
     if not lost.any(): return landmarks
     t, good = np.arange(len(lost)), np.flatnonzero(~lost)
     flat = landmarks.reshape(len(lost), -1)
@@ -171,7 +180,8 @@ def moving_average(x:np.ndarray, window:int)->np.ndarray:
 def mouth_anchors(landmarks:np.ndarray)->tuple:
     "Left and right anchors, head centre and mouth centre, `(T, 2)` each (see the text above)."
     if landmarks.shape[1] == 68:
-        return landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1), landmarks[:, 17:48].mean(1), landmarks[:, LIPS].mean(1)
+        return (landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1), landmarks[:, 17:48].mean(1),
+                landmarks[:, LIPS].mean(1))
     if landmarks.shape[1] == 20: return landmarks[:, 0], landmarks[:, 6], landmarks.mean(1), landmarks.mean(1)
     raise ValueError(f"landmarks must be (T, 68, 2) or (T, 20, 2) lips, got {landmarks.shape}")
 
@@ -189,15 +199,18 @@ def roi_transforms(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip lan
     "Per-frame similarity transforms `(T, 2, 3)` mapping frame pixels to the aligned region."
     zoom, centre = REGION_GEOMETRY[region]
     if region != 'mouth' and landmarks.shape[1] != 68:
-        raise ValueError(f"the {region!r} region needs 68-point face landmarks; lip landmarks only place a mouth crop")
+        raise ValueError(f"the {region!r} region needs 68-point face landmarks; "
+                         "lip landmarks only place a mouth crop")
     left, right, head, mouth = mouth_anchors(landmarks.astype(np.float64))
     d = right - left
     ref = zoom*(eye_dist if landmarks.shape[1] == 68 else mouth_width)*roi_size
     scale = moving_average(ref/np.linalg.norm(d, axis=1), smooth_pose)
     angle = moving_average(np.arctan2(d[:, 1], d[:, 0]), smooth_pose)
     cos, sin = scale*np.cos(-angle), scale*np.sin(-angle)
-    rot = np.stack([np.stack([cos, -sin], 1), np.stack([sin, cos], 1)], 1)  # (T, 2, 2): rotate by -angle, scale
-    offset = np.median(np.einsum('tij,tj->ti', rot, centre*(mouth-head)), axis=0)  # typical centre relative to the head
+    # (T, 2, 2): rotate by -angle, scale
+    rot = np.stack([np.stack([cos, -sin], 1), np.stack([sin, cos], 1)], 1)
+    # typical centre relative to the head
+    offset = np.median(np.einsum('tij,tj->ti', rot, centre*(mouth-head)), axis=0)
     shift = roi_size/2 - offset - np.einsum('tij,tj->ti', rot, moving_average(head, smooth))
     return np.concatenate([rot, shift[:, :, None]], 2).astype(np.float32)
 
@@ -208,7 +221,8 @@ def apply_transform(M:np.ndarray, points:np.ndarray)->np.ndarray:
 # %% ../nbs/04_face.ipynb #de93e039
 def warp_rois(frames:np.ndarray, M:np.ndarray, roi_size:int=96)->np.ndarray:
     "Cut the aligned regions `(T, roi, roi)` uint8 from gray frames with transforms `M` (T, 2, 3)."
-    return np.stack([cv2.warpAffine(f, m, (roi_size, roi_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.stack([cv2.warpAffine(f, m, (roi_size, roi_size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
                      for f,m in zip(frames, M)])
 
 def crop_jitter(rois:np.ndarray)->float:
@@ -229,9 +243,11 @@ def mouth_rois(frames:np.ndarray, # gray frames (T, H, W) uint8 at 25 fps
               )->tuple[np.ndarray, dict]:
     "Aligned regions `(T, roi, roi)` uint8 (the mouth, or `video.region`), and `{n_lost, landmarks}`: frames interpolated, the gap-filled track."
     video = video or VideoConfig()
-    if frames.ndim != 3: raise ValueError(f"{path}: mouth_rois needs gray frames (T, H, W), got {frames.shape}")
+    if frames.ndim != 3:
+        raise ValueError(f"{path}: mouth_rois needs gray frames (T, H, W), got {frames.shape}")
     if landmarks is None: landmarks = (tracker or default_tracker())(frames)
-    if len(landmarks) != len(frames): raise ValueError(f"{path}: {len(landmarks)} landmark frames for {len(frames)} video frames")
+    if len(landmarks) != len(frames):
+        raise ValueError(f"{path}: {len(landmarks)} landmark frames for {len(frames)} video frames")
     n_lost = int(np.isnan(landmarks).any(axis=(1, 2)).sum())
     lm = fill_lost(landmarks, max_gap, path)
     M = roi_transforms(lm, video.roi_size, video.region, **align)
