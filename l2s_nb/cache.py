@@ -35,17 +35,19 @@ CACHE_KEYS = ('mouth', 'mel', 'text', 'speaker', 'id', 'config')
 
 def save_record(path, rec:dict)->Path:
     "Write a cache record as a compressed `.npz`, atomically."
-    def write(p):  # np.savez_compressed's layout, at zlib level 1: 2.4x faster than its level 6, files 5% larger
+    # np.savez_compressed's layout, at zlib level 1: 2.4x faster than its level 6, files 5% larger
+    def write(p):
         with zipfile.ZipFile(p, 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as z:
             for k in CACHE_KEYS:
-                with z.open(f'{k}.npy', 'w', force_zip64=True) as f: np.lib.format.write_array(f, np.asanyarray(rec[k]), allow_pickle=False)
+                with z.open(f'{k}.npy', 'w', force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(rec[k]), allow_pickle=False)
     return atomic_write(path, write)
 
 def load_record(path, audio:AudioConfig|None=None, video:VideoConfig|None=None)->dict:
     "Read a cache `.npz`; raise `ConfigError` if it was made with other audio/video configs."
     with np.load(path) as z: rec = {k: z[k] if k in ('mouth', 'mel') else str(z[k]) for k in CACHE_KEYS}
-    check_compatible(json.loads(cache_config(audio or AudioConfig(), video or VideoConfig())), stored_config(json.loads(rec['config'])),
-                     f"cache file {path}")
+    check_compatible(json.loads(cache_config(audio or AudioConfig(), video or VideoConfig())),
+                     stored_config(json.loads(rec['config'])), f"cache file {path}")
     return rec
 
 def npz_frames(path)->int:
@@ -68,10 +70,12 @@ def cache_format(folder)->int:
         fmt = json.loads((folder/'cache.json').read_text()).get('format')
         if fmt in (1, 2): return fmt
         newer = isinstance(fmt, int) and fmt > CACHE_FORMAT
-        raise CacheFormatError(f"{folder}: cache format {fmt!r}; this version of l2s_nb reads formats 1 and {CACHE_FORMAT}"
+        raise CacheFormatError(f"{folder}: cache format {fmt!r}; "
+                               f"this version of l2s_nb reads formats 1 and {CACHE_FORMAT}"
                                + (", so the cache was made by a newer one: update l2s_nb" if newer else ''))
     if (folder/'prep_config.json').exists(): return 1
-    raise CacheFormatError(f"{folder}: not a prep cache (no cache.json or prep_config.json); make one with `l2s prep`")
+    raise CacheFormatError(f"{folder}: not a prep cache (no cache.json or prep_config.json); "
+                           "make one with `l2s prep`")
 
 def cache_configs(folder)->tuple:
     "`(AudioConfig, VideoConfig)` that the prep cache (format 1 or 2) in `folder` was made with."
@@ -80,7 +84,8 @@ def cache_configs(folder)->tuple:
     return _configs(json.loads((folder/'prep_config.json').read_text()))
 
 # %% ../nbs/08_cache.ipynb #10fdf66d
-MOUTH_X264 = {'crf': '18', 'preset': 'slow', 'threads': '1', 'x264-params': 'cabac=0:no-deblock=1:weightb=0:weightp=0:psy=0'}
+MOUTH_X264 = {'crf': '18', 'preset': 'slow', 'threads': '1',
+              'x264-params': 'cabac=0:no-deblock=1:weightb=0:weightp=0:psy=0'}
 
 def _nal_units(stream:bytes)->list[bytes]:
     "The NAL units of an H.264 Annex-B stream, without start codes (no NAL unit contains `00 00 01` or, without CABAC, ends in `00`)."
@@ -101,7 +106,8 @@ def encode_mouth(mouth:np.ndarray, # (T, H, W) uint8 crops, H and W even
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format='gray'); frame.pts = t
         packets += cc.encode(frame)
     packets += cc.encode(None)
-    return b''.join(b'\0\0\0\1' + n for n in _nal_units(b''.join(bytes(p) for p in packets)) if n[0] & 0x1f != 6)
+    return b''.join(b'\0\0\0\1' + n for n in _nal_units(b''.join(bytes(p) for p in packets))
+                    if n[0] & 0x1f != 6)
 
 _DECODERS = {}
 
@@ -116,10 +122,12 @@ def decode_mouth(data:bytes, # `encode_mouth` output
     except av.error.FFmpegError as e: raise CacheFormatError(f"{where}: damaged mouth stream ({e})") from None
     finally: cc.flush_buffers()
     if not frames or (n_frames is not None and len(frames) != n_frames):
-        raise CacheFormatError(f"{where}: mouth stream decodes to {len(frames)} frames, the record says {n_frames}")
+        raise CacheFormatError(f"{where}: mouth stream decodes to {len(frames)} frames, "
+                               f"the record says {n_frames}")
     h, w, ls = frames[0].height, frames[0].width, frames[0].planes[0].line_size
     out = np.empty((len(frames), h, w), np.uint8)
-    for y, f in zip(out, frames): y[:] = np.frombuffer(f.planes[0], np.uint8, h*ls).reshape(h, ls)[:, :w]  # the Y plane
+    for y, f in zip(out, frames):
+        y[:] = np.frombuffer(f.planes[0], np.uint8, h*ls).reshape(h, ls)[:, :w]  # the Y plane
     return out
 
 # %% ../nbs/08_cache.ipynb #8a110073
@@ -134,25 +142,28 @@ def encode_mel(mel:np.ndarray, # (n_mels, F) log-mel
     dtype = np.uint8 if q.max() < 256 else np.uint16
     res = (np.diff(np.diff(q, axis=0, prepend=0), axis=1, prepend=0) % (np.iinfo(dtype).max+1)).astype(dtype)
     z = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
-    return z.compress(res.tobytes()) + z.flush(), dict(shape=list(m.shape), dtype=np.dtype(dtype).name, offset=lo, scale=step)
+    return z.compress(res.tobytes()) + z.flush(), dict(shape=list(m.shape), dtype=np.dtype(dtype).name,
+                                                       offset=lo, scale=step)
 
 def decode_mel(data:bytes, info:dict)->np.ndarray:
     "The float32 log-mel of `encode_mel` codes."
     dtype = np.dtype(info['dtype'])
     res = np.frombuffer(zlib.decompress(data), dtype).reshape(info['shape'])
-    q = np.cumsum(np.cumsum(res, axis=1, dtype=dtype), axis=0, dtype=dtype)  # sums wrap like the residuals did
+    # sums wrap like the residuals did
+    q = np.cumsum(np.cumsum(res, axis=1, dtype=dtype), axis=0, dtype=dtype)
     return q.astype(np.float32)*np.float32(info['scale']) + np.float32(info['offset'])
 
 # %% ../nbs/08_cache.ipynb #cba9606e
-MEMBERS = ('json', 'mouth.h264', 'mel.zlib') # a format-2 clip's tar members, in order: <speaker>/<id>.<member>
+# a format-2 clip's tar members, in order: <speaker>/<id>.<member>
+MEMBERS = ('json', 'mouth.h264', 'mel.zlib')
 
 def encode_record(rec:dict, # a record (`mouth`, `mel`, `text`, `speaker`, `id`)
                   **meta, # more metadata for the JSON member (split, track statistics)
                  )->dict:
     "The format-2 members of a record: `{member: bytes}`."
     mel, info = encode_mel(rec['mel'])
-    head = dict(format=2, id=str(rec['id']), speaker=str(rec['speaker']), text=str(rec['text']), n_frames=len(rec['mouth']),
-                **meta, mel=info)
+    head = dict(format=2, id=str(rec['id']), speaker=str(rec['speaker']), text=str(rec['text']),
+                n_frames=len(rec['mouth']), **meta, mel=info)
     return {'json': json.dumps(head).encode(), 'mouth.h264': encode_mouth(rec['mouth']), 'mel.zlib': mel}
 
 def decode_record(members:dict, # `{member: bytes}` of one clip
@@ -162,7 +173,8 @@ def decode_record(members:dict, # `{member: bytes}` of one clip
     if missing := [m for m in MEMBERS if m not in members]:
         raise CacheFormatError(f"{where}: clip has no {', '.join(missing)} member")
     head = json.loads(members['json'])
-    if head.get('format') != 2: raise CacheFormatError(f"{where}: a format-{head.get('format')} record in a format-2 shard")
+    if head.get('format') != 2:
+        raise CacheFormatError(f"{where}: a format-{head.get('format')} record in a format-2 shard")
     return dict(head, mouth=decode_mouth(members['mouth.h264'], head['n_frames'], where),
                 mel=decode_mel(members['mel.zlib'], head['mel']))
 
@@ -178,7 +190,9 @@ def clip_block(key:str, members:dict)->bytes:
 def _split_name(name:str)->tuple[str, str]:
     "`(key, member)` of a tar member name `<key>.<member>`."
     m = next((m for m in MEMBERS if name.endswith('.'+m)), None)
-    if m is None: raise CacheFormatError(f"{name}: not a member of a format-2 clip (<speaker>/<id>.{{{','.join(MEMBERS)}}})")
+    if m is None:
+        raise CacheFormatError(f"{name}: not a member of a format-2 clip "
+                               f"(<speaker>/<id>.{{{','.join(MEMBERS)}}})")
     return name[:-len(m)-1], m
 
 def iter_shard(stream, # binary file object read front to back: an open file, a pipe, an HTTP response
@@ -200,7 +214,8 @@ def block_members(block:bytes, where:str='<clip>')->dict:
     out, pos = {}, 0
     while pos + 512 <= len(block) and block[pos:pos+1] != b'\0':
         h = block[pos:pos+512]
-        if h[156:157] != b'0': return next(iter_shard(io.BytesIO(block), where))[1]  # a PAX header: a long or non-ASCII name
+        if h[156:157] != b'0':
+            return next(iter_shard(io.BytesIO(block), where))[1]  # a PAX header: a long or non-ASCII name
         size = int(h[124:136].rstrip(b'\0 ') or b'0', 8)
         out[_split_name(h[:100].rstrip(b'\0').decode())[1]] = block[pos+512:pos+512+size]
         pos += 512 + -(-size//512)*512
@@ -215,7 +230,8 @@ class ShardWriter:
     def add(self, key:str, members:dict, frames:int)->tuple[str, int, int]:
         "Write one clip; returns `(shard name, offset, size)` of its block."
         block = clip_block(key, members)
-        if self._f is None or (self._f.tell() and self._f.tell() + len(block) + 1024 > self.max_bytes): self._next()
+        if self._f is None or (self._f.tell() and self._f.tell() + len(block) + 1024 > self.max_bytes):
+            self._next()
         offset = self._f.tell(); self._f.write(block)
         s = self.shards[-1]; s['clips'] += 1; s['frames'] += frames
         return s['name'], offset, len(block)
@@ -263,7 +279,8 @@ def _pack_one(job:tuple)->tuple:
 def _new_folder(out:Path, cache:Path):
     "Check that `out` can take a new cache made from `cache`, and create it."
     if is_inside(out, cache) or is_inside(cache, out):
-        raise OutputClashError(f"{out}: the new cache folder and the cache it is made from ({cache}) must not contain each other")
+        raise OutputClashError(f"{out}: the new cache folder and the cache it is made from ({cache}) "
+                               "must not contain each other")
     if out.exists() and any(out.iterdir()):
         raise OutputClashError(f"{out}: is not empty; choose a new folder "
                                "(a folder without cache.json is an interrupted pack: delete it first)")
@@ -276,7 +293,8 @@ def pack(cache, # format-1 cache folder (written by `l2s prep`)
         )->dict:
     "Convert a format-1 prep cache to format 2; returns the new `cache.json`."
     cache, out = Path(cache), Path(out)
-    if (fmt := cache_format(cache)) != 1: raise CacheFormatError(f"{cache}: is a format-{fmt} cache already; pack reads format 1")
+    if (fmt := cache_format(cache)) != 1:
+        raise CacheFormatError(f"{cache}: is a format-{fmt} cache already; pack reads format 1")
     config = json.loads((cache/'prep_config.json').read_text())
     rows = read_tsv(cache/'manifest.tsv')
     _new_folder(out, cache)
@@ -284,17 +302,21 @@ def pack(cache, # format-1 cache folder (written by `l2s prep`)
     jobs = [(r, cache/r['path']) for s in splits for r in rows if r['split'] == s]
     _init_pack(*_configs(config))
     writers, placed = {s: ShardWriter(out, s, int(shard_mb*2**20)) for s in splits}, []
-    ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
-    with (ctx.Pool(workers, _init_pack, _configs(config)) if workers > 0 else contextlib.nullcontext()) as pool:
+    ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods()
+                                      else 'spawn')
+    with (ctx.Pool(workers, _init_pack, _configs(config)) if workers > 0
+          else contextlib.nullcontext()) as pool:
         encoded = pool.imap(_pack_one, jobs, chunksize=4) if pool else map(_pack_one, jobs)
         for row, members, frames in tqdm(encoded, total=len(jobs), desc='pack'):
             name, offset, size = writers[row['split']].add(f"{row['speaker']}/{row['id']}", members, frames)
             placed.append(dict(row, path=name, offset=offset, size=size))
     shards = [s for w in writers.values() for s in w.close()]
-    write_tsv(out/'manifest.tsv', placed, [*rows[0], 'offset', 'size'] if rows else ['path', 'offset', 'size'])
+    write_tsv(out/'manifest.tsv', placed,
+              [*rows[0], 'offset', 'size'] if rows else ['path', 'offset', 'size'])
     info = dict(format=2, config=config, mouth=dict(codec='h264', pix_fmt='gray', **MOUTH_X264),
-                mel=dict(codec='zlib', step=MEL_STEP), clips=len(placed), frames=sum(s['frames'] for s in shards),
-                bytes=sum(s['bytes'] for s in shards), shards=shards, packed_from=str(cache), run_info=run_info())
+                mel=dict(codec='zlib', step=MEL_STEP), clips=len(placed),
+                frames=sum(s['frames'] for s in shards), bytes=sum(s['bytes'] for s in shards), shards=shards,
+                packed_from=str(cache), run_info=run_info())
     atomic_write(out/'cache.json', lambda p: p.write_text(json.dumps(info, indent=1)))
     return info
 
@@ -311,8 +333,8 @@ class CacheReader:
         self.rows, self._fds = read_tsv(self.folder/manifest), {}
         if self.format == 2:
             self.info = json.loads((self.folder/'cache.json').read_text())
-            check_compatible(json.loads(cache_config(self.audio, self.video)), stored_config(self.info['config']),
-                             f"cache {self.folder}")
+            check_compatible(json.loads(cache_config(self.audio, self.video)),
+                             stored_config(self.info['config']), f"cache {self.folder}")
 
     def block(self, row:dict)->bytes:
         "The tar bytes of a format-2 clip."
@@ -337,7 +359,8 @@ def unpack(cache, # format-2 cache folder
           )->dict:
     "Convert a format-2 cache back to format 1 (one `.npz` per clip, with the coding loss); returns counts."
     cache, out = Path(cache), Path(out)
-    if (fmt := cache_format(cache)) != 2: raise CacheFormatError(f"{cache}: is a format-{fmt} cache; unpack reads format 2")
+    if (fmt := cache_format(cache)) != 2:
+        raise CacheFormatError(f"{cache}: is a format-{fmt} cache; unpack reads format 2")
     r = CacheReader(cache, *cache_configs(cache))
     _new_folder(out, cache)
     config, rows = json.dumps(r.info['config'], sort_keys=True), []
@@ -345,7 +368,8 @@ def unpack(cache, # format-2 cache folder
         rec = r.load(row); path = f"{safe_name(row['speaker'])}/{safe_name(row['id'])}.npz"
         save_record(out/path, dict(rec, mel=rec['mel'].astype(np.float16), config=config))
         rows.append({k: v for k, v in row.items() if k not in ('offset', 'size')} | dict(path=path))
-    write_tsv(out/'manifest.tsv', rows, [k for k in r.rows[0] if k not in ('offset', 'size')] if rows else ['path'])
+    write_tsv(out/'manifest.tsv', rows,
+              [k for k in r.rows[0] if k not in ('offset', 'size')] if rows else ['path'])
     atomic_write(out/'prep_config.json', lambda p: p.write_text(json.dumps(r.info['config'], indent=1)))
     return dict(clips=len(rows), frames=r.info['frames'])
 
