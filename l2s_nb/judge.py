@@ -14,7 +14,8 @@ from tqdm.auto import tqdm
 from .config import (AudioConfig, ConfigError, L2SError, MediaNotFoundError, atomic_write, get_logger,
                            run_info, seed_everything, to_dict, from_dict, check_compatible, check_device)
 from .audio import load_audio, log_mel
-from .text import CharTokenizer, PhonemeTokenizer, normalize_text, is_spaceless, base_language, tokenizer_from_spec
+from .text import (CharTokenizer, PhonemeTokenizer, normalize_text, is_spaceless, base_language,
+                         tokenizer_from_spec)
 from .corpora import Clip, align_words, grid_aligns, read_grid, read_tsv, inside_root
 from .layers import length_mask
 from .recipes import Trainable
@@ -46,14 +47,19 @@ def error_counts(refs:Sequence[str], # reference transcripts
                  language:str|Sequence[str]='en', # their language, one for all or one per utterance
                 )->tuple[np.ndarray,np.ndarray]:
     "Per-utterance edit counts (substitutions + deletions + insertions) and reference lengths, after normalisation."
-    if len(refs)!=len(hyps): raise ConfigError(f"error_counts: {len(refs)} references but {len(hyps)} hypotheses")
-    if unit not in ('word','char'): raise ConfigError(f"error_counts: unit must be 'word' or 'char', got {unit!r}")
+    if len(refs)!=len(hyps):
+        raise ConfigError(f"error_counts: {len(refs)} references but {len(hyps)} hypotheses")
+    if unit not in ('word','char'):
+        raise ConfigError(f"error_counts: unit must be 'word' or 'char', got {unit!r}")
     process = jiwer.process_words if unit=='word' else jiwer.process_characters
     errs,lens = [],[]
     langs = _langs(language, len(refs))
     for r,h,l in zip(_normalized(refs, langs), _normalized(hyps, langs), langs):
-        if unit=='char' and is_spaceless(l): r,h = r.replace(' ', ''),h.replace(' ', '')  # Han, Thai...: characters only
-        if not r: raise ConfigError(f"error_counts: empty reference transcript (hypothesis {h!r}); every scored utterance needs text")
+        if unit=='char' and is_spaceless(l):
+            r,h = r.replace(' ', ''),h.replace(' ', '')  # Han, Thai...: characters only
+        if not r:
+            raise ConfigError(f"error_counts: empty reference transcript (hypothesis {h!r}); "
+                              "every scored utterance needs text")
         o = process(r, h)
         errs.append(o.substitutions+o.deletions+o.insertions); lens.append(o.substitutions+o.deletions+o.hits)
     return np.array(errs), np.array(lens)
@@ -100,7 +106,9 @@ class WordTokenizer:
         "Ids of the words of `self.reference(text, language)`; a word outside the vocabulary is a `ConfigError`."
         out = []
         for w in self.reference(text, language).split():
-            if w not in self._ids: raise ConfigError(f"word {w!r} (in {text!r}) is not in the judge's {len(self.words)}-word vocabulary")
+            if w not in self._ids:
+                raise ConfigError(f"word {w!r} (in {text!r}) is not in the judge's {len(self.words)}-word "
+                                  "vocabulary")
             out.append(self._ids[w])
         return out
     def decode(self, ids)->str:
@@ -133,15 +141,18 @@ class CTCJudge(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or JudgeConfig()
         self.conv1,self.norm1 = nn.Conv1d(cfg.n_mels, cfg.channels, 5, padding=2),ChannelNorm(cfg.channels)
-        self.conv2,self.norm2 = nn.Conv1d(cfg.channels, cfg.channels, 5, stride=2, padding=2),ChannelNorm(cfg.channels)
+        self.conv2,self.norm2 = (nn.Conv1d(cfg.channels, cfg.channels, 5, stride=2, padding=2),
+                                 ChannelNorm(cfg.channels))
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = nn.GRU(cfg.channels, cfg.hidden, cfg.n_layers, batch_first=True, bidirectional=True, dropout=cfg.dropout if cfg.n_layers>1 else 0.)
+        self.rnn = nn.GRU(cfg.channels, cfg.hidden, cfg.n_layers, batch_first=True, bidirectional=True,
+                          dropout=cfg.dropout if cfg.n_layers>1 else 0.)
         self.head = nn.Conv1d(2*cfg.hidden, cfg.n_tokens, 1)
         self.tokenizer = tokenizer_for(cfg)
         self.grammar = GrammarDecoder(cfg.grammar, self.tokenizer) if cfg.grammar else None
 
     def _lengths(self, mel, lengths):
-        return torch.full((mel.shape[0],), mel.shape[-1], device=mel.device) if lengths is None else lengths.to(mel.device)
+        return (torch.full((mel.shape[0],), mel.shape[-1], device=mel.device) if lengths is None
+                else lengths.to(mel.device))
 
     def normalize(self, mel:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
         "Standardise each band by its mean and deviation over the valid frames; padding becomes 0."
@@ -156,11 +167,14 @@ class CTCJudge(nn.Module):
         "GRU outputs `(B, 2*hidden, ceil(T/2))` (zero beyond each item's length) and their valid lengths."
         lengths = self._lengths(mel, lengths); out_len = (lengths+1)//2
         x = self.normalize(mel, lengths)
-        h = F.gelu(self.norm1(self.conv1(x)))*length_mask(lengths, x.shape[-1])[:,None]  # zero the padding after every layer: outputs do not depend on how much padding a batch has
+        # zero the padding after every layer: outputs do not depend on how much padding a batch has
+        h = F.gelu(self.norm1(self.conv1(x)))*length_mask(lengths, x.shape[-1])[:,None]
         h = F.gelu(self.norm2(self.conv2(h)))
         h = self.drop(h*length_mask(out_len, h.shape[-1])[:,None])
-        packed = nn.utils.rnn.pack_padded_sequence(h.transpose(1, 2), out_len.cpu(), batch_first=True, enforce_sorted=False)
-        out,_ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=h.shape[-1])
+        packed = nn.utils.rnn.pack_padded_sequence(h.transpose(1, 2), out_len.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        out,_ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
+                                                 total_length=h.shape[-1])
         return self.drop(out).transpose(1, 2), out_len
 
     def forward(self, mel:torch.Tensor, lengths:torch.Tensor=None)->tuple[torch.Tensor,torch.Tensor]:
@@ -191,9 +205,13 @@ class GrammarDecoder:
                  tok, # the judge's tokenizer (`CharTokenizer` or `WordTokenizer`)
                 ):
         self.slots = [list(s) for s in slots]
-        if not self.slots or not all(self.slots): raise ConfigError(f"GrammarDecoder: every slot needs at least one word, got {slots!r}")
-        labels,self._owner,preds = [],[],[]  # per label node: token id, (slot, word) or None for a separator, predecessor nodes (-1 = sentence start)
-        def add(lab, owner, pred): labels.append(lab); self._owner.append(owner); preds.append(pred); return len(labels)-1
+        if not self.slots or not all(self.slots):
+            raise ConfigError(f"GrammarDecoder: every slot needs at least one word, got {slots!r}")
+        # per label node: token id, (slot, word) or None for a separator,
+        # predecessor nodes (-1 = sentence start)
+        labels,self._owner,preds = [],[],[]
+        def add(lab, owner, pred):
+            labels.append(lab); self._owner.append(owner); preds.append(pred); return len(labels)-1
         ends = [-1]
         for s,words in enumerate(self.slots):
             if s:
@@ -206,7 +224,8 @@ class GrammarDecoder:
                 for lab in ids: last = [add(lab, (s, w), last)]
                 new_ends += last
             ends = new_ends
-        n = len(labels); S = 2*n+1  # state 2i: label node i; 2i+1: blank after node i; 2n: blank before the sentence
+        # state 2i: label node i; 2i+1: blank after node i; 2n: blank before the sentence
+        n = len(labels); S = 2*n+1
         P = [[] for _ in range(S)]
         for i in range(n):
             P[2*i].append(2*i); P[2*i+1] += [2*i+1, 2*i]
@@ -279,7 +298,8 @@ def spec_augment(mel:torch.Tensor, # (B, n_mels, T) log-mels
 def speed_perturb(mel:torch.Tensor, lengths:torch.Tensor, factor:float)->tuple[torch.Tensor,torch.Tensor]:
     "Stretch a padded mel batch in time by `factor` (>1 = slower speech); returns the new batch and lengths."
     n = max(1, round(mel.shape[-1]*factor))
-    return F.interpolate(mel, size=n, mode='linear', align_corners=False), (lengths.float()*factor).round().long().clamp(1, n)
+    return (F.interpolate(mel, size=n, mode='linear', align_corners=False),
+            (lengths.float()*factor).round().long().clamp(1, n))
 
 # %% ../nbs/51_judge.ipynb #d2928b0e
 def word_spans(root, # GRID-layout corpus root
@@ -290,8 +310,12 @@ def word_spans(root, # GRID-layout corpus root
     aligns,out = {},[]
     for c in clips:
         if c.speaker not in aligns: aligns[c.speaker] = grid_aligns(root, c.speaker)
-        if c.id not in aligns[c.speaker]: raise MediaNotFoundError(Path(root)/c.speaker/'align'/f'{c.id}.align', 'no word alignment for this clip', 'splicing needs GRID-style .align files; train with splice=0')
-        out.append([(round(a*frame_rate/25000), round(b*frame_rate/25000)) for a,b,_ in align_words(aligns[c.speaker][c.id])])
+        if c.id not in aligns[c.speaker]:
+            raise MediaNotFoundError(Path(root)/c.speaker/'align'/f'{c.id}.align',
+                                     'no word alignment for this clip',
+                                     'splicing needs GRID-style .align files; train with splice=0')
+        out.append([(round(a*frame_rate/25000), round(b*frame_rate/25000))
+                    for a,b,_ in align_words(aligns[c.speaker][c.id])])
     return out
 
 def splice_sentence(mels:Sequence[np.ndarray], # (n_mels, T) log-mels of equal-length sentences
@@ -322,7 +346,8 @@ def read_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32)->tup
         x,lens = pad_mels(mels[i:i+batch_size])
         lp,n = model(x, lens)
         g = greedy_decode(lp, n, model.tokenizer); greedy += g
-        constrained += [model.grammar.decode(p[:int(k)].numpy()) or h for p,k,h in zip(lp, n, g)] if model.grammar else g  # too short for any sentence: greedy
+        constrained += ([model.grammar.decode(p[:int(k)].numpy()) or h for p,k,h in zip(lp, n, g)]
+                        if model.grammar else g)  # too short for any sentence: greedy
     model.train(was)
     return constrained, greedy
 
@@ -343,14 +368,18 @@ class JudgeData(Dataset):
                  seed:int=0, # augmentation seed
                 ):
         if len(mels)!=len(texts) or not len(mels):
-            raise ConfigError(f"train_judge: need matching non-empty mels and texts, got {len(mels)} and {len(texts)}")
+            raise ConfigError("train_judge: need matching non-empty mels and texts, "
+                              f"got {len(mels)} and {len(texts)}")
         self.mels,self.texts,self.tok,self.tcfg,self.spans,self.seed,self.epoch = mels,list(texts),tok,tcfg,spans,seed,0
         if tcfg and tcfg.splice>0:
             self.words = [normalize_text(t, getattr(tok, 'language', 'en')).split() for t in texts]
             if spans is None or len(spans)!=len(mels):
-                raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip (word_spans)")
-            if len({len(w) for w in self.words})!=1 or any(len(sp)!=len(w) for sp,w in zip(spans, self.words)):
-                raise ConfigError("train_judge: splicing needs sentences with the same number of words, each with one span per word")
+                raise ConfigError("train_judge: splice > 0 needs the word spans of every training clip "
+                                  "(word_spans)")
+            if len({len(w) for w in self.words})!=1 or any(len(sp)!=len(w)
+                                                           for sp,w in zip(spans, self.words)):
+                raise ConfigError("train_judge: splicing needs sentences with the same number of words, "
+                                  "each with one span per word")
 
     def __len__(self): return len(self.mels)
     def lengths(self)->list[int]: return [m.shape[-1] for m in self.mels]
@@ -364,7 +393,8 @@ class JudgeData(Dataset):
                 mel,text = splice_sentence(self.mels, self.words, self.spans, rng)
         mel = torch.as_tensor(np.asarray(mel, dtype=np.float32))
         if self.tcfg:
-            x,n = speed_perturb(mel[None], torch.tensor([mel.shape[-1]]), float(rng.uniform(*self.tcfg.speed)))
+            x,n = speed_perturb(mel[None], torch.tensor([mel.shape[-1]]),
+                                float(rng.uniform(*self.tcfg.speed)))
             mel = spec_augment(x, n, self.tcfg, torch.Generator().manual_seed(int(rng.integers(2**62))))[0]
         return dict(mel=mel, tokens=torch.tensor(self.tok.encode(text)))
 
@@ -390,8 +420,8 @@ class TrainableJudge(Trainable):
 
     def loss(self, batch:dict, out:dict)->tuple:
         "CTC loss (each clip's divided by its target length, then averaged); no other terms."
-        return F.ctc_loss(out['log_probs'].transpose(0, 1), batch['tokens'], out['out_len'], batch['token_len'],
-                          blank=self.judge.tokenizer.blank, zero_infinity=True), {}
+        return F.ctc_loss(out['log_probs'].transpose(0, 1), batch['tokens'], out['out_len'],
+                          batch['token_len'], blank=self.judge.tokenizer.blank, zero_infinity=True), {}
 
 # %% ../nbs/51_judge.ipynb #0951e3fa
 def _history(run_dir, per_epoch:int)->list[dict]:
@@ -421,8 +451,9 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
     train = JudgeData(train_mels, train_texts, tok, tcfg, spans, seed)
     val = JudgeData(val_mels, val_texts, tok) if len(val_mels) else None
     bs = min(tcfg.batch_size, len(train)); per_epoch = len(train)//bs; steps = tcfg.epochs*per_epoch
-    tc = TrainConfig(steps=steps, batch_size=bs, lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=[0.9, 0.999],
-                     warmup_steps=max(1, round(tcfg.warmup*steps)), min_lr_ratio=0., grad_clip=tcfg.clip, amp=False, seed=seed,
+    tc = TrainConfig(steps=steps, batch_size=bs, lr=tcfg.lr, weight_decay=tcfg.weight_decay,
+                     betas=[0.9, 0.999], warmup_steps=max(1, round(tcfg.warmup*steps)), min_lr_ratio=0.,
+                     grad_clip=tcfg.clip, amp=False, seed=seed,
                      log_every=1, val_every=per_epoch, ckpt_every=per_epoch, device='cpu')
     def error_rates(m, step, run):
         hyps,greedy = read_mels(m.judge, val_mels)
@@ -433,25 +464,32 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
         return rates
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(run_dir or tmp)
-        fit(model, train, val, tc, run, judge_collate, resume=run_dir is not None, on_validate=error_rates if val else None)
+        fit(model, train, val, tc, run, judge_collate, resume=run_dir is not None,
+            on_validate=error_rates if val else None)
         history = _history(run, per_epoch)
     return model.judge.eval(), history
 
 # %% ../nbs/51_judge.ipynb #7dfa4aca
-def save_judge(path, model:CTCJudge, audio_cfg:AudioConfig, tcfg:JudgeTrainConfig, metrics:dict, seed:int=0)->Path:
+def save_judge(path, model:CTCJudge, audio_cfg:AudioConfig, tcfg:JudgeTrainConfig, metrics:dict,
+               seed:int=0)->Path:
     "Write a fp16 judge checkpoint `{model, config, step, metrics}` atomically."
     state = {k:(v.half() if v.is_floating_point() else v) for k,v in model.state_dict().items()}
-    config = dict(judge=to_dict(model.cfg), train=to_dict(tcfg), audio=to_dict(audio_cfg), run_info=run_info(seed))
+    config = dict(judge=to_dict(model.cfg), train=to_dict(tcfg), audio=to_dict(audio_cfg),
+                  run_info=run_info(seed))
     ckpt = dict(model=state, config=json.loads(json.dumps(config)), step=tcfg.epochs, metrics=metrics)
     return atomic_write(path, lambda p: torch.save(ckpt, p))
 
 def load_ctc_judge(path, audio_cfg:AudioConfig=None)->CTCJudge:
     "Load a judge checkpoint (eval mode, float32), checking it was trained on mels of `audio_cfg`."
     path = Path(path)
-    if not path.exists(): raise MediaNotFoundError(path, 'judge checkpoint not found', 'train one with train_judge_cli or pass another --judge')
+    if not path.exists():
+        raise MediaNotFoundError(path, 'judge checkpoint not found',
+                                 'train one with train_judge_cli or pass another --judge')
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ConfigError(f"{path}: not a readable judge checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or 'judge' not in ckpt.get('config', {}): raise ConfigError(f"{path}: not a judge checkpoint (no config['judge'])")
+    except Exception as e:
+        raise ConfigError(f"{path}: not a readable judge checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or 'judge' not in ckpt.get('config', {}):
+        raise ConfigError(f"{path}: not a judge checkpoint (no config['judge'])")
     check_compatible(audio_cfg or AudioConfig(), ckpt['config']['audio'], f"judge checkpoint {path}")
     model = CTCJudge(from_dict(JudgeConfig, ckpt['config']['judge']))
     model.load_state_dict({k:v.float() if v.is_floating_point() else v for k,v in ckpt['model'].items()})
@@ -478,7 +516,8 @@ class Judge:
     def transcribe(self, wavs:Sequence[np.ndarray])->list[str]:
         "Normalised transcripts of `wavs` (mono float32 at `sample_rate`)."
         hyps = list(self.recognize(list(wavs)))
-        if len(hyps)!=len(wavs): raise L2SError(f"judge {self.name} returned {len(hyps)} transcripts for {len(wavs)} waveforms")
+        if len(hyps)!=len(wavs):
+            raise L2SError(f"judge {self.name} returned {len(hyps)} transcripts for {len(wavs)} waveforms")
         return _normalized(hyps, self.language)
 
     def references(self, refs:Sequence[str], languages:str|Sequence[str]|None=None)->list[str]:
@@ -486,7 +525,8 @@ class Judge:
         langs = _langs(languages or self.language, len(refs))
         return [self.reference(r, l) if self.reference else r for r,l in zip(refs, langs)]
 
-    def evaluate(self, wavs:Sequence[np.ndarray], refs:Sequence[str], languages:str|Sequence[str]|None=None)->dict:
+    def evaluate(self, wavs:Sequence[np.ndarray], refs:Sequence[str],
+                 languages:str|Sequence[str]|None=None)->dict:
         "WER, CER and the transcripts of `wavs` against reference texts `refs` (in `languages`, default the judge's)."
         hyps,refs = self.transcribe(wavs),self.references(refs, languages)
         return dict(wer=wer(refs, hyps, self.language), cer=cer(refs, hyps, self.language), hyps=hyps)
@@ -498,22 +538,29 @@ class Judge:
         "Judge backed by a trained `CTCJudge` checkpoint."
         model = load_ctc_judge(path); cfg = AudioConfig()
         name = Path(path).stem + ('' if constrained or not model.grammar else ':greedy')
-        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size, constrained), name=name,
-                   sample_rate=cfg.sample_rate, language=model.tokenizer.text_language, reference=model.tokenizer.reference)
+        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size,
+                                               constrained),
+                   name=name, sample_rate=cfg.sample_rate, language=model.tokenizer.text_language,
+                   reference=model.tokenizer.reference)
 
     @classmethod
     def from_faster_whisper(cls, model_dir, # local folder of a CTranslate2 Whisper model (nothing is downloaded)
                             device:str='cpu', compute_type:str='int8', language:str='en', beam_size:int=5):
         "Judge backed by a faster-whisper model from a local folder (requires the optional `faster_whisper` package)."
         model_dir = Path(model_dir)
-        if not model_dir.is_dir(): raise MediaNotFoundError(model_dir, 'faster-whisper model folder not found')
+        if not model_dir.is_dir():
+            raise MediaNotFoundError(model_dir, 'faster-whisper model folder not found')
         try: from faster_whisper import WhisperModel
-        except ImportError: raise ConfigError(f"{model_dir}: using a Whisper judge needs the optional package faster_whisper (pip install faster-whisper); l2s_nb does not depend on it") from None
+        except ImportError:
+            raise ConfigError(f"{model_dir}: using a Whisper judge needs the optional package faster_whisper "
+                              "(pip install faster-whisper); l2s_nb does not depend on it") from None
         check_device(device)
         model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, local_files_only=True)
-        say = spell_digits if base_language(language)=='en' else (lambda t: t)  # other languages keep their digits
+        # other languages keep their digits
+        say = spell_digits if base_language(language)=='en' else (lambda t: t)
         def recognize(wavs):
-            return [say(' '.join(s.text for s in model.transcribe(w, language=language, beam_size=beam_size)[0]))
+            return [say(' '.join(s.text
+                                 for s in model.transcribe(w, language=language, beam_size=beam_size)[0]))
                     for w in wavs]
         return cls(recognize, name=f'whisper:{model_dir.name}', language=language)
 
@@ -522,7 +569,9 @@ def load_judge(spec:str)->Judge:
     p = Path(spec)
     if p.is_dir(): return Judge.from_faster_whisper(p)
     if p.suffix=='.pt' or p.exists(): return Judge.from_checkpoint(p)
-    raise MediaNotFoundError(p, 'judge not found', 'pass a judge checkpoint (.pt, see data/checkpoints/) or a local faster-whisper model folder')
+    raise MediaNotFoundError(p, 'judge not found',
+                             'pass a judge checkpoint (.pt, see data/checkpoints/) '
+                             'or a local faster-whisper model folder')
 
 # %% ../nbs/51_judge.ipynb #a4749b3c
 def clip_key(clip:Clip)->str:
@@ -553,22 +602,27 @@ def corpus_mels(root, # corpus root the clips' paths are relative to
         mels[k] = stored[k] if stamps.get(k)==fresh[k] else log_mel(load_audio(path, cfg.sample_rate), cfg)
     if cache and any(stamps.get(k)!=v for k,v in fresh.items()):
         def write(p):
-            with open(p, 'wb') as f: np.savez(f, __config__=json.dumps(to_dict(cfg)), __stamps__=json.dumps(stamps | fresh), **(stored | mels))
+            with open(p, 'wb') as f:
+                np.savez(f, __config__=json.dumps(to_dict(cfg)), __stamps__=json.dumps(stamps | fresh),
+                         **(stored | mels))
         atomic_write(cache, write)
     return [mels[clip_key(c)] for c in clips]
 
 # %% ../nbs/51_judge.ipynb #d8877b3a
 def slot_accuracy(refs:Sequence[str], hyps:Sequence[str], language:str='en')->list[float]:
     "Word accuracy at each position of equal-length sentences (e.g. per GRID slot)."
-    r,h = [normalize_text(t, language).split() for t in refs],[normalize_text(t, language).split() for t in hyps]
+    r,h = [normalize_text(t, language).split() for t in refs],[normalize_text(t, language).split()
+                                                               for t in hyps]
     n = len(r[0])
-    if any(len(x)!=n for x in r): raise ConfigError(f"slot_accuracy: reference sentences must all have {n} words")
+    if any(len(x)!=n for x in r):
+        raise ConfigError(f"slot_accuracy: reference sentences must all have {n} words")
     return [float(np.mean([len(b)>k and a[k]==b[k] for a,b in zip(r, h)])) for k in range(n)]
 
 def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence[Clip], held_mels)->dict:
     "WER/CER (constrained and greedy) and per-slot accuracy on the training clips and every held-out split, plus the held-out errors."
     tok = model.tokenizer; lang = tok.text_language
-    ref = lambda c: tok.reference(c.transcript, c.language)  # what the judge should write: IPA for a phoneme judge
+    # what the judge should write: IPA for a phoneme judge
+    ref = lambda c: tok.reference(c.transcript, c.language)
     def rates(refs, mels):
         hyps,greedy = read_mels(model, mels)
         r = dict(n=len(refs), wer=wer(refs, hyps, lang), cer=cer(refs, hyps, lang))
@@ -586,11 +640,16 @@ def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence
         ix = {}
         for k,c in enumerate(held):
             if c.language==lang: ix.setdefault(c.split, []).append(k)
-        return {s: rates([ref(held[k]) for k in v], [held_mels[k] for k in v])[0] for s,v in sorted(ix.items())}
+        return {s: rates([ref(held[k]) for k in v], [held_mels[k] for k in v])[0]
+                for s,v in sorted(ix.items())}
     by_language = {l: split_rates(l) for l in languages} if len(languages)>1 else {}
-    units = 'a closed word list' if model.cfg.words else 'IPA phonemes' if isinstance(tok, PhonemeTokenizer) else 'characters'
-    decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(model.cfg.grammar)}-slot grammar of the training transcripts (greedy_* = unconstrained best path)' if model.grammar else 'greedy best path, no grammar')
-    errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h) for c,h in zip(held, hyps) if ref(c)!=h]
+    units = ('a closed word list' if model.cfg.words else 'IPA phonemes' if isinstance(tok, PhonemeTokenizer)
+             else 'characters')
+    decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(model.cfg.grammar)}-slot grammar of the '
+                                        'training transcripts (greedy_* = unconstrained best path)'
+                                        if model.grammar else 'greedy best path, no grammar')
+    errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h)
+              for c,h in zip(held, hyps) if ref(c)!=h]
     return dict(heldout=by_split, **(dict(heldout_by_language=by_language) if by_language else {}),
                 train=rates([ref(c) for c in train], train_mels)[0], decoding=decoding, errors=errors)
 
@@ -608,7 +667,8 @@ def score_judge_cli(checkpoint:str, # judge checkpoint (.pt)
     rep = judge_report(model, train, mels[:len(train)], held, mels[len(train):])
     rep = dict(checkpoint=str(checkpoint), corpus=str(corpus), **rep, run_info=run_info())
     if out: atomic_write(Path(out), lambda p: p.write_text(json.dumps(rep, indent=1)))
-    _log.info(f"judge {checkpoint}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in rep['heldout'].items()))
+    _log.info(f"judge {checkpoint}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}"
+                                                  for k,v in rep['heldout'].items()))
     return rep
 
 # %% ../nbs/51_judge.ipynb #9b961d8a
@@ -628,18 +688,22 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
     train = [c for c in clips if c.split=='train']; held = [c for c in clips if c.split!='train']
-    if not train or not held: raise ConfigError(f"{corpus}: need train and held-out clips, found {len(train)} and {len(held)}")
+    if not train or not held:
+        raise ConfigError(f"{corpus}: need train and held-out clips, found {len(train)} and {len(held)}")
     if unit not in ('word', 'char', 'phoneme'):
         raise ConfigError(f"train_judge_cli: unit must be 'word', 'char' or 'phoneme', got {unit!r}")
     if len(langs := sorted({c.language for c in clips}))>1:
         raise ConfigError(f"{corpus}: clips in {len(langs)} languages ({', '.join(langs)}); "
                           "a judge hears one language: train one per language")
     lang,train_refs = langs[0],[c.transcript for c in train]
-    tok = PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme' else CharTokenizer.from_texts(train_refs, lang)
+    tok = (PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme'
+           else CharTokenizer.from_texts(train_refs, lang))
     jcfg = JudgeConfig(hidden=hidden, n_layers=layers,
                        grammar=slot_grammar(train_refs, lang) if grammar and unit!='phoneme' else [],
-                       words=sorted({w for t in train_refs for w in normalize_text(t, lang).split()}) if unit=='word' else [],
-                       vocab=({} if base_language(lang)=='en' else dict(language=lang)) if unit=='word' else tok.spec())
+                       words=(sorted({w for t in train_refs for w in normalize_text(t, lang).split()})
+                              if unit=='word' else []),
+                       vocab=(({} if base_language(lang)=='en' else dict(language=lang)) if unit=='word'
+                              else tok.spec()))
     cfg,tcfg = AudioConfig(),JudgeTrainConfig(epochs=epochs, splice=splice)
     spans = word_spans(corpus, train, cfg.sample_rate/cfg.hop_length) if splice>0 else None
     t0 = time.time()
@@ -647,15 +711,19 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     train_m,held_m = mels[:len(train)],mels[len(train):]
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
-    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val], [held[k].transcript for k in val], jcfg, tcfg, seed,
+    model,history = train_judge(train_m, train_refs, [held_m[k] for k in val],
+                                [held[k].transcript for k in val], jcfg, tcfg, seed,
                                 spans, run_dir)
     train_seconds = time.time()-t1
     report = judge_report(model, train, train_m, held, held_m)
-    metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'}, unit=unit,
-                   mel_seconds=round(t1-t0, 1), train_seconds=round(train_seconds, 1), threads=tcfg.threads,
-                   n_params=sum(p.numel() for p in model.parameters()))
+    metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'},
+                   unit=unit, mel_seconds=round(t1-t0, 1), train_seconds=round(train_seconds, 1),
+                   threads=tcfg.threads, n_params=sum(p.numel() for p in model.parameters()))
     save_judge(out, model, cfg, tcfg, metrics, seed)
     res = Path(results) if results else Path(out).with_suffix('.json')
-    atomic_write(res, lambda p: p.write_text(json.dumps(dict(metrics, history=history, errors=report['errors'], run_info=run_info(seed)), indent=1)))
-    _log.info(f"judge {out}: " + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in report['heldout'].items()) + f"; trained in {train_seconds:.0f} s")
+    atomic_write(res, lambda p: p.write_text(json.dumps(
+        dict(metrics, history=history, errors=report['errors'], run_info=run_info(seed)), indent=1)))
+    _log.info(f"judge {out}: "
+              + ', '.join(f"{k} WER {v['wer']:.2%} CER {v['cer']:.2%}" for k,v in report['heldout'].items())
+              + f"; trained in {train_seconds:.0f} s")
     return metrics
