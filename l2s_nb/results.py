@@ -11,7 +11,8 @@ from .config import ConfigError, atomic_write
 # %% auto #0
 __all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
            'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table', 'quickstart_rows',
-           'grid_base_row', 'judge_rows', 'infer_row', 'results_table', 'json_numbers', 'unsourced_numbers']
+           'grid_base_row', 'judge_rows', 'infer_row', 'vocoder_row', 'results_table', 'json_numbers',
+           'unsourced_numbers']
 
 # %% ../nbs/85_results.ipynb #a810df22
 def results_dir()->Path:
@@ -204,12 +205,26 @@ def infer_row(folder)->list:
             f"one {s['seconds_of_video']:g} s clip, end to end",
             f"{s['total_s']:.2f} s (real-time factor {s['real_time_factor']:.3f}) — `infer_speed.json`"]
 
+def vocoder_row(folder)->list:
+    "The README row of the GRID vocoder the project ships (`release`), beside Griffin-Lim."
+    res = _load(folder, 'vocoder_grid_s1.json')
+    name, gl = res['release'], res['rows']['griffin_lim']
+    v = res['rows'][name]
+    m = lambda r, part, k, d=3: f"{r[part][k]['mean']:.{d}f}"
+    return [f"GRID s1 iSTFT vocoder `{Path(name).name}` ({v['params']/1e6:.1f} M parameters, {v['step']:,} CPU steps)",
+            f"the same {v['predicted']['stoi']['n']} clips: the `base` model's mels; copy synthesis",
+            f"STOI {m(v, 'predicted', 'stoi')}, ESTOI {m(v, 'predicted', 'estoi')}, PESQ wb "
+            f"{m(v, 'predicted', 'pesq_wb', 2)} (Griffin-Lim: {m(gl, 'predicted', 'stoi')}, "
+            f"{m(gl, 'predicted', 'estoi')}, {m(gl, 'predicted', 'pesq_wb', 2)}); copy synthesis PESQ wb "
+            f"{m(v, 'copy', 'pesq_wb', 2)} (Griffin-Lim: {m(gl, 'copy', 'pesq_wb', 2)}); "
+            f"{v['seconds_per_3s']:.3f} s per 3 s clip (Griffin-Lim: {gl['seconds_per_3s']:.3f}) — `vocoder_grid_s1.json`"]
+
 def results_table(folder=None, # results folder; default: the committed `data/results`
                  )->str:
     "The README's Results table (markdown), every number read from the results JSON files in `folder`."
     folder = Path(folder or results_dir())
     rows = [*quickstart_rows(_load(folder, 'quickstart_spread.json')), grid_base_row(folder),
-            *judge_rows(folder), infer_row(folder)]
+            *judge_rows(folder), vocoder_row(folder), infer_row(folder)]
     lines = ['| what | data | result |', '|---|---|---|', *('| ' + ' | '.join(r) + ' |' for r in rows)]
     return '\n'.join(lines) + '\n'
 

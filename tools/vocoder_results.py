@@ -8,7 +8,8 @@ vocoders, the training run that made it.
         --commands runs/vocoder_commands.json --out data/results/vocoder_grid_s1.json
 
 Rows are matched by the vocoder each input names; `--commands` is a JSON object of the commands that made the
-inputs, stored as they are.
+inputs, stored as they are. With `--wavs V=DIR` (the predicted-mel speech of vocoder V) and `--refs`, each trained
+vocoder also gets paired per-clip differences against Griffin-Lim: mean, bootstrap 95% interval, clips better.
 """
 import argparse, json
 from pathlib import Path
@@ -27,12 +28,28 @@ def training(run_dir:Path)->dict:
                 val_mel_l1={v['step']: round(v['mel'], 4) for v in val},
                 wall_minutes=round((last.stat().st_mtime - started)/60, 1))
 
+def paired(ref_dir, a_dir, b_dir, keys=('stoi', 'estoi', 'pesq_wb', 'pesq_nb'), n_boot:int=2000)->dict:
+    "Per-clip differences a - b of the scores of two folders of speech for the same references."
+    import numpy as np
+    from l2s_nb.metrics import pair_files, score_files
+    a, b = ({r['id']: r for r in score_files(pair_files(ref_dir, d), excluded=[])} for d in (a_dir, b_dir))
+    ids, rng, out = sorted(set(a) & set(b)), np.random.default_rng(0), {}
+    for k in keys:
+        d = np.array([a[i][k] - b[i][k] for i in ids if a[i].get(k) is not None and b[i].get(k) is not None])
+        boot = rng.choice(d, (n_boot, len(d))).mean(1)
+        out[k] = dict(mean=round(float(d.mean()), 4), lo=round(float(np.quantile(boot, 0.025)), 4),
+                      hi=round(float(np.quantile(boot, 0.975)), 4), better=int((d > 0).sum()), n=len(d))
+    return out
+
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--copy', nargs='+', required=True, help='`l2s oracles` outputs (oracles.json), one per vocoder')
     ap.add_argument('--predicted', nargs='+', required=True, help='`tools/score_checkpoints.py` outputs, one per vocoder')
     ap.add_argument('--run', nargs='*', default=[], help='VOCODER=RUN_DIR: the training run of a vocoder checkpoint')
     ap.add_argument('--commands', help='JSON object: name -> command that made an input')
+    ap.add_argument('--wavs', nargs='*', default=[], help="VOCODER=DIR: its predicted-mel speech (incl. 'griffin_lim')")
+    ap.add_argument('--refs', help='the references of the --wavs folders')
+    ap.add_argument('--release', help='the vocoder checkpoint the project ships (the README row)')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
     from l2s_nb.config import run_info
@@ -53,11 +70,15 @@ def main(argv=None)->dict:
         r.update(params=sum(p.numel() for p in voc.parameters()), seconds_per_3s=round(vocoder_speed(voc), 4))
         if v != 'griffin_lim': r.update(step=voc.step, size_mb=round(Path(v).stat().st_size/2**20, 2))
         if v in runs: r['training'] = training(Path(runs[v]))
+    wavs = dict(w.split('=', 1) for w in a.wavs)
+    for v, r in rows.items():
+        if v != 'griffin_lim' and v in wavs and 'griffin_lim' in wavs:
+            r['predicted_minus_griffin_lim'] = paired(a.refs, wavs[v], wavs['griffin_lim'])
     res = dict(what="vocoders side by side on the same clips: copy synthesis (the recording's own log-mel) and "
                     "speech from a lip-to-speech model's predicted mels, scored against the recordings",
                command=' '.join(['python tools/vocoder_results.py', *(argv if argv is not None else
                                                                         __import__('sys').argv[1:])]),
-               commands=json.loads(Path(a.commands).read_text()) if a.commands else {}, rows=rows,
+               commands=json.loads(Path(a.commands).read_text()) if a.commands else {}, release=a.release, rows=rows,
                run_info=run_info())
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
     return res
