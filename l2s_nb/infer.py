@@ -236,16 +236,18 @@ def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first 
                     repeats:int=3, # timed runs (best kept per stage)
                     threads:int=1, # torch CPU threads
                     n_iter:int=32, # Griffin-Lim iterations
+                    vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
                    )->dict:
     "Best-of-`repeats` seconds per stage of `infer_video`, and the real-time factor."
     from l2s_nb.recipes import build_recipe
     torch.set_num_threads(threads)
     video = Path(video) if video else sorted((shared_data('grid')/'s1'/'video').glob('*.mp4'))[0]
-    model, voc = build_recipe(recipe, preset).eval(), load_vocoder(n_iter=n_iter)
+    model = build_recipe(recipe, preset).eval()
+    voc = load_vocoder(vocoder, n_iter=n_iter) if vocoder=='griffin_lim' else load_vocoder(vocoder)
     with tempfile.TemporaryDirectory() as d:
         runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]  # the first run warms caches up
     best = {k: min(r['times'][k] for r in runs) for k in runs[0]['times']}
     total = sum(best.values())
     return dict(video=video.name, seconds_of_video=runs[0]['seconds'], recipe=recipe, preset=preset, threads=threads,
-                griffin_lim_iters=n_iter,
+                vocoder=str(vocoder), griffin_lim_iters=n_iter if vocoder=='griffin_lim' else None,
                 stages_s={k: round(v, 4) for k,v in best.items()}, total_s=round(total, 3), real_time_factor=round(total/runs[0]['seconds'], 3))

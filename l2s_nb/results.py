@@ -203,7 +203,9 @@ def infer_row(folder)->list:
     s = _load(folder, 'infer_speed.json')
     return [f"inference, `{s['preset']}`, {s['threads']} thread" + ('s' if s['threads'] != 1 else ''),
             f"one {s['seconds_of_video']:g} s clip, end to end",
-            f"{s['total_s']:.2f} s (real-time factor {s['real_time_factor']:.3f}) — `infer_speed.json`"]
+            f"{s['total_s']:.2f} s with Griffin-Lim (real-time factor {s['real_time_factor']:.3f})"
+            + (f"; {n['total_s']:.2f} s with `{Path(n['vocoder']).name}` (real-time factor {n['real_time_factor']:.3f})"
+               if (n := s.get('neural_vocoder')) else '') + " — `infer_speed.json`"]
 
 def vocoder_row(folder)->list:
     "The README row of the GRID vocoder the project ships (`release`), beside Griffin-Lim."
