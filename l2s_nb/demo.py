@@ -37,15 +37,15 @@ MODELS = dict(grid='multitask_base_grid_s1.pt', synthgrid='multitask_tiny_synthg
 JUDGES = dict(grid='judge_grid_s1.pt', synthgrid='judge_synthgrid.pt') # judge of each corpus
 
 def checkpoint_kind(path)->str|None:
-    "'model' for a lip-to-speech checkpoint, 'judge' for an ASR judge, None for any other file."
+    "'model' for a lip-to-speech checkpoint, 'vocoder' for a trained vocoder, 'judge' for an ASR judge, else None."
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
     except Exception: return None
     if not isinstance(ck, dict): return None
-    if all(k in ck for k in CHECKPOINT_KEYS): return 'model'
+    if all(k in ck for k in CHECKPOINT_KEYS): return 'vocoder' if ck['recipe']=='vocoder' else 'model'
     return 'judge' if 'judge' in (ck.get('config') or {}) else None
 
 def find_checkpoints(folder=CHECKPOINTS, # folder of `.pt` files
-                     kind:str='model', # 'model' or 'judge'
+                     kind:str='model', # 'model', 'vocoder' or 'judge'
                     )->list[Path]:
     "The checkpoints of `kind` in `folder`, sorted by name."
     return [p for p in sorted(Path(folder).glob('*.pt')) if checkpoint_kind(p)==kind]
@@ -182,7 +182,7 @@ def lip_read(model, # a trained recipe
 class Demo:
     "Speak videos with a chosen model, vocoder and judge; `run(path)` returns everything the demo shows."
     def __init__(self, checkpoint='auto', # model checkpoint, or 'auto': the committed model of the clip's corpus
-                 vocoder:str='griffin_lim', # a name in `l2s_nb.vocoder.VOCODERS`
+                 vocoder:str='griffin_lim', # a name in `l2s_nb.vocoder.VOCODERS`, or a trained vocoder (.pt)
                  judge='auto', # judge checkpoint, 'auto' (the committed judge of the clip's corpus) or None
                  out_dir=None, # folder for wavs, dubbed videos and uploads (default: a new temporary folder)
                  mux:bool=True, # write the dubbed video
@@ -300,7 +300,8 @@ class DemoUI:
                                    description='upload a video')
         menu = lambda what, kind: [(f"auto (the corpus's {what})", 'auto')] + [(p.name, str(p)) for p in find_checkpoints(kind=kind)]
         self.checkpoint = W.Dropdown(options=menu('model', 'model'), description='model', **wide)
-        self.vocoder = W.Dropdown(options=list(VOCODERS), description='vocoder', **wide)
+        self.vocoder = W.Dropdown(options=[*VOCODERS, *((p.name, str(p)) for p in find_checkpoints(kind='vocoder'))],
+                                   description='vocoder', **wide)
         self.judge = W.Dropdown(options=menu('judge', 'judge'), description='judge', **wide)
         self.button = W.Button(description='Speak', button_style='primary', icon='play')
         self.status = W.HTML()

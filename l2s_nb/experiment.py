@@ -17,13 +17,13 @@ from .prep import fit_audio, prep
 from .datasets import train_val_datasets
 from .recipes import build_recipe, load_recipe
 from .train import TrainConfig, fit, export_release, model_config_for, factory_options
-from .infer import speak
+from .infer import speak, lip_reader_text
 from .vocoder import load_vocoder
 from .metrics import pair_files, score_files, summarize, summarize_by, summary_markdown, plot_mel_pair
 from .judge import load_judge
 
 # %% auto #0
-__all__ = ['ExperimentConfig', 'corpus_root', 'prepare_data', 'audio_samples', 'train_model', 'evaluate_model',
+__all__ = ['ExperimentConfig', 'corpus_root', 'prepare_data', 'audio_samples', 'train_model', 'clip_texts', 'evaluate_model',
            'results_markdown', 'run_experiment']
 
 # %% ../nbs/70_experiment.ipynb #387277ed
@@ -47,6 +47,7 @@ class ExperimentConfig:
     data_set:list=field(default_factory=list) # data factory options 'key=value', as `l2s train --data_set` (e.g. ['time_mask=0'])
     judge:str='' # ASR judge checkpoint for WER/CER; empty = data/checkpoints/judge_<corpus>.pt when it exists
     vocoder:str='griffin_lim' # registered vocoder
+    text_from:str='truth' # text for recipes that need it: 'truth' (the transcript) or a lip_reader checkpoint
     device:str='cpu' # torch device
     threads:int=1 # torch CPU threads (1 avoids OpenMP spin-waits on busy machines; 0 = torch's default)
     seed:int=0 # seeds data generation, training and evaluation
@@ -78,7 +79,9 @@ def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`,
         for i in range(min(n, len(val_ds))):
             it = val_ds[i]
             device = next(model.parameters()).device
-            mel = model.generate(it['mouth'][None].to(device), torch.tensor([len(it['mouth'])], device=device))[0].float().cpu()
+            text = dict(text=[it['text']]) if model.needs_text else {}  # the transcript: samples show the ceiling
+            mel = model.generate(it['mouth'][None].to(device), torch.tensor([len(it['mouth'])], device=device),
+                                 **text)[0].float().cpu()
             wavs = voc(torch.stack([mel, it['mel'].float()]))
             save_audio(folder/f"{it['id']}_gen.wav", wavs[0]); save_audio(folder/f"{it['id']}_oracle.wav", wavs[1])
         return {}
@@ -109,6 +112,15 @@ def _judge_for(cfg:ExperimentConfig):
     p = Path(l2s_nb.__file__).parents[1]/'data'/'checkpoints'/name if name else None
     return load_judge(p) if p and p.exists() else None
 
+def clip_texts(model, # the speaking model
+               text_from:str='truth', # 'truth' or a lip_reader checkpoint (`ExperimentConfig.text_from`)
+              ):
+    "For a recipe that `needs_text`, a function `(rois, transcript) -> text` to give it; None for the others."
+    if not model.needs_text: return None
+    if text_from=='truth': return lambda rois, transcript: transcript
+    read = lip_reader_text(text_from, getattr(model, 'video', None) or VideoConfig())
+    return lambda rois, transcript: read(rois)
+
 def evaluate_model(checkpoint, # release or training checkpoint
                    cache, # prep cache with the clips to speak
                    cfg:ExperimentConfig, run_dir, root=None)->dict:
@@ -117,6 +129,7 @@ def evaluate_model(checkpoint, # release or training checkpoint
     out = Path(run_dir)/'eval'
     model = load_recipe(checkpoint, device=check_device(cfg.device), speech=True)
     voc = load_vocoder(cfg.vocoder, model.audio)
+    text_of = clip_texts(model, cfg.text_from)
     root = Path(root) if root else corpus_root(cfg, run_dir)
     # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)
     audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}
@@ -129,7 +142,8 @@ def evaluate_model(checkpoint, # release or training checkpoint
     texts, langs = {}, {}
     for r in tqdm(rows, desc='speaking'):
         rec, key = load_record(Path(cache)/r['path'], model.audio, model.video), f"{r['speaker']}_{r['id']}"
-        gen_mel = speak(model, rec['mouth'], video=model.video)
+        text = text_of(rec['mouth'], str(rec['text'])) if text_of else None
+        gen_mel = speak(model, rec['mouth'], video=model.video, text=text)
         gt_mel = torch.from_numpy(rec['mel'].astype(np.float32))
         wavs = voc(torch.stack([gen_mel, gt_mel, mean_frame[:, None].expand_as(gt_mel)]))
         ref = load_audio(audio_of[(r['speaker'], r['id'])], model.audio.sample_rate)
