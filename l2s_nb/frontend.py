@@ -9,10 +9,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError
-from .layers import length_mask
+from .layers import length_mask, ConformerEncoder
 
 # %% auto #0
-__all__ = ['FrontendConfig', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'n_params']
+__all__ = ['FrontendConfig', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'visual_encoder', 'n_params']
 
 # %% ../nbs/10_frontend.ipynb #188e8512
 @dataclass
@@ -92,6 +92,12 @@ class VisualFrontend(nn.Module):
         out = feats.new_zeros(B, T, feats.shape[-1])
         out[valid] = feats
         return out
+
+# %% ../nbs/10_frontend.ipynb #59c9863c
+def visual_encoder(c)->tuple:
+    "`(frontend, proj, encoder)` of config `c`: mouth (B, T, H, W) -> (B, T, out_dim) -> (B, T, d_model) -> Conformer."
+    return (VisualFrontend(c.frontend), nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout)),
+            ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout))
 
 # %% ../nbs/10_frontend.ipynb #d61500d7
 def n_params(m:nn.Module)->int:

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from fastcore.script import Param
 from .config import ConfigError, atomic_write, check_device, get_logger
-from .frontend import FrontendConfig, VisualFrontend, n_params
-from .layers import length_mask, ConformerEncoder
+from .frontend import FrontendConfig, visual_encoder, n_params
+from .layers import length_mask
 from .recipes import Trainable, CheckpointError, read_checkpoint, load_recipe, to_device
 from .text import CharTokenizer, normalize_text
 from .synthgrid import GRAMMAR
@@ -193,9 +193,7 @@ class LipReader(Trainable):
     def __init__(self, cfg:LipReaderConfig=None):
         super().__init__(cfg or base_config())
         c = self.cfg
-        self.frontend = VisualFrontend(c.frontend)
-        self.proj = nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout))
-        self.encoder = ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout)
+        self.frontend,self.proj,self.encoder = visual_encoder(c)
         self.ctc_head = nn.Linear(c.d_model, c.vocab_size)
         self.ctc_decoder = CTCDecoder(c.grammar, c.beam)
 

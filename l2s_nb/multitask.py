@@ -10,8 +10,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, VisualFrontend, n_params
-from .layers import (length_mask, random_windows, masked_error, ConformerEncoder, Postnet, LOG_MEL_CENTER,
+from .frontend import FrontendConfig, visual_encoder, n_params
+from .layers import (length_mask, random_windows, masked_error, Postnet, LOG_MEL_CENTER,
                            MultiScaleMelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 from .text import CharTokenizer, tokenizer_from_spec
@@ -150,9 +150,7 @@ class MultitaskL2S(Recipe):
         if c.speaker_mode=='id' and c.n_speakers<1:
             raise ConfigError("MultitaskL2S: speaker_mode='id' needs n_speakers >= 1; set it, or leave it 0 and build the model with "
                               "its training data (build_recipe(..., data=train_ds), as l2s train does)")
-        self.frontend = VisualFrontend(c.frontend)
-        self.proj = nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout))
-        self.encoder = ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout)
+        self.frontend,self.proj,self.encoder = visual_encoder(c)
         if c.speaker_mode=='id': self.speaker_table = nn.Embedding(c.n_speakers, c.d_model)
         if c.speaker_mode=='ref': self.ref_encoder = RefMelEncoder(c.n_mels, c.d_model)
         self.decoder = MelDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_channels, c.dec_layers, c.dec_kernel, c.dropout)

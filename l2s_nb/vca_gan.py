@@ -10,8 +10,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, VisualFrontend, n_params
-from .layers import (length_mask, masked_error, ConformerEncoder, LOG_MEL_CENTER, MelDiscriminator,
+from .frontend import FrontendConfig, visual_encoder, n_params
+from .layers import (length_mask, masked_error, LOG_MEL_CENTER, MelDiscriminator,
                            lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 
@@ -199,9 +199,7 @@ class VCAGAN(Recipe):
     def __init__(self, cfg:VCAGANConfig=None):
         super().__init__(cfg or base_config())
         c = self.cfg
-        self.frontend = VisualFrontend(c.frontend)
-        self.proj = nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout))
-        self.encoder = ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout)
+        self.frontend,self.proj,self.encoder = visual_encoder(c)
         self.generator = CoarseToFineGenerator(c)
         if c.w_adv>0:
             self.disc = nn.ModuleList([VisualConditionalDiscriminator(c.d_model, c.disc_channels, c.disc_layers)

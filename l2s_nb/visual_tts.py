@@ -10,7 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, VisualFrontend
+from .frontend import FrontendConfig, visual_encoder
 from .layers import (length_mask, masked_error, sinusoid_positions, SelfAttention, FeedForward,
                            ConformerEncoder, Postnet, LOG_MEL_CENTER)
 from .recipes import Recipe
@@ -179,9 +179,7 @@ class VisualTTS(Recipe):
     def __init__(self, cfg:VisualTTSConfig=None):
         super().__init__(cfg or base_config())
         c = self.cfg
-        self.frontend = VisualFrontend(c.frontend)
-        self.proj = nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout))
-        self.encoder = ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout)
+        self.frontend,self.proj,self.encoder = visual_encoder(c)
         self.text_encoder = TextEncoder(c.vocab_size, c.d_model, c.text_layers, c.heads, c.ff_mult, c.text_kernel,
                                         c.dropout)
         self.decoder = TextVideoDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_layers, c.heads, c.ff_mult,
