@@ -11,7 +11,7 @@ Rows are matched by the vocoder each input names; `--commands` is a JSON object 
 inputs, stored as they are. With `--wavs V=DIR` (the predicted-mel speech of vocoder V) and `--refs`, each trained
 vocoder also gets paired per-clip differences against Griffin-Lim: mean, bootstrap 95% interval, clips better.
 """
-import argparse, json
+import argparse, json, sys
 from pathlib import Path
 
 def training(run_dir:Path)->dict:
@@ -76,8 +76,7 @@ def main(argv=None)->dict:
             r['predicted_minus_griffin_lim'] = paired(a.refs, wavs[v], wavs['griffin_lim'])
     res = dict(what="vocoders side by side on the same clips: copy synthesis (the recording's own log-mel) and "
                     "speech from a lip-to-speech model's predicted mels, scored against the recordings",
-               command=' '.join(['python tools/vocoder_results.py', *(argv if argv is not None else
-                                                                        __import__('sys').argv[1:])]),
+               command=' '.join(['python tools/vocoder_results.py', *(argv if argv is not None else sys.argv[1:])]),
                commands=json.loads(Path(a.commands).read_text()) if a.commands else {}, release=a.release, rows=rows,
                run_info=run_info())
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
