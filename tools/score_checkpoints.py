@@ -50,6 +50,9 @@ def main(argv=None)->dict:
                 wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(), r.video, 0.2, row['id'])
                 save_audio(refs/f"{row['id']}.wav", wav)
             mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
+            if model.needs_text and read is not None and row['id'] not in read:
+                raise SystemExit(f"{a.texts}: no {a.decode!r} reading of clip {row['id']}; give an "
+                                 f"`l2s score-lipread` output of the same cache's {row['split']} clips")
             text = dict(text=[texts[row['id']] if read is None else read[row['id']]]) if model.needs_text else {}
             mels[row['id']] = model.generate(torch.from_numpy(mouth)[None], **text)[0].numpy()
         res['rows'][ck] = dict(step=model.step, metrics=model.metrics,
