@@ -409,19 +409,35 @@ def write_vocoder_speed(out, # JSON file to write
     return report
 
 # %% ../nbs/20_vocoder.ipynb #038eff3c
-def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac)
+def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac); with `layout`, a corpus root
                      split=None, # TSV with `id` and `split` columns: `train` ids train, the others validate
                      segment:int=32, # mel frames per segment
                      audio:AudioConfig=AudioConfig(),
                      seed:int=0,
+                     layout:str|None=None, # corpus layout (`l2s_nb.corpora.LAYOUTS`): its `train` clips train,
+                                           # its `val` clips validate
                     )->tuple:
-    "`(train, val)` `WaveSegments` of the audio in `audio_dir` (val is None without a split)."
+    "`(train, val)` `WaveSegments` of the audio in `audio_dir` or a corpus (val is None without a split)."
+    if layout: return _corpus_segments(audio_dir, layout, split, segment, audio, seed)
     files = sorted(p for p in Path(audio_dir).iterdir() if p.suffix.lower() in ('.wav', '.flac'))
     if not files: raise ConfigError(f"{audio_dir}: no .wav or .flac files to train a vocoder on")
     if split is None: return WaveSegments(files, audio, segment, True, seed), None
     splits = {r['id']:r['split'] for r in csv.DictReader(open(split), delimiter='\t')}
     part = lambda train: [f for f in files if (splits.get(f.stem)=='train')==train]
     return WaveSegments(part(True), audio, segment, True, seed), WaveSegments(part(False), audio, segment, False)
+
+def _corpus_segments(root, layout:str, split, segment:int, audio:AudioConfig, seed:int)->tuple:
+    "`vocoder_datasets` of the recordings of a corpus in `layout`, split as the corpus splits them."
+    if split: raise ConfigError(f"--split selects files of an audio folder; the {layout} corpus at {root} "
+                                "splits its own clips: drop --split")
+    clips = read_corpus(layout, root)
+    silent = [c.id for c in clips if not c.audio]
+    if silent: raise ConfigError(f"{root}: {len(silent)} clips of the {layout} corpus (e.g. {silent[0]}) have no "
+                                 "audio file of their own; train on a folder of their recordings instead")
+    part = lambda s: [Path(root)/c.audio for c in clips if c.split==s]
+    if not part('train') or not part('val'):
+        raise ConfigError(f"{root}: the {layout} corpus needs train and val clips to train a vocoder")
+    return WaveSegments(part('train'), audio, segment, True, seed), WaveSegments(part('val'), audio, segment, False)
 
 def _check_mels(found:AudioConfig, audio:AudioConfig, what:str, name:str):
     "A `ConfigError` naming both configs if `found` (the mel config of `what`) is not the vocoder's `audio`."
@@ -430,7 +446,7 @@ def _check_mels(found:AudioConfig, audio:AudioConfig, what:str, name:str):
                      for k,v in to_dict(found).items() if v!=getattr(audio, k))
     raise ConfigError(f"{what}: its mel config {found} differs from the vocoder's {audio} ({diff})")
 
-def train_vocoder(audio_dir, # audio files; with `mels_from`, the corpus root `cache` was prepared from
+def train_vocoder(audio_dir, # audio files; with `layout`, a corpus root (with `mels_from`: `cache`'s)
                   run_dir='runs/vocoder', # run folder (logs, checkpoints, vocoder.pt)
                   preset=None, # `VOCODER_PRESETS` name or config (default: init's config, else 'istft')
                   split=None, # TSV with `id` and `split` columns (only `train` ids train)
@@ -439,7 +455,7 @@ def train_vocoder(audio_dir, # audio files; with `mels_from`, the corpus root `c
                   init=None, # vocoder checkpoint whose weights start a new run, where they fit
                   mels_from=None, # lip-to-speech checkpoint: train on the mels it predicts for `cache`
                   cache=None, # with `mels_from`: prep cache (`train` clips train, `val` clips validate)
-                  layout:str|None=None, # with `mels_from`: the corpus layout `cache` was prepared from
+                  layout:str|None=None, # corpus layout of `audio_dir` (with `mels_from`: the one `cache` was prepared from)
                  )->Path:
     "Train vocoder `preset` on `audio_dir` (or predicted mels) with `fit`; returns the fp16 release file."
     from l2s_nb.train import fit, TrainConfig, init_weights
@@ -455,7 +471,8 @@ def train_vocoder(audio_dir, # audio files; with `mels_from`, the corpus root `c
                                   "--init takes a trained vocoder's checkpoint")
         _check_mels(from_dict(AudioConfig, start['audio']), AudioConfig(), f"--init {init}", 'init')
     model = VocoderGAN(VocoderGAN.config_from(preset or (start['config'] if start else 'istft')))
-    if mels_from is None: train,val = vocoder_datasets(audio_dir, split, model.cfg.segment, seed=tcfg.seed)
+    if mels_from is None: train,val = vocoder_datasets(audio_dir, split, model.cfg.segment, seed=tcfg.seed,
+                                                          layout=layout)
     else:
         if split: raise ConfigError("--split selects files of an audio folder; with --mels_from, "
                                     "the cache's manifest splits the clips")
@@ -605,7 +622,7 @@ def predicted_mel_datasets(cache, # prep cache: its `train` clips train, its `va
     return data('train', True), (data('val', False) if has_val else None)
 
 # %% ../nbs/20_vocoder.ipynb #3c72cd64
-def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --mels_from, the corpus root of --cache
+def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --layout, a corpus root
                       run_dir:str='runs/vocoder', # folder for logs, checkpoints and vocoder.pt
                       preset:str=None, # istft, hifigan_v1, hifigan_v3, ... (default: --init's, else istft)
                       split:str=None, # TSV with id and split columns: `train` ids train, the others validate
@@ -624,7 +641,7 @@ def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --mels_from,
                       init:str=None, # start from this trained vocoder's checkpoint; --resume wins
                       mels_from:str=None, # fine-tune on the mels this lip-to-speech checkpoint predicts
                       cache:str=None, # with --mels_from: prep cache (train clips train, val clips validate)
-                      layout:str=None, # with --mels_from: the cache's corpus layout (grid, lrs3, ...)
+                      layout:str=None, # corpus layout of AUDIO (grid, synthgrid, manifest...): train on its train clips
                       export:str=None, # also write the fp16 release vocoder here
                      ):
     "Train a neural vocoder on recordings, or fine-tune one on a lip-to-speech model's predicted mels."
