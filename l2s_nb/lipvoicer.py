@@ -17,7 +17,7 @@ from .layers import (length_mask, masked_error, sinusoid_positions, ConformerBlo
 from .recipes import Recipe, adamw
 from .text import tokenizer_from_spec
 from .lip_reader import ENCODER_FIELDS
-from .visual_tts import VisualTTS
+from .visual_tts import VisualTTS, encode_texts
 from . import multitask
 
 # %% auto #0
@@ -260,22 +260,17 @@ def training_step(self:LipVoicer, batch:dict, step:int, opt)->dict:
 # %% ../nbs/15_lipvoicer.ipynb #6771cb7e
 @patch
 def text_ids(self:LipVoicer, text, B:int, device)->tuple:
-    "`(tokens (B, L), lengths (B,))` of one transcript per clip (a list of B strings, or a string when B = 1)."
-    texts = [text] if isinstance(text, str) else list(text)
-    if len(texts)!=B: raise ConfigError(f"{self.name}: {len(texts)} transcripts for {B} clips; pass one per clip")
-    ids = [self.tokenizer.encode(s) for s in texts]
-    lens = torch.tensor([len(i) for i in ids], device=device)
-    tokens = torch.zeros(B, max(1, int(lens.max())), dtype=torch.long, device=device)
-    for b,i in enumerate(ids): tokens[b, :len(i)] = torch.tensor(i, dtype=torch.long)
-    if tokens.numel() and int(tokens.max())>=self.cfg.vocab_size:
+    "`(tokens (B, L), lengths (B,))` of one transcript per clip (`encode_texts`), checked against the ASR's vocabulary."
+    tokens,lens = encode_texts(self.tokenizer, text, B, device, self.name)
+    if int(tokens.max())>=self.cfg.vocab_size:
         raise ConfigError(f"{self.name}: text ids up to {int(tokens.max())}, but the ASR reads "
                           f"{self.cfg.vocab_size} classes; build it with its training data "
                           "(build_recipe(..., data=train_ds))")
     return tokens, lens
 
 @patch
-def sample(self:LipVoicer, cond, mel_mask, frame_mask, tokens=None, token_len=None, steps:int=25,
-           w_cfg:float=2., w_asr:float=1.5, asr_start:float=0.675, seed:int=0)->torch.Tensor:
+def sample(self:LipVoicer, cond, mel_mask, frame_mask, tokens, token_len, steps:int, w_cfg:float, w_asr:float,
+           asr_start:float, seed:int)->torch.Tensor:
     "Guided DDIM from noise: condition (B, N, d) -> normalised mel (B, n_mels, N); ASR guidance needs `tokens`."
     (B,N,_),dev,m = cond.shape,cond.device,mel_mask[:, None].float()
     x = torch.randn(B, self.cfg.n_mels, N, generator=torch.Generator().manual_seed(seed)).to(dev) * m
