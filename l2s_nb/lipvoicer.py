@@ -5,7 +5,7 @@
 # %% ../nbs/15_lipvoicer.ipynb #eee6a72f
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -67,6 +67,8 @@ class LipVoicerConfig:
             raise ConfigError(f"LipVoicerConfig: p_uncond must be in [0, 1), got {self.p_uncond}")
         if self.sample_steps<1:
             raise ConfigError(f"LipVoicerConfig: sample_steps must be >= 1, got {self.sample_steps}")
+        if not 0<=self.asr_start<1:
+            raise ConfigError(f"LipVoicerConfig: asr_start must be in [0, 1) (1 is pure noise), got {self.asr_start}")
         if min(self.w_cfg, self.w_asr, self.w_ctc)<0 or self.mel_scale<=0:
             raise ConfigError("LipVoicerConfig: the weights w_cfg, w_asr, w_ctc must be >= 0 and mel_scale > 0")
 
@@ -206,6 +208,7 @@ def _floor(mel:torch.Tensor, mel_mask:torch.Tensor)->torch.Tensor:
 
 @patch
 def forward(self:LipVoicer, batch:dict)->dict:
+    "Noise the batch's mels at random levels (fixed ones in eval mode); MelGen's v, its x0 estimate as `mel`, the ASR."
     c,(B,T) = self.cfg,batch['mouth'].shape[:2]
     vlen,r = batch['video_len'],c.mels_per_frame
     mask,mel_mask = length_mask(vlen, T),length_mask(vlen*r, T*r)
@@ -304,11 +307,11 @@ def generate(self:LipVoicer, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-
     keys = ('sample_steps', 'w_cfg', 'w_asr', 'asr_start', 'sample_seed')
     if bad := set(sampling) - set(keys):
         raise ConfigError(f"{self.name}.generate: unknown setting(s) {sorted(bad)}; choose from {list(keys)}")
-    s = {k:sampling.get(k, getattr(c, k)) for k in keys}
+    s = replace(c, **sampling)  # checked like the config
     if speaker is not None:
         raise ConfigError(f"{self.name} has no speaker conditioning (the voice comes from the video); "
                           "leave speaker out")
-    if text is None and s['w_asr']:
+    if text is None and s.w_asr:
         raise ConfigError(f"{self.name} is guided by a transcript: pass `text`, one per clip "
                           "(l2s infer: --text \"...\" or --lip_reader CKPT), or w_asr=0 to speak from the lips alone")
     if video_len is None: video_len = torch.full((B,), T, device=mouth.device)
@@ -316,6 +319,6 @@ def generate(self:LipVoicer, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-
     was = self.training; self.eval()
     r = c.mels_per_frame; mel_mask = length_mask(video_len*r, T*r)
     x = self.sample(self.condition(mouth, video_len), mel_mask, length_mask(video_len, T), tokens, lens,
-                    s['sample_steps'], s['w_cfg'], s['w_asr'], s['asr_start'], s['sample_seed'])
+                    s.sample_steps, s.w_cfg, s.w_asr, s.asr_start, s.sample_seed)
     self.train(was)
     return _floor(self.denormalize(x), mel_mask)
