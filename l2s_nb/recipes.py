@@ -91,7 +91,7 @@ def adamw(params, # parameters to optimize (those with requires_grad)
 # %% ../nbs/19_recipes.ipynb #721c6a60
 RECIPES = {'multitask': 'l2s_nb.multitask:MultitaskL2S', 'vca_gan': 'l2s_nb.vca_gan:VCAGAN',
            'lip2wav': 'l2s_nb.lip2wav:Lip2Wav', 'lip_reader': 'l2s_nb.lip_reader:LipReader',
-           'visual_tts': 'l2s_nb.visual_tts:VisualTTS'}
+           'visual_tts': 'l2s_nb.visual_tts:VisualTTS', 'lipvoicer': 'l2s_nb.lipvoicer:LipVoicer'}
 
 def recipe_class(name:str)->type:
     "The `Trainable` subclass registered as `name` (a `Recipe` for lip-to-speech systems)."

@@ -20,7 +20,7 @@ from . import multitask
 
 # %% auto #0
 __all__ = ['VisualTTSConfig', 'tiny_config', 'base_config', 'paper_config', 'corruption_rate', 'corrupt_tokens', 'TextEncoder',
-           'CrossAttention', 'DecoderBlock', 'TextVideoDecoder', 'VisualTTS']
+           'encode_texts', 'CrossAttention', 'DecoderBlock', 'TextVideoDecoder', 'VisualTTS']
 
 # %% ../nbs/18_visual_tts.ipynb #24752f35
 @dataclass
@@ -123,6 +123,22 @@ class TextEncoder(nn.Module):
     def forward(self, tokens, lengths):
         x,mask = F.pad(tokens, (1, 0)),length_mask(lengths+1, tokens.shape[1]+1)  # id 0 starts every text
         return self.encoder(self.embed(x) * mask[..., None], mask), mask
+
+# %% ../nbs/18_visual_tts.ipynb #63074fc0
+def encode_texts(tokenizer, # a `l2s_nb.text` tokenizer
+                 text, # one transcript per clip: a list of B strings, or a string when B = 1
+                 B:int, # clips
+                 device=None, # where the tensors go
+                 who:str='', # the model asking, for the error message
+                )->tuple:
+    "`(tokens (B, L), lengths (B,))`: the transcripts as ids padded with 0 (L >= 1 even when every text is empty)."
+    texts = [text] if isinstance(text, str) else list(text)
+    if len(texts)!=B: raise ConfigError(f"{who}: {len(texts)} transcripts for {B} clips; pass one per clip")
+    ids = [tokenizer.encode(t) for t in texts]
+    lens = torch.tensor([len(i) for i in ids], device=device)
+    tokens = torch.zeros(B, max(1, int(lens.max())), dtype=torch.long, device=device)
+    for b,i in enumerate(ids): tokens[b, :len(i)] = torch.tensor(i, dtype=torch.long)
+    return tokens, lens
 
 # %% ../nbs/18_visual_tts.ipynb #1c1bddc0
 class CrossAttention(nn.Module):
@@ -245,16 +261,11 @@ class VisualTTS(Recipe):
         if text is None:
             raise ConfigError(f"{self.name} speaks from the lips and a transcript: pass `text`, one per clip "
                               "(l2s infer: --text \"...\" or --lip_reader CKPT)")
-        texts = [text] if isinstance(text, str) else list(text)
-        if len(texts)!=B: raise ConfigError(f"{self.name}: {len(texts)} transcripts for {B} clips; pass one per clip")
         if speaker is not None:
             raise ConfigError(f"{self.name} has no speaker conditioning (the voice comes from the video); "
                               "leave speaker out")
         if video_len is None: video_len = torch.full((B,), T, device=mouth.device)
-        ids = [self.tokenizer.encode(t) for t in texts]
-        lens = torch.tensor([len(i) for i in ids], device=mouth.device)
-        tokens = torch.zeros(B, max(1, int(lens.max())), dtype=torch.long, device=mouth.device)
-        for b,i in enumerate(ids): tokens[b, :len(i)] = torch.tensor(i, dtype=torch.long)
+        tokens,lens = encode_texts(self.tokenizer, text, B, mouth.device, self.name)
         was_training = self.training; self.eval()
         out = self.synthesize(mouth, video_len, tokens, lens)
         self.train(was_training)
