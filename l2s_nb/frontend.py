@@ -44,14 +44,17 @@ def masked_batch_norm(bn:nn.BatchNorm2d, x:torch.Tensor, # (N, C, H, W)
                      )->torch.Tensor:
     "`bn(x)` with training-mode statistics (and running-stat updates) taken from the `mask`ed items only; no data-dependent shapes."
     if mask is None or not bn.training: return bn(x)
-    w = mask.to(x.dtype)[:, None, None, None]; n = w.sum()*x.shape[2]*x.shape[3]
-    mean = (x*w).sum((0, 2, 3))/n
-    var = ((x - mean[:, None, None])**2*w).sum((0, 2, 3))/n
+    xf = x.float()  # statistics in float32 also under bf16 autocast, as batch norm keeps them
+    w = mask.float()[:, None, None, None]; n = w.sum()*x.shape[2]*x.shape[3]
+    mean = (xf*w).sum((0, 2, 3))/n
+    var = ((xf - mean[:, None, None])**2*w).sum((0, 2, 3))/n
     with torch.no_grad():
         bn.num_batches_tracked.add_(1)
         m = bn.momentum if bn.momentum is not None else 1/bn.num_batches_tracked
-        bn.running_mean.lerp_(mean, m); bn.running_var.lerp_(var*n/(n-1), m)  # unbiased, as batch norm keeps it
-    return (x - mean[:, None, None])*torch.rsqrt(var[:, None, None] + bn.eps)*bn.weight[:, None, None] + bn.bias[:, None, None]
+        r = bn.running_mean.dtype  # unbiased variance, as batch norm keeps it
+        bn.running_mean.lerp_(mean.to(r), m); bn.running_var.lerp_((var*n/(n-1)).to(r), m)
+    y = (xf - mean[:, None, None])*torch.rsqrt(var[:, None, None] + bn.eps)*bn.weight[:, None, None] + bn.bias[:, None, None]
+    return y.to(x.dtype)  # like `bn`: bfloat16 out for bfloat16 in, under autocast too
 
 class BasicBlock(nn.Module):
     "ResNet basic block: (N, c_in, H, W) -> (N, c_out, H/stride, W/stride); batch-norm statistics from the `mask`ed items."
