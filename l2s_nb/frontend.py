@@ -12,7 +12,7 @@ from .config import ConfigError
 from .layers import length_mask, ConformerEncoder
 
 # %% auto #0
-__all__ = ['FrontendConfig', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'visual_encoder', 'n_params']
+__all__ = ['FrontendConfig', 'masked_batch_norm', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'visual_encoder', 'n_params']
 
 # %% ../nbs/10_frontend.ipynb #188e8512
 @dataclass
@@ -39,8 +39,25 @@ class FrontendConfig:
         return self.widths[-1]
 
 # %% ../nbs/10_frontend.ipynb #5991fdb8
+def masked_batch_norm(bn:nn.BatchNorm2d, x:torch.Tensor, # (N, C, H, W)
+                      mask:torch.Tensor|None=None, # (N,) bool: the items whose statistics count (None: all)
+                     )->torch.Tensor:
+    "`bn(x)` with training-mode statistics (and running-stat updates) taken from the `mask`ed items only; no data-dependent shapes."
+    if mask is None or not bn.training: return bn(x)
+    xf = x.float()  # statistics in float32 also under bf16 autocast, as batch norm keeps them
+    w = mask.float()[:, None, None, None]; n = w.sum()*x.shape[2]*x.shape[3]
+    mean = (xf*w).sum((0, 2, 3))/n
+    var = ((xf - mean[:, None, None])**2*w).sum((0, 2, 3))/n
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        m = bn.momentum if bn.momentum is not None else 1/bn.num_batches_tracked
+        r = bn.running_mean.dtype  # unbiased variance, as batch norm keeps it
+        bn.running_mean.lerp_(mean.to(r), m); bn.running_var.lerp_((var*n/(n-1)).to(r), m)
+    y = (xf - mean[:, None, None])*torch.rsqrt(var[:, None, None] + bn.eps)*bn.weight[:, None, None] + bn.bias[:, None, None]
+    return y.to(x.dtype)  # like `bn`: bfloat16 out for bfloat16 in, under autocast too
+
 class BasicBlock(nn.Module):
-    "ResNet basic block: (N, c_in, H, W) -> (N, c_out, H/stride, W/stride)."
+    "ResNet basic block: (N, c_in, H, W) -> (N, c_out, H/stride, W/stride); batch-norm statistics from the `mask`ed items."
     def __init__(self, c_in:int, c_out:int, stride:int=1):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(c_out)
@@ -48,13 +65,14 @@ class BasicBlock(nn.Module):
         self.shortcut = (nn.Identity() if stride==1 and c_in==c_out else
                          nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
 
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+    def forward(self, x, mask=None):
+        y = F.relu(masked_batch_norm(self.bn1, self.conv1(x), mask))
+        s = x if isinstance(self.shortcut, nn.Identity) else masked_batch_norm(self.shortcut[1], self.shortcut[0](x), mask)
+        return F.relu(masked_batch_norm(self.bn2, self.conv2(y), mask) + s)
 
 # %% ../nbs/10_frontend.ipynb #89d1220e
 class ResNetTrunk(nn.Module):
-    "Four-stage 2D ResNet, global-average pooled: (N, c_in, H, W) -> (N, widths[-1])."
+    "Four-stage 2D ResNet, global-average pooled: (N, c_in, H, W) -> (N, widths[-1]); batch-norm statistics from the `mask`ed items."
     def __init__(self, c_in:int, widths:list, blocks:list):
         super().__init__()
         layers = []
@@ -63,7 +81,9 @@ class ResNetTrunk(nn.Module):
                 layers.append(BasicBlock(c_in, w, stride=2 if (i>0 and j==0) else 1)); c_in = w
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x): return self.layers(x).mean((2, 3))
+    def forward(self, x, mask=None):
+        for block in self.layers: x = block(x, mask)
+        return x.mean((2, 3))
 
 # %% ../nbs/10_frontend.ipynb #883c8e37
 class VisualFrontend(nn.Module):
@@ -86,12 +106,10 @@ class VisualFrontend(nn.Module):
         valid = length_mask(video_len, T)
         x = (mouth - self.pixel_mean)/self.pixel_std * valid[:, :, None, None]
         if self.cfg.downsample>1: x = F.avg_pool2d(x, self.cfg.downsample)
-        x = self.stem(x.unsqueeze(1)).transpose(1, 2)[valid]   # (N_valid, C, H/2, W/2)
-        x = F.max_pool2d(F.relu(self.stem_bn(x)), 3, 2, 1)
-        feats = self.trunk(x)
-        out = feats.new_zeros(B, T, feats.shape[-1])
-        out[valid] = feats
-        return out
+        x = self.stem(x.unsqueeze(1)).transpose(1, 2).flatten(0, 1)   # (B*T, C, H/2, W/2)
+        mask = valid.flatten()  # batch norm counts only the valid frames; a mask, not a gather, keeps shapes static
+        x = F.max_pool2d(F.relu(masked_batch_norm(self.stem_bn, x, mask)), 3, 2, 1)
+        return self.trunk(x, mask).view(B, T, -1)*valid[:, :, None]
 
 # %% ../nbs/10_frontend.ipynb #59c9863c
 def visual_encoder(c)->tuple:

@@ -42,12 +42,15 @@ def lag_correlation(a:np.ndarray, b:np.ndarray, # equally long signals
                     mask:np.ndarray|None=None, # frames t of `a` to use (default: all)
                    )->np.ndarray: # (2*max_lag+1,)
     "Pearson correlation of `a[t]` with `b[t+lag]` for each lag, over the frames `t` where both exist and `mask` holds."
-    T = len(a); mask = np.ones(T, bool) if mask is None else np.asarray(mask, bool); out = []
-    for lag in range(-max_lag, max_lag+1):
-        t = np.arange(max(0, -lag), T-max(0, lag)); t = t[mask[t]]
-        x, y = a[t], b[t+lag]
-        out.append(np.corrcoef(x, y)[0, 1] if len(t) > 2 and x.std() > 0 and y.std() > 0 else np.nan)
-    return np.array(out)
+    T = len(a); mask = np.ones(T, bool) if mask is None else np.asarray(mask, bool)
+    u = np.arange(T) + np.arange(-max_lag, max_lag+1)[:, None]  # (lags, T): the frame of `b` paired with each t
+    use = (u >= 0) & (u < T) & mask; n = use.sum(1, keepdims=True)
+    x, y = np.where(use, a, 0.), np.where(use, np.asarray(b)[np.clip(u, 0, T-1)], 0.)
+    dx = np.where(use, x - x.sum(1, keepdims=True)/np.maximum(n, 1), 0.)
+    dy = np.where(use, y - y.sum(1, keepdims=True)/np.maximum(n, 1), 0.)
+    sxx, syy = (dx*dx).sum(1), (dy*dy).sum(1)
+    with np.errstate(invalid='ignore', divide='ignore'): r = np.clip((dx*dy).sum(1)/np.sqrt(sxx*syy), -1, 1)
+    return np.where((n[:, 0] > 2) & (sxx > 0) & (syy > 0), r, np.nan)
 
 # %% ../nbs/06_sync.ipynb #3536eb15
 def lip_opening(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landmarks

@@ -5,6 +5,17 @@ not inflate it) and a wall-clock run with `--workers` processes. The results are
 `--label` (e.g. `before` and `after` a change), with the command, the load average and the git SHA.
 
     python tools/bench_prep.py --label after --out data/results/prep_speed.json
+
+The wall-clock figures depend on what else runs on the machine; on an idle one, for the issue-14 targets
+(`prep` >= 500 frames/s, `synthgrid` >= 20 clips/s on 2 cores), run
+
+    OMP_NUM_THREADS=1 python tools/bench_prep.py --label idle --grid_run 950 --synthgrid_run 400
+
+To compare two versions of the code under the same load, profile them in turn, without the wall-clock runs (e.g.
+main checked out in ../main; the `l2s_nb` on PYTHONPATH is the one measured):
+
+    PYTHONPATH=../main python tools/bench_prep.py --label main --grid_run 0 --synthgrid_run 0 --grid 30 --synthgrid 30
+    PYTHONPATH=. python tools/bench_prep.py --label branch --grid_run 0 --synthgrid_run 0 --grid 30 --synthgrid 30
 """
 import argparse, json, os, pstats, resource, shutil, sys, tempfile, time
 from contextlib import contextmanager
@@ -70,7 +81,7 @@ def bench_prep(n:int, n_run:int, workers:int, tmp:Path)->dict:
     from l2s_nb import prep as prep_module
     from l2s_nb.prep import prep_clip, prep
     from l2s_nb.config import AudioConfig, VideoConfig
-    grid, clips = grid_subset(max(n, n_run), tmp/'grid')
+    grid, clips = grid_subset(max(n, n_run), tmp/'grid')  # the wall-clock run takes all of them
     clips = clips[::max(1, len(clips)//n)][:n]
     prep_clip(clips[0], grid)  # load the tracker and warm the caches
     prep_module._init_worker(grid, AudioConfig(), VideoConfig(), 12, 0.2)
@@ -79,24 +90,26 @@ def bench_prep(n:int, n_run:int, workers:int, tmp:Path)->dict:
     per_frame = profile(run, PREP_STAGES, 1)
     n = sum(r.get('n_frames', 0) for r in done)
     per_frame = {k: round(v/n, 3) for k, v in per_frame.items()}
+    res = dict(clips=len(clips), frames=n, profile_ms_per_frame=per_frame, frames_per_cpu_second=round(1000/per_frame['cpu_ms'], 1),
+               load_average=round(os.getloadavg()[0], 2))
+    if not n_run: return res
     la = os.getloadavg()[0]
     s = prep('manifest', tmp/'grid', tmp/'cache', workers=workers)
-    return dict(clips=len(clips), frames=n, profile_ms_per_frame=per_frame,
-                frames_per_cpu_second=round(1000/per_frame['cpu_ms'], 1),
-                run=dict(clips=s['done'], frames=s['frames'], workers=workers, seconds=s['seconds'], frames_per_second=s['frames_per_second'],
+    return dict(res, run=dict(clips=s['done'], frames=s['frames'], workers=workers, seconds=s['seconds'], frames_per_second=s['frames_per_second'],
                          frames_per_cpu_second_of_workers=s['frames_per_cpu_second'], load_average_before=round(la, 2),
                          load_average_after=round(os.getloadavg()[0], 2)))
 
-def bench_synthgrid(n:int, workers:int, tmp:Path)->dict:
+def bench_synthgrid(n:int, n_run:int, workers:int, tmp:Path)->dict:
     from l2s_nb.synthgrid import synthgrid
     synthgrid(tmp/'warm', clips=1, speakers=1, workers=1, progress=False)
     prof = profile(lambda: synthgrid(tmp/'one', clips=n, speakers=4, workers=1, progress=False), SYNTH_STAGES, n)
+    res = dict(clips=n, profile_ms_per_clip=prof, clips_per_cpu_second=round(1000/prof['cpu_ms'], 2), load_average=round(os.getloadavg()[0], 2))
+    if not n_run: return res
     la, c0, t0 = os.getloadavg()[0], cpu_children(), time.perf_counter()
-    s = synthgrid(tmp/'run', clips=n, speakers=4, workers=workers, progress=False)
+    s = synthgrid(tmp/'run', clips=n_run, speakers=4, workers=workers, progress=False)
     wall, cpu = time.perf_counter()-t0, cpu_children()-c0
-    return dict(clips=n, profile_ms_per_clip=prof, clips_per_cpu_second=round(1000/prof['cpu_ms'], 2),
-                run=dict(workers=workers, seconds=round(wall, 2), clips_per_second=round(n/wall, 2),
-                         clips_per_cpu_second_of_workers=round(n/cpu, 2), bytes_per_clip=s['bytes_per_clip'],
+    return dict(res, run=dict(clips=n_run, workers=workers, seconds=round(wall, 2), clips_per_second=round(n_run/wall, 2),
+                         clips_per_cpu_second_of_workers=round(n_run/cpu, 2), bytes_per_clip=s['bytes_per_clip'],
                          load_average_before=round(la, 2), load_average_after=round(os.getloadavg()[0], 2)))
 
 if __name__ == '__main__':
@@ -104,8 +117,9 @@ if __name__ == '__main__':
     ap.add_argument('--label', required=True, help='key the results are stored under (e.g. before, after)')
     ap.add_argument('--out', default='data/results/prep_speed.json', help='JSON file the results are merged into')
     ap.add_argument('--grid', type=int, default=50, help='GRID s1 clips (spread evenly: 50 = every 19th) to profile; 0 skips prep')
-    ap.add_argument('--grid_run', type=int, default=150, help='GRID s1 clips of the wall-clock prep run (with worker start-up)')
-    ap.add_argument('--synthgrid', type=int, default=50, help='SynthGRID clips; 0 skips synthgrid')
+    ap.add_argument('--grid_run', type=int, default=150, help='GRID s1 clips of the wall-clock prep run (with worker start-up); 0 skips it')
+    ap.add_argument('--synthgrid', type=int, default=50, help='SynthGRID clips to profile; 0 skips synthgrid')
+    ap.add_argument('--synthgrid_run', type=int, default=200, help='SynthGRID clips of the wall-clock run (with worker start-up); 0 skips it')
     ap.add_argument('--workers', type=int, default=2, help='worker processes of the wall-clock runs')
     a = ap.parse_args()
     torch.set_num_threads(1); cv2.setNumThreads(1)
@@ -114,7 +128,7 @@ if __name__ == '__main__':
     try:
         cmd, res = 'python ' + ' '.join(sys.argv), {}
         if a.grid: res['prep_grid_s1'] = dict(command=cmd, **bench_prep(a.grid, a.grid_run, a.workers, tmp), run_info=run_info())
-        if a.synthgrid: res['synthgrid'] = dict(command=cmd, **bench_synthgrid(a.synthgrid, a.workers, tmp), run_info=run_info())
+        if a.synthgrid: res['synthgrid'] = dict(command=cmd, **bench_synthgrid(a.synthgrid, a.synthgrid_run, a.workers, tmp), run_info=run_info())
     finally: shutil.rmtree(tmp, ignore_errors=True)
     out = Path(a.out); old = json.loads(out.read_text()) if out.exists() else {}
     out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps({**old, a.label: {**old.get(a.label, {}), 'cpu_cores': os.cpu_count(), **res}}, indent=1) + '\n')
