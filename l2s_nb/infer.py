@@ -44,13 +44,14 @@ def speak(model:Recipe, # trained recipe (eval mode)
           context:int=25, # frames of context on each side of a chunk
           video:VideoConfig|None=None,
           text:str|None=None, # transcript of the clip, for recipes that `needs_text` (then one chunk)
+          language:str|None=None, # the clip's language, for models with a language embedding (`languages`)
          )->torch.Tensor: # log-mel (n_mels, mels_per_frame * T)
     "Predict the log-mel of mouth regions, chunk by chunk."
     video = video or getattr(model, 'video', None) or VideoConfig()
     mpf, parts = mels_per_frame(getattr(model, 'audio', None) or AudioConfig(), video), []
     if len(rois) < 1: raise ValueError("speak: no frames")
     mouth, device = mouth_crops(rois, video), next(model.parameters()).device
-    kw = {} if text is None else dict(text=[text])
+    kw = ({} if text is None else dict(text=[text])) | (dict(language=language) if getattr(model.cfg, 'languages', None) else {})
     for a, b, s, e in chunk_spans(len(mouth), chunk if text is None else len(mouth), context):
         mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker, **kw)[0]
         parts.append(mel[:, (s-a)*mpf:(e-a)*mpf].cpu())
