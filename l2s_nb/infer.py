@@ -91,6 +91,7 @@ def infer_video(path, # input video
                 min_frames:int=5, # shorter videos are refused
                 name:str|None=None, # output path in `out_dir` without extension (default: the input's stem)
                 text=None, # recipes that `needs_text`: the transcript, or a function `rois -> transcript`
+                language:str|None=None, # the spoken language, for models with a language embedding
                )->dict:
     "Speak one silent video; returns output paths and per-stage seconds."
     path, out_dir = Path(path), Path(out_dir)
@@ -109,7 +110,7 @@ def infer_video(path, # input video
         raise MediaError(path, f"only {len(frames)} frames ({len(frames)/video.fps:.2f} s); at least {min_frames} are needed")
     rois, _ = mouth_rois(frames, landmarks=landmarks, video=video, path=path); lap('track_crop')
     if callable(text): text = text(rois); lap('read_lips')
-    mel = speak(model, rois, speaker, video=video, text=text); lap('model')
+    mel = speak(model, rois, speaker, video=video, text=text, language=language); lap('model')
     wav = vocoder(mel[None])[0].numpy(); lap('vocoder')
     out = dict(wav=str(save_audio(dest['wav'], wav, vocoder.cfg.sample_rate)))
     if text is not None:
@@ -185,6 +186,7 @@ def infer(inputs, # video files and/or folders
           device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
           text:str|None=None, # models that `needs_text`: the transcript to speak (the same for every video)
           lip_reader=None, # or: a lip_reader checkpoint reading each video's transcript
+          language:str|None=None, # the language spoken in the videos, for models with a language embedding
          )->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
@@ -193,13 +195,15 @@ def infer(inputs, # video files and/or folders
     plan = plan_outputs(inputs, out, mux, others=others, text=text is not None or bool(lip_reader))
     model = load_recipe(checkpoint, device=check_device(device), speech=True)
     check_text_source(model, text is not None or bool(lip_reader))
+    if getattr(model.cfg, 'languages', None):  # a missing or unknown language fails before the first video
+        model.language_embedding(language, 1, next(model.parameters()).device)
     if lip_reader: text = lip_reader_text(lip_reader, model.video, next(model.parameters()).device)
     voc = load_vocoder(vocoder, model.audio, next(model.parameters()).device)
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
         try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name'],
-                                     text=text))
+                                     text=text, language=language))
         except (L2SError, OSError) as e:
             failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
         except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type
@@ -224,10 +228,11 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
               device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
               text:str=None, # the words said, for models that speak text with the lips (e.g. --recipe visual_tts)
               lip_reader:str=None, # or: a lip_reader checkpoint that reads each video's words for such models
+              language:str=None, # the language spoken (e.g. es), for models trained with a language embedding
              ):
     "Turn silent videos into speech with a trained model."
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")
-    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device, text, lip_reader)
+    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device, text, lip_reader, language)
     print(f"{len(s['done'])} videos spoken into {out}")
 
 # %% ../nbs/40_infer.ipynb #6db66a08
