@@ -5,8 +5,8 @@ mean-speech baseline, per language (STOI, ESTOI, PESQ, judge WER/CER).
 
     l2s synthgrid runs/ml/sg --clips 1600 --speakers 16 --languages en,es,de,ru,hi,cmn --workers 2
     l2s prep synthgrid runs/ml/sg runs/ml/cache --workers 1
-    l2s train-judge runs/ml/sg data/checkpoints/judge_synthgrid_multi.pt --cache runs/ml/sg_mels.npz --epochs 24
-    python tools/multilingual_results.py run runs/ml --steps 600             # trains and scores; resumable
+    l2s train-judge runs/ml/sg data/checkpoints/judge_synthgrid_multi.pt --results data/results/judge_synthgrid_multi.json --cache runs/ml/sg_mels.npz --epochs 10 --hidden 128 --run_dir runs/ml/judge_run
+    python tools/multilingual_results.py run runs/ml --steps 600 --held_out es,ru,cmn   # trains and scores; resumable
     python tools/multilingual_results.py collect runs/ml --out data/results/multilingual_synthgrid.json
 
 `run` makes one `run_experiment` folder per setting under RUNS (`all`: every language with the embedding;
@@ -65,7 +65,8 @@ def collect(a)->dict:
     judge = json.loads(Path(a.judge_results).read_text())
     out = dict(
         commands=[l.strip() for l in __doc__.split('\n\n')[1].strip().splitlines()],
-        corpus=dict(root=res['all']['config']['root'], clips=1600, speakers=16, split='test',
+        corpus=dict(root=res['all']['config']['root'], **json.loads((Path(res['all']['config']['root'])/'synthgrid.json').read_text()),
+                    split='test',
                     clips_per_language={l: r['oracle']['stoi']['n'] for l, r in table.items()}),
         settings=dict(multilingual="one multitask `tiny` model, language embedding, trained on all languages",
                       unseen_language="multitask `tiny` without language L (no embedding), scored on L",
