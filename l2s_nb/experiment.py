@@ -17,7 +17,7 @@ from .prep import fit_audio, prep
 from .datasets import train_val_datasets
 from .recipes import build_recipe, load_recipe
 from .train import TrainConfig, fit, export_release, model_config_for, factory_options
-from .infer import speak, lip_reader_text
+from .infer import speak, lip_reader_text, language_kw
 from .vocoder import load_vocoder
 from .metrics import pair_files, score_files, summarize, summarize_by, summary_markdown, plot_mel_pair
 from .judge import load_judge
@@ -82,7 +82,7 @@ def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`,
             device = next(model.parameters()).device
             text = dict(text=[it['text']]) if model.needs_text else {}  # the transcript: samples show the ceiling
             mel = model.generate(it['mouth'][None].to(device), torch.tensor([len(it['mouth'])], device=device),
-                                 **text)[0].float().cpu()
+                                 **text, **language_kw(model, it['language']))[0].float().cpu()
             wavs = voc(torch.stack([mel, it['mel'].float()]))
             save_audio(folder/f"{it['id']}_gen.wav", wavs[0]); save_audio(folder/f"{it['id']}_oracle.wav", wavs[1])
         return {}

@@ -18,8 +18,8 @@ from .recipes import Recipe, load_recipe
 from .vocoder import load_vocoder
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'chunk_spans', 'mouth_crops', 'speak', 'check_text_source', 'lip_reader_text', 'infer_video',
-           'video_files', 'plan_outputs', 'InferenceError', 'infer', 'infer_cli', 'benchmark_infer']
+__all__ = ['VIDEO_EXTS', 'chunk_spans', 'mouth_crops', 'language_kw', 'speak', 'check_text_source', 'lip_reader_text',
+           'infer_video', 'video_files', 'plan_outputs', 'InferenceError', 'infer', 'infer_cli', 'benchmark_infer']
 
 # %% ../nbs/40_infer.ipynb #8755eab8
 def chunk_spans(n:int, # frames in the video
@@ -36,6 +36,10 @@ def mouth_crops(rois:np.ndarray, # mouth regions (T, roi, roi) uint8
     "Centre crops (T, crop, crop) of `rois`, float in [0, 1]."
     return torch.from_numpy(crop_frames(rois, video.crop_size).astype(np.float32)/255)
 
+def language_kw(model:Recipe, language:str|None)->dict:
+    "`generate`'s `language` argument for a model with a language embedding (`cfg.languages`); {} for other models."
+    return dict(language=language) if getattr(model.cfg, 'languages', None) else {}
+
 @torch.no_grad()
 def speak(model:Recipe, # trained recipe (eval mode)
           rois:np.ndarray, # mouth regions (T, roi, roi) uint8
@@ -51,7 +55,7 @@ def speak(model:Recipe, # trained recipe (eval mode)
     mpf, parts = mels_per_frame(getattr(model, 'audio', None) or AudioConfig(), video), []
     if len(rois) < 1: raise ValueError("speak: no frames")
     mouth, device = mouth_crops(rois, video), next(model.parameters()).device
-    kw = ({} if text is None else dict(text=[text])) | (dict(language=language) if getattr(model.cfg, 'languages', None) else {})
+    kw = ({} if text is None else dict(text=[text])) | language_kw(model, language)
     for a, b, s, e in chunk_spans(len(mouth), chunk if text is None else len(mouth), context):
         mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker, **kw)[0]
         parts.append(mel[:, (s-a)*mpf:(e-a)*mpf].cpu())
