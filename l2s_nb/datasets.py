@@ -87,7 +87,8 @@ class LipDataset(Dataset):
         return dict(mouth=torch.from_numpy(mouth), mel=torch.from_numpy(np.asarray(mel, np.float32)),
                     tokens=torch.tensor(self.tok.encode(rec['text'], language_of(self.rows[i])) if whole else [],
                                         dtype=torch.int64),
-                    speaker=self.speaker_index[self.rows[i]['speaker']], text=rec['text'], id=rec['id'])
+                    speaker=self.speaker_index[self.rows[i]['speaker']], text=rec['text'], id=rec['id'],
+                    language=language_of(self.rows[i]))
 
 # %% ../nbs/12_datasets.ipynb #15fe5e81
 def _batch_tensor(shape:tuple, dtype=torch.float32)->torch.Tensor:
@@ -108,7 +109,8 @@ def collate(items:list[dict], mel_pad:float=math.log(AudioConfig().log_floor))->
         mel[b, :, :ml[b]] = it['mel']; mel[b, :, ml[b]:] = mel_pad
         tokens[b, :tl[b]] = it['tokens']
     return dict(mouth=mouth, mel=mel, video_len=vl, mel_len=ml, tokens=tokens, token_len=tl,
-                speaker=torch.tensor([it['speaker'] for it in items]), text=[it['text'] for it in items], id=[it['id'] for it in items])
+                speaker=torch.tensor([it['speaker'] for it in items]), text=[it['text'] for it in items], id=[it['id'] for it in items],
+                language=[language_of(it) for it in items])
 
 # %% ../nbs/12_datasets.ipynb #59507e23
 class BucketSampler(Sampler):
@@ -180,17 +182,23 @@ def train_val_datasets(cache, # folder written by `prep`
                        time_mask:int=10, # longest masked span of the training clips (frames per second; 0: none)
                        clips:int=0, # train on this many training clips, a seeded random subset (0: all; learning curves)
                        tokens:str='char', # CTC targets: 'char' (characters of the training transcripts) or 'phoneme'
+                       languages:list|None=None, # train and validate on the clips of these languages only (None: all)
                       )->tuple:
     "`(train_set, val_set, collate)` of a prep cache: the default data factory of `l2s train`."
     splits = {r['split'] for r in read_tsv(Path(cache)/'manifest.tsv')}
     val = 'val' if 'val' in splits else 'test' if 'test' in splits else None
     train = LipDataset(cache, 'train', window, seed=seed, time_mask=time_mask)
+    if languages is not None:
+        have = sorted({language_of(r) for r in train.rows})
+        train.rows = [r for r in train.rows if language_of(r) in languages]
+        if not train.rows: raise ConfigError(f"{cache}: no training clips in languages {languages}; it has {have}")
     if clips:
         if clips > len(train): raise ConfigError(f"{cache}: clips={clips}, but the training split holds {len(train)}")
         keep = set(random.Random(seed).sample(range(len(train)), clips))
         train.rows = [r for k,r in enumerate(train.rows) if k in keep]
     train.tok = build_tokenizer([r['transcript'] for r in train.rows], [language_of(r) for r in train.rows], tokens)
     val = LipDataset(cache, val, speakers=train.speakers, tokenizer=train.tok) if val else None
+    if val and languages is not None: val.rows = [r for r in val.rows if language_of(r) in languages]
     return train, val, partial(collate, mel_pad=math.log(train.audio.log_floor))
 
 # %% ../nbs/12_datasets.ipynb #8bc007d1

@@ -17,7 +17,7 @@ from .prep import fit_audio, prep
 from .datasets import train_val_datasets
 from .recipes import build_recipe, load_recipe
 from .train import TrainConfig, fit, export_release, model_config_for, factory_options
-from .infer import speak, lip_reader_text
+from .infer import speak, lip_reader_text, language_kw
 from .vocoder import load_vocoder
 from .metrics import pair_files, score_files, summarize, summarize_by, summary_markdown, plot_mel_pair
 from .judge import load_judge
@@ -43,6 +43,7 @@ class ExperimentConfig:
     warmup_steps:int=100 # linear warmup
     eval_split:str='test' # split to speak and score
     max_eval:int=0 # score at most this many clips (0 = all)
+    eval_languages:list=field(default_factory=list) # score only the clips of these languages (empty: all)
     recipe_set:list=field(default_factory=list) # recipe config overrides 'key=value', as `l2s train --set` (e.g. ['w_adv=0.02'])
     data_set:list=field(default_factory=list) # data factory options 'key=value', as `l2s train --data_set` (e.g. ['time_mask=0'])
     judge:str='' # ASR judge checkpoint for WER/CER; empty = data/checkpoints/judge_<corpus>.pt when it exists
@@ -81,7 +82,7 @@ def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`,
             device = next(model.parameters()).device
             text = dict(text=[it['text']]) if model.needs_text else {}  # the transcript: samples show the ceiling
             mel = model.generate(it['mouth'][None].to(device), torch.tensor([len(it['mouth'])], device=device),
-                                 **text)[0].float().cpu()
+                                 **text, **language_kw(model, it['language']))[0].float().cpu()
             wavs = voc(torch.stack([mel, it['mel'].float()]))
             save_audio(folder/f"{it['id']}_gen.wav", wavs[0]); save_audio(folder/f"{it['id']}_oracle.wav", wavs[1])
         return {}
@@ -134,8 +135,9 @@ def evaluate_model(checkpoint, # release or training checkpoint
     # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)
     audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}
     manifest = read_tsv(Path(cache)/'manifest.tsv')
-    rows = [r for r in manifest if r['split']==cfg.eval_split]
-    if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}")
+    rows = [r for r in manifest if r['split']==cfg.eval_split and language_of(r) in (cfg.eval_languages or [language_of(r)])]
+    if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}"
+                                   + (f" and languages {cfg.eval_languages}" if cfg.eval_languages else ''))
     rows = rows[:cfg.max_eval] if cfg.max_eval else rows
     mels = [load_record(Path(cache)/r['path'], model.audio, model.video)['mel'] for r in ([r for r in manifest if r['split']=='train'][:200] or rows)]
     mean_frame = torch.from_numpy(np.concatenate(mels, 1).astype(np.float32).mean(1))
@@ -143,7 +145,7 @@ def evaluate_model(checkpoint, # release or training checkpoint
     for r in tqdm(rows, desc='speaking'):
         rec, key = load_record(Path(cache)/r['path'], model.audio, model.video), f"{r['speaker']}_{r['id']}"
         text = text_of(rec['mouth'], str(rec['text'])) if text_of else None
-        gen_mel = speak(model, rec['mouth'], video=model.video, text=text)
+        gen_mel = speak(model, rec['mouth'], video=model.video, text=text, language=language_of(r))
         gt_mel = torch.from_numpy(rec['mel'].astype(np.float32))
         wavs = voc(torch.stack([gen_mel, gt_mel, mean_frame[:, None].expand_as(gt_mel)]))
         ref = load_audio(audio_of[(r['speaker'], r['id'])], model.audio.sample_rate)

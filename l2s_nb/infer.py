@@ -18,8 +18,8 @@ from .recipes import Recipe, load_recipe
 from .vocoder import load_vocoder
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'chunk_spans', 'mouth_crops', 'speak', 'check_text_source', 'lip_reader_text', 'infer_video',
-           'video_files', 'plan_outputs', 'InferenceError', 'infer', 'infer_cli', 'benchmark_infer']
+__all__ = ['VIDEO_EXTS', 'chunk_spans', 'mouth_crops', 'language_kw', 'speak', 'check_text_source', 'lip_reader_text',
+           'infer_video', 'video_files', 'plan_outputs', 'InferenceError', 'infer', 'infer_cli', 'benchmark_infer']
 
 # %% ../nbs/40_infer.ipynb #8755eab8
 def chunk_spans(n:int, # frames in the video
@@ -36,6 +36,10 @@ def mouth_crops(rois:np.ndarray, # mouth regions (T, roi, roi) uint8
     "Centre crops (T, crop, crop) of `rois`, float in [0, 1]."
     return torch.from_numpy(crop_frames(rois, video.crop_size).astype(np.float32)/255)
 
+def language_kw(model:Recipe, language:str|None)->dict:
+    "`generate`'s `language` argument for a model with a language embedding (`cfg.languages`); {} for other models."
+    return dict(language=language) if getattr(model.cfg, 'languages', None) else {}
+
 @torch.no_grad()
 def speak(model:Recipe, # trained recipe (eval mode)
           rois:np.ndarray, # mouth regions (T, roi, roi) uint8
@@ -44,13 +48,14 @@ def speak(model:Recipe, # trained recipe (eval mode)
           context:int=25, # frames of context on each side of a chunk
           video:VideoConfig|None=None,
           text:str|None=None, # transcript of the clip, for recipes that `needs_text` (then one chunk)
+          language:str|None=None, # the clip's language, for models with a language embedding (`languages`)
          )->torch.Tensor: # log-mel (n_mels, mels_per_frame * T)
     "Predict the log-mel of mouth regions, chunk by chunk."
     video = video or getattr(model, 'video', None) or VideoConfig()
     mpf, parts = mels_per_frame(getattr(model, 'audio', None) or AudioConfig(), video), []
     if len(rois) < 1: raise ValueError("speak: no frames")
     mouth, device = mouth_crops(rois, video), next(model.parameters()).device
-    kw = {} if text is None else dict(text=[text])
+    kw = ({} if text is None else dict(text=[text])) | language_kw(model, language)
     for a, b, s, e in chunk_spans(len(mouth), chunk if text is None else len(mouth), context):
         mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker, **kw)[0]
         parts.append(mel[:, (s-a)*mpf:(e-a)*mpf].cpu())
@@ -90,6 +95,7 @@ def infer_video(path, # input video
                 min_frames:int=5, # shorter videos are refused
                 name:str|None=None, # output path in `out_dir` without extension (default: the input's stem)
                 text=None, # recipes that `needs_text`: the transcript, or a function `rois -> transcript`
+                language:str|None=None, # the spoken language, for models with a language embedding
                )->dict:
     "Speak one silent video; returns output paths and per-stage seconds."
     path, out_dir = Path(path), Path(out_dir)
@@ -108,7 +114,7 @@ def infer_video(path, # input video
         raise MediaError(path, f"only {len(frames)} frames ({len(frames)/video.fps:.2f} s); at least {min_frames} are needed")
     rois, _ = mouth_rois(frames, landmarks=landmarks, video=video, path=path); lap('track_crop')
     if callable(text): text = text(rois); lap('read_lips')
-    mel = speak(model, rois, speaker, video=video, text=text); lap('model')
+    mel = speak(model, rois, speaker, video=video, text=text, language=language); lap('model')
     wav = vocoder(mel[None])[0].numpy(); lap('vocoder')
     out = dict(wav=str(save_audio(dest['wav'], wav, vocoder.cfg.sample_rate)))
     if text is not None:
@@ -184,6 +190,7 @@ def infer(inputs, # video files and/or folders
           device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
           text:str|None=None, # models that `needs_text`: the transcript to speak (the same for every video)
           lip_reader=None, # or: a lip_reader checkpoint reading each video's transcript
+          language:str|None=None, # the language spoken in the videos, for models with a language embedding
          )->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
@@ -192,13 +199,15 @@ def infer(inputs, # video files and/or folders
     plan = plan_outputs(inputs, out, mux, others=others, text=text is not None or bool(lip_reader))
     model = load_recipe(checkpoint, device=check_device(device), speech=True)
     check_text_source(model, text is not None or bool(lip_reader))
+    if getattr(model.cfg, 'languages', None):  # a missing or unknown language fails before the first video
+        model.language_embedding(language, 1, next(model.parameters()).device)
     if lip_reader: text = lip_reader_text(lip_reader, model.video, next(model.parameters()).device)
     voc = load_vocoder(vocoder, model.audio, next(model.parameters()).device)
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
         try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name'],
-                                     text=text))
+                                     text=text, language=language))
         except (L2SError, OSError) as e:
             failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
         except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type
@@ -223,10 +232,11 @@ def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
               device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
               text:str=None, # the words said, for models that speak text with the lips (e.g. --recipe visual_tts)
               lip_reader:str=None, # or: a lip_reader checkpoint that reads each video's words for such models
+              language:str=None, # the language spoken (e.g. es), for models trained with a language embedding
              ):
     "Turn silent videos into speech with a trained model."
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")
-    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device, text, lip_reader)
+    s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device, text, lip_reader, language)
     print(f"{len(s['done'])} videos spoken into {out}")
 
 # %% ../nbs/40_infer.ipynb #6db66a08

@@ -623,24 +623,25 @@ def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence
     tok = model.tokenizer; lang = tok.text_language
     # what the judge should write: IPA for a phoneme judge
     ref = lambda c: tok.reference(c.transcript, c.language)
-    def rates(refs, mels):
+    def rates(clips, mels):
         hyps,greedy = read_mels(model, mels)
-        r = dict(n=len(refs), wer=wer(refs, hyps, lang), cer=cer(refs, hyps, lang))
+        refs,scored = [ref(c) for c in clips],[c.language for c in clips] if lang=='mul' else lang  # 'mul': each its own
+        r = dict(n=len(refs), wer=wer(refs, hyps, scored), cer=cer(refs, hyps, scored))
         if model.grammar:
-            r.update(greedy_wer=wer(refs, greedy, lang), greedy_cer=cer(refs, greedy, lang),
+            r.update(greedy_wer=wer(refs, greedy, scored), greedy_cer=cer(refs, greedy, scored),
                      slot_accuracy=slot_accuracy(refs, hyps, lang))
         return r, hyps
     by_split,hyps = {},[None]*len(held)
     for name in sorted({c.split for c in held}):
         ix = [k for k,c in enumerate(held) if c.split==name]
-        by_split[name],hs = rates([ref(held[k]) for k in ix], [held_mels[k] for k in ix])
+        by_split[name],hs = rates([held[k] for k in ix], [held_mels[k] for k in ix])
         for k,h in zip(ix, hs): hyps[k] = h
     languages = sorted({c.language for c in held})
     def split_rates(lang):
         ix = {}
         for k,c in enumerate(held):
             if c.language==lang: ix.setdefault(c.split, []).append(k)
-        return {s: rates([ref(held[k]) for k in v], [held_mels[k] for k in v])[0]
+        return {s: rates([held[k] for k in v], [held_mels[k] for k in v])[0]
                 for s,v in sorted(ix.items())}
     by_language = {l: split_rates(l) for l in languages} if len(languages)>1 else {}
     units = ('a closed word list' if model.cfg.words else 'IPA phonemes' if isinstance(tok, PhonemeTokenizer)
@@ -651,7 +652,7 @@ def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence
     errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h)
               for c,h in zip(held, hyps) if ref(c)!=h]
     return dict(heldout=by_split, **(dict(heldout_by_language=by_language) if by_language else {}),
-                train=rates([ref(c) for c in train], train_mels)[0], decoding=decoding, errors=errors)
+                train=rates(train, train_mels)[0], decoding=decoding, errors=errors)
 
 # %% ../nbs/51_judge.ipynb #163258a8
 def score_judge_cli(checkpoint:str, # judge checkpoint (.pt)
@@ -692,12 +693,13 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
         raise ConfigError(f"{corpus}: need train and held-out clips, found {len(train)} and {len(held)}")
     if unit not in ('word', 'char', 'phoneme'):
         raise ConfigError(f"train_judge_cli: unit must be 'word', 'char' or 'phoneme', got {unit!r}")
-    if len(langs := sorted({c.language for c in clips}))>1:
-        raise ConfigError(f"{corpus}: clips in {len(langs)} languages ({', '.join(langs)}); "
-                          "a judge hears one language: train one per language")
-    lang,train_refs = langs[0],[c.transcript for c in train]
+    langs = sorted({c.language for c in clips}); lang = langs[0] if len(langs)==1 else 'mul'
+    if lang=='mul' and unit=='phoneme':
+        raise ConfigError(f"{corpus}: clips in {len(langs)} languages ({', '.join(langs)}): a multilingual judge "
+                          "writes characters (--unit char); train a phoneme judge per language")
+    train_refs = [normalize_text(c.transcript, c.language) for c in train]  # each in its own language's rules
     tok = (PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme'
-           else CharTokenizer.from_texts(train_refs, lang))
+           else CharTokenizer.from_texts(train_refs, [c.language for c in train]))
     jcfg = JudgeConfig(hidden=hidden, n_layers=layers,
                        grammar=slot_grammar(train_refs, lang) if grammar and unit!='phoneme' else [],
                        words=(sorted({w for t in train_refs for w in normalize_text(t, lang).split()})

@@ -83,6 +83,7 @@ class MultitaskConfig:
     vocab:dict=field(default_factory=dict) # the CTC vocabulary (a tokenizer's `spec()`); {}: English characters
     speaker_mode:str='none' # 'none', 'id' (embedding table) or 'ref' (reference-mel encoder)
     n_speakers:int=0 # size of the id table (speaker_mode='id'); 0: the number of training speakers (`config_for_data`)
+    languages:list=field(default_factory=list) # languages of a learned language embedding (the clips' `language`); []: none
     ref_frames:int=100 # length of the reference window cut from the target mel in training (mel frames)
     w_mel:float=1.0 # L1 weight of the decoder mel
     w_post:float=1.0 # L1 weight of the postnet mel
@@ -103,6 +104,8 @@ class MultitaskConfig:
         if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
             raise ConfigError(f"MultitaskConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
+        if len(set(self.languages))!=len(self.languages) or not all(isinstance(l, str) for l in self.languages):
+            raise ConfigError(f"MultitaskConfig: languages must be distinct language codes, got {self.languages!r}")
         if self.d_model%self.heads: raise ConfigError(f"MultitaskConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
         if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0:
             raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
@@ -153,6 +156,7 @@ class MultitaskL2S(Recipe):
         self.frontend,self.proj,self.encoder = visual_encoder(c)
         if c.speaker_mode=='id': self.speaker_table = nn.Embedding(c.n_speakers, c.d_model)
         if c.speaker_mode=='ref': self.ref_encoder = RefMelEncoder(c.n_mels, c.d_model)
+        if c.languages: self.language_table = nn.Embedding(len(c.languages), c.d_model)
         self.decoder = MelDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_channels, c.dec_layers, c.dec_kernel, c.dropout)
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.dec_kernel, c.dropout)
         if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)
@@ -203,6 +207,22 @@ class MultitaskL2S(Recipe):
         if ref[0].dim()!=3 or ref[0].shape[1]!=self.cfg.n_mels: raise ConfigError(f"reference mel must be (B, {self.cfg.n_mels}, T), got {tuple(ref[0].shape)}")
         return self.ref_encoder(ref[0].to(device), ref[1])
 
+    def language_embedding(self, language, B:int, device)->torch.Tensor|None:
+        "(B, d_model) embedding of the clips' languages (one code for all, or one per clip); None without `languages`."
+        known = self.cfg.languages
+        if not known: return None
+        if language is None: raise ConfigError(f"this model has a language embedding ({', '.join(known)}): pass the "
+                                               "clips' language as `language`")
+        langs = [language]*B if isinstance(language, str) else list(language)
+        if unknown := sorted(set(langs)-set(known)):
+            raise ConfigError(f"clip language {unknown[0]!r} is not one of the checkpoint's languages ({', '.join(known)})")
+        return self.language_table(torch.tensor([known.index(l) for l in langs], device=device))
+
+    def condition(self, speaker, language, B:int, device)->torch.Tensor|None:
+        "(B, d_model) sum of the speaker and language embeddings the model has; None when it has neither."
+        spk,lang = self.speaker_embedding(speaker, B, device),self.language_embedding(language, B, device)
+        return lang if spk is None else spk if lang is None else spk + lang
+
     def _training_reference(self, batch):
         "Reference mel for 'ref' mode: the batch's `ref_mel`/`ref_len` if present, else a random window of the target mel."
         if 'ref_mel' in batch: return batch['ref_mel'], batch.get('ref_len')
@@ -211,7 +231,7 @@ class MultitaskL2S(Recipe):
         return random_windows(mel, lens, n), lens.clamp(max=n)
 
     def encode(self, mouth, video_len, spk=None):
-        "Visual features through the Conformer (+ speaker embedding): (B, T, d_model) and the frame mask."
+        "Visual features through the Conformer (+ speaker and language embeddings `spk`): (B, T, d_model), frame mask."
         mask = length_mask(video_len, mouth.shape[1])
         h = self.encoder(self.proj(self.frontend(mouth, video_len)), mask)
         if spk is not None: h = (h + spk[:, None]) * mask[..., None]
@@ -222,8 +242,7 @@ class MultitaskL2S(Recipe):
         speaker = {'id': lambda: batch['speaker'], 'none': lambda: None,
                    'ref': lambda: self._training_reference(batch) if self.training else
                           (batch['ref_mel'], batch.get('ref_len')) if 'ref_mel' in batch else (batch['mel'], batch['mel_len'])}[self.cfg.speaker_mode]()
-        spk = self.speaker_embedding(speaker, mouth.shape[0], mouth.device)
-        h,mask = self.encode(mouth, vlen, spk)
+        h,mask = self.encode(mouth, vlen, self.condition(speaker, batch.get('language'), mouth.shape[0], mouth.device))
         mel_mask = length_mask(vlen*self.cfg.mels_per_frame, mouth.shape[1]*self.cfg.mels_per_frame)
         mel_pre = self.decoder(h, mel_mask)
         out = dict(mel_pre=mel_pre, mel=self.postnet(mel_pre, mel_mask), mask=mask, mel_mask=mel_mask)
@@ -285,12 +304,13 @@ class MultitaskL2S(Recipe):
     def generate(self, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-padded
                  video_len:torch.Tensor=None, # (B,) valid frames; all T when None
                  speaker=None, # ids (B,) or int in 'id' mode; reference log-mel (B, n_mels, T_ref) in 'ref' mode
+                 language=None, # the clips' language (a code, or one per clip) for a model with `languages`
                 )->torch.Tensor:
         "Log-mel (B, n_mels, mels_per_frame·T) for silent mouth crops; padded frames at the log floor."
         was_training = self.training; self.eval()
         B,T = mouth.shape[:2]
         if video_len is None: video_len = torch.full((B,), T, device=mouth.device)
-        h,_ = self.encode(mouth, video_len, self.speaker_embedding(speaker, B, mouth.device))
+        h,_ = self.encode(mouth, video_len, self.condition(speaker, language, B, mouth.device))
         mel_mask = length_mask(video_len*self.cfg.mels_per_frame, T*self.cfg.mels_per_frame)
         mel = self.postnet(self.decoder(h, mel_mask), mel_mask).float()
         self.train(was_training)

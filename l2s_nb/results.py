@@ -9,10 +9,10 @@ from pathlib import Path
 from .config import ConfigError, atomic_write
 
 # %% auto #0
-__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
-           'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table', 'quickstart_rows',
-           'grid_base_row', 'judge_rows', 'infer_row', 'vocoder_row', 'results_table', 'json_numbers',
-           'unsourced_numbers']
+__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'MULTILINGUAL_ROWS', 'results_dir', 'spread', 'quickstart_run',
+           'quickstart_spread', 'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table',
+           'multilingual_table', 'quickstart_rows', 'grid_base_row', 'judge_rows', 'infer_row', 'vocoder_row',
+           'results_table', 'json_numbers', 'unsourced_numbers']
 
 # %% ../nbs/85_results.ipynb #a810df22
 def results_dir()->Path:
@@ -137,6 +137,17 @@ def vocoder_table(res:dict, # `tools/vocoder_results.py` output
             + ' | '.join(cell(r[part], *c[1:]) for part in ('copy', 'predicted') for c in VOCODER_COLS) + ' |'
             for v,r in res['rows'].items()]
     return '\n'.join(head + rows)
+
+# %% ../nbs/85_results.ipynb #bbe4c7f7
+MULTILINGUAL_ROWS = (('oracle', 'ground-truth mel → Griffin-Lim (ceiling)'), ('multilingual', 'all languages, language embedding'),
+                     ('unseen_language', 'trained without this language'), ('baseline', 'mean speech (floor)'))
+
+def multilingual_table(res:dict, # `tools/multilingual_results.py` output
+                      )->str:
+    "Markdown table: for each language, the `MULTILINGUAL_ROWS` it has, with the `ABLATION_COLS` means."
+    head = ['| language | system | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |', '|---' * (len(ABLATION_COLS)+2) + '|']
+    return '\n'.join(head + [_scores_row(lang, name, row[k]) for lang,row in res['per_language'].items()
+                             for k,name in MULTILINGUAL_ROWS if k in row])
 
 # %% ../nbs/85_results.ipynb #18a7e26b
 def _load(folder, name): return json.loads((Path(folder)/name).read_text())

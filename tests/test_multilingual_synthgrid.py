@@ -35,3 +35,17 @@ def test_synthgrid_prep_train_infer_score(tmp_path, language):
     summary = json.loads((tmp_path/'score'/'summary.json').read_text())['summary']
     assert summary['cer']['n']==4 and 0<=summary['cer']['mean']<=1.5  # a one-epoch judge: the chain runs, not a quality bar
     assert summary['cer_ref']['n']==4 and summary['stoi']['n']==4
+
+def test_multilingual_judge(tmp_path, capsys):
+    "One judge for two languages and two scripts: characters of every training transcript, scores per language."
+    import torch
+    sg = tmp_path/'sg'
+    l2s('synthgrid', sg, '--clips', 12, '--speakers', 4, '--languages', 'en,cmn', '--workers', 1)
+    l2s('train-judge', sg, tmp_path/'judge.pt', '--epochs', 1, '--hidden', 16, '--layers', 1)
+    rep = json.loads((tmp_path/'judge.json').read_text())
+    assert set(rep['heldout_by_language'])=={'en', 'cmn'}, rep.keys()
+    vocab = torch.load(tmp_path/'judge.pt', weights_only=True)['config']['judge']['vocab']
+    lo, hi = SCRIPTS['cmn']
+    assert vocab['language']=='mul' and 'a' in vocab['symbols'] and any(lo<=c<=hi for c in vocab['symbols'])
+    assert main(['train-judge', str(sg), str(tmp_path/'ph.pt'), '--unit', 'phoneme', '--epochs', '1'])==2
+    assert 'a multilingual judge writes characters' in capsys.readouterr().err
