@@ -27,3 +27,25 @@ def grid_root():
     g = shared_data('grid')
     if g is None: pytest.skip('../shared/grid is absent')
     return g/'s1'
+
+@pytest.fixture
+def cli(capsys):
+    "Run `l2s ARGS` in this process through the console command's entry point: `(exit code, stdout, stderr)`."
+    from l2s_nb.cli import main
+    def run(*args)->tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
+
+@pytest.fixture
+def untrained_lip_reader(tmp_path):
+    "A `tiny` lip reader checkpoint with random weights (it still reads GRID's six-slot grammar)."
+    from l2s_nb.config import to_dict, AudioConfig, VideoConfig
+    from l2s_nb.lip_reader import LipReader, tiny_config
+    from l2s_nb.train import save_checkpoint
+    reader = LipReader(tiny_config())
+    return save_checkpoint(tmp_path/'reader.pt', dict(recipe='lip_reader', config=to_dict(reader.cfg), step=0,
+                                                      metrics={}, audio=to_dict(AudioConfig()),
+                                                      video=to_dict(VideoConfig()), model=reader.state_dict()))

@@ -38,12 +38,6 @@ def assert_only_in(before:dict, after:dict, *folders):
     stray = [p for p in changed(before, after) if not any(p.is_relative_to(f) for f in folders)]
     assert not stray, f"written outside the output folder: {stray}"
 
-def cli(capsys, *args)->tuple[int, str, str]:
-    "Run `l2s ARGS` through the console command's entry point; returns (exit code, stdout, stderr)."
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 def sine(seconds=1.5, f0=180., seed=0)->np.ndarray:
     "A harmonic tone with a slow amplitude envelope (speech-like enough for every metric)."
@@ -71,7 +65,7 @@ def trained(tmp_path_factory):
 
 # A. Never overwrite an input, never write outside the output
 
-def test_a1_infer_never_writes_over_its_input(tmp_path, ckpt, capsys):
+def test_a1_infer_never_writes_over_its_input(tmp_path, ckpt, cli):
     d = tmp_path/'DIR'; video = write_clip(d/'talk.mp4', 8)
     before = tree(tmp_path, ckpt.parent)
     r = l2s('infer', video, '--checkpoint', ckpt, '--out', d, '--mux')
@@ -81,29 +75,29 @@ def test_a1_infer_never_writes_over_its_input(tmp_path, ckpt, capsys):
     assert tree(tmp_path, ckpt.parent) == before  # refused before any work: nothing written, the video intact
     (d/'infer_summary.json').write_text('{"mine": 1}')  # the summary may not replace an input either
     before = tree(tmp_path, ckpt.parent)
-    code, _, err = cli(capsys, 'infer', video, d/'infer_summary.json', '--checkpoint', ckpt, '--out', d)
+    code, _, err = cli('infer', video, d/'infer_summary.json', '--checkpoint', ckpt, '--out', d)
     assert code == 2 and f"{d/'infer_summary.json'}: is an input, and infer_summary.json would be written over it" in err
     assert tree(tmp_path, ckpt.parent) == before
 
-def test_a2_prep_refuses_to_write_into_its_corpus(tmp_path, capsys):
+def test_a2_prep_refuses_to_write_into_its_corpus(tmp_path, cli):
     root = make_layout('manifest', tmp_path/'R', n=2, n_frames=5)
     before = tree(tmp_path)
-    code, _, err = cli(capsys, 'prep', 'manifest', root, root, '--workers', 0)
+    code, _, err = cli('prep', 'manifest', root, root, '--workers', 0)
     assert code == 2 and f"{root}: the cache folder is the corpus root {root}" in err
     assert 'could replace) the corpus' in err and f"choose a separate cache folder, e.g. {tmp_path/'R_cache'}" in err
-    code, _, err = cli(capsys, 'prep', 'manifest', root, tmp_path, '--workers', 0)
+    code, _, err = cli('prep', 'manifest', root, tmp_path, '--workers', 0)
     assert code == 2 and f"{tmp_path}: the cache folder holds the corpus root {root}" in err
-    code, _, err = cli(capsys, 'prep', 'manifest', root, tmp_path/'cache', '--workers', 0, '--report', root/'manifest.tsv')
+    code, _, err = cli('prep', 'manifest', root, tmp_path/'cache', '--workers', 0, '--report', root/'manifest.tsv')
     assert code == 2 and f"{root/'manifest.tsv'}: is a file of the corpus and prep would write {root/'manifest.tsv'} over it" in err
     assert tree(tmp_path) == before
 
-def test_a3_same_stems_and_subfolders_get_their_own_outputs(tmp_path, ckpt, capsys):
+def test_a3_same_stems_and_subfolders_get_their_own_outputs(tmp_path, ckpt, cli):
     vids = tmp_path/'vids'
     x = write_clip(vids/'a'/'x.mp4', 25)  # 1 s: today's decoder can't read MPEG-PS files much shorter than that
     _ffmpeg(['-i', x, '-c:v', 'mpeg1video', '-q:v', '2', '-c:a', 'mp2', vids/'a'/'x.mpg'])
     write_clip(vids/'s1'/'y.mp4', 8); (vids/'s2').mkdir(); shutil.copy(vids/'s1'/'y.mp4', vids/'s2'/'y.mp4')
     before = tree(tmp_path, ckpt.parent)
-    code, out, err = cli(capsys, 'infer', vids, '--checkpoint', ckpt, '--out', tmp_path/'out')
+    code, out, err = cli('infer', vids, '--checkpoint', ckpt, '--out', tmp_path/'out')
     assert code == 0, err
     o = tmp_path/'out'
     s = json.loads((o/'infer_summary.json').read_text())
@@ -112,16 +106,16 @@ def test_a3_same_stems_and_subfolders_get_their_own_outputs(tmp_path, ckpt, caps
     assert len(s['done']) == 4 and all(Path(d['wav']).exists() for d in s['done']) and '4 videos spoken' in out
     assert_only_in(before, tree(tmp_path, ckpt.parent), o)
     before = tree(tmp_path, ckpt.parent)  # what is still ambiguous is refused before any work
-    code, _, err = cli(capsys, 'infer', vids/'s1'/'y.mp4', vids/'s2'/'y.mp4', '--checkpoint', ckpt, '--out', tmp_path/'out2')
+    code, _, err = cli('infer', vids/'s1'/'y.mp4', vids/'s2'/'y.mp4', '--checkpoint', ckpt, '--out', tmp_path/'out2')
     assert code == 2 and f"{vids/'s1'/'y.mp4'} and {vids/'s2'/'y.mp4'} would both be written to" in err
     assert 'pass their common folder instead of the files one by one' in err
     assert tree(tmp_path, ckpt.parent) == before and not (tmp_path/'out2').exists()
     assert plan_outputs([vids/'s1'/'y.mp4', vids/'a'], tmp_path/'o')[vids/'s1'/'y.mp4']['name'] == 'y'
 
-def test_a4_synthgrid_refuses_a_folder_that_is_not_synthgrid(tmp_path, capsys):
+def test_a4_synthgrid_refuses_a_folder_that_is_not_synthgrid(tmp_path, cli):
     root = make_layout('grid_shared', tmp_path/'GRID', n=2, n_frames=5)
     before = tree(tmp_path)
-    code, _, err = cli(capsys, 'synthgrid', root, '--clips', 2, '--speakers', 1, '--workers', 1)
+    code, _, err = cli('synthgrid', root, '--clips', 2, '--speakers', 1, '--workers', 1)
     assert code == 2 and f"{root}: is not empty and is not a SynthGRID corpus (no synthgrid.json)" in err
     assert 'would replace real ones there' in err and 'Generate into an empty or new folder' in err
     assert tree(tmp_path) == before
@@ -130,18 +124,18 @@ def test_a4_synthgrid_refuses_a_folder_that_is_not_synthgrid(tmp_path, capsys):
     (tmp_path/'sg'/'s1'/'video'/'x.mp4').write_bytes(b'clip')
     _check_args(tmp_path/'sg', 2, 1, 0, 1, 75, CANVAS)
 
-def test_a5_speakers_and_ids_cannot_leave_the_cache(tmp_path, capsys):
+def test_a5_speakers_and_ids_cannot_leave_the_cache(tmp_path, cli):
     root = tmp_path/'corpus'; write_clip(root/'v'/'a.mp4', 5)
     cache, outside = tmp_path/'work'/'cache', tmp_path/'elsewhere'
     for spk in ('../../elsewhere', str(outside)):
         save_manifest([Clip('ok', 'me', 'train', 'v/a.mp4'), Clip('a', spk, 'train', 'v/a.mp4')], root/'manifest.tsv')
         before = tree(tmp_path)
-        code, _, err = cli(capsys, 'prep', 'manifest', root, cache, '--workers', 0)
+        code, _, err = cli('prep', 'manifest', root, cache, '--workers', 0)
         assert code == 2 and f"{root/'manifest.tsv'} line 3: speaker {spk!r}" in err, err
         assert 'it must be one plain name' in err
         assert tree(tmp_path) == before and not outside.exists() and not cache.exists()
     save_manifest([Clip('..', 'me', 'train', 'v/a.mp4')], root/'manifest.tsv')
-    code, _, err = cli(capsys, 'prep', 'manifest', root, cache, '--workers', 0)
+    code, _, err = cli('prep', 'manifest', root, cache, '--workers', 0)
     assert code == 2 and "manifest.tsv line 2: id '..' is '.' or '..'" in err
     # every layout: ids from file names are checked too (a GRID video called '...mp4' has the id '..')
     g = make_layout('grid_shared', tmp_path/'g', n=1, n_frames=5)
@@ -149,7 +143,7 @@ def test_a5_speakers_and_ids_cannot_leave_the_cache(tmp_path, capsys):
     rows = read_tsv(g/'transcripts.tsv') + [dict(id='..', speaker='s1', n_video_frames=5, transcript=grid_words(grid_id(0)))]
     write_tsv(g/'transcripts.tsv', rows, ['id', 'speaker', 'n_video_frames', 'transcript'])
     before = tree(tmp_path)
-    code, _, err = cli(capsys, 'prep', 'grid', g, cache, '--workers', 0)
+    code, _, err = cli('prep', 'grid', g, cache, '--workers', 0)
     assert code == 2 and f"{g/'s1'/'video'/'...mp4'}: id '..'" in err
     assert tree(tmp_path) == before
 
@@ -177,14 +171,14 @@ def test_b1_damaged_videos_fail_one_by_one(tmp_path, ckpt):
     assert all(f['reason'].startswith(f['video']) and f['error'] for f in s['failed'])
     assert_only_in(before, tree(tmp_path, ckpt.parent), tmp_path/'out')
 
-def test_b2_bad_align_files_fail_their_clip_only(tmp_path, capsys, caplog):
+def test_b2_bad_align_files_fail_their_clip_only(tmp_path, cli, caplog):
     root = make_layout('grid', tmp_path/'grid', n=3, n_frames=8)
     ids = sorted(grid_id(k) for k in range(3)); al = root/'alignments'/'s1'
     (al/f'{ids[0]}.align').write_text('0 100 sil\n100 2oo bin\n200 300 blue\n')  # one malformed line
     (al/f'{ids[1]}.align').write_text('0 100 sil\n100 200 sp\n')                  # no word lines at all
     before = tree(tmp_path)
     with caplog.at_level(logging.WARNING, logger='l2s_nb'):
-        code, out, err = cli(capsys, 'prep', 'grid', root, tmp_path/'cache', '--workers', 0)
+        code, out, err = cli('prep', 'grid', root, tmp_path/'cache', '--workers', 0)
     assert code == 0, err
     s = json.loads(out.strip().splitlines()[-1])
     assert (s['clips'], s['done'], s['failed']) == (3, 1, {'ManifestError': 2})
@@ -196,14 +190,14 @@ def test_b2_bad_align_files_fail_their_clip_only(tmp_path, capsys, caplog):
     assert f'skipped s1/{ids[0]}' in warned and f'skipped s1/{ids[1]}' in warned
     assert_only_in(before, tree(tmp_path), tmp_path/'cache')
 
-def test_b3_score_names_every_excluded_file(tmp_path, capsys):
+def test_b3_score_names_every_excluded_file(tmp_path, cli):
     ref, gen, out = tmp_path/'ref', tmp_path/'gen', tmp_path/'out'
     for k in range(4): save_audio(ref/f'u{k}.wav', sine(seed=k))
     for k in range(3): save_audio(gen/f'u{k}.wav', sine(seed=k) + 0.01*np.cos(np.arange(24000, dtype=np.float32)))
     nan = sine(seed=1); nan[500] = np.nan; sf.write(gen/'u1.wav', nan, 16000, subtype='FLOAT')  # a diverged model's output
     save_audio(ref/'u2.wav', np.zeros(24000, np.float32))                                     # a silent reference
     before = tree(tmp_path)                                                                    # u3 has no generated file
-    code, _, err = cli(capsys, 'score', ref, gen, '--out', out)
+    code, _, err = cli('score', ref, gen, '--out', out)
     assert code == 2 and 'Traceback' not in err
     assert f"l2s score: error: 3 of 4 clips were left out of some or all means (reports in {out})" in err
     assert f"{gen/'u1.wav'}: contains 1 NaN or infinite samples — the file is damaged or was written from a diverged model" in err
@@ -215,27 +209,27 @@ def test_b3_score_names_every_excluded_file(tmp_path, capsys):
     assert f"- u2: {ref/'u2.wav'}: the reference is silent" in md and f"- u1: {gen/'u1.wav'}: contains 1 NaN" in md
     assert_only_in(before, tree(tmp_path), out)
     (gen/'u1.wav').unlink()
-    code, _, err = cli(capsys, 'score', ref, gen, '--out', out)
+    code, _, err = cli('score', ref, gen, '--out', out)
     assert code == 2 and 'Pass --allow-missing to accept this' in err and f"{ref/'u1.wav'}: no generated file" in err
     before = tree(tmp_path)
-    code, stdout, err = cli(capsys, 'score', ref, gen, '--out', out, '--allow-missing')
+    code, stdout, err = cli('score', ref, gen, '--out', out, '--allow-missing')
     assert code == 0, err
     assert 'Excluded (3):' in stdout and json.loads((out/'summary.json').read_text())['n_excluded'] == 3
     assert_only_in(before, tree(tmp_path), out)
 
-def test_b4_resume_without_a_checkpoint_is_an_error(tmp_path, capsys):
+def test_b4_resume_without_a_checkpoint_is_an_error(tmp_path, cli):
     before = tree(tmp_path)
-    code, _, err = cli(capsys, 'train', tmp_path/'cache', '--run_dir', tmp_path/'run', '--resume', *TRAIN)
+    code, _, err = cli('train', tmp_path/'cache', '--run_dir', tmp_path/'run', '--resume', *TRAIN)
     assert code == 2 and f"--resume: {tmp_path/'run'} has no checkpoint to resume ({tmp_path/'run'/'checkpoints'/'last.pt'} not found)" in err
     assert 'check --run_dir, or drop --resume to start a fresh run there' in err
     assert tree(tmp_path) == before and not (tmp_path/'run').exists()
 
-def test_b5_stale_temporaries_are_removed_when_training_starts(tmp_path, trained, capsys, caplog):
+def test_b5_stale_temporaries_are_removed_when_training_starts(tmp_path, trained, cli, caplog):
     cache, run0 = trained; run = tmp_path/'run'; shutil.copytree(run0, run)
     stale = run/'checkpoints'/'.last.pt.k3j9_x1.pt.tmp'; stale.touch()  # what kill -9 during a checkpoint write leaves
     before = tree(tmp_path, cache)
     with caplog.at_level(logging.INFO, logger='l2s_nb'):
-        code, _, err = cli(capsys, 'train', cache, '--run_dir', run, '--resume', '--steps', 2, *TRAIN)
+        code, _, err = cli('train', cache, '--run_dir', run, '--resume', '--steps', 2, *TRAIN)
     assert code == 0, err
     assert not stale.exists() and not list(run.rglob('*.tmp'))
     assert f"{run}: removed 1 temporary file(s) an interrupted run left behind: checkpoints/{stale.name}" in caplog.text
@@ -244,37 +238,37 @@ def test_b5_stale_temporaries_are_removed_when_training_starts(tmp_path, trained
 
 # C. Smaller messages
 
-def test_c1_a_sideways_face_gets_the_rotate_hint(tmp_path, ckpt, capsys):
+def test_c1_a_sideways_face_gets_the_rotate_hint(tmp_path, ckpt, cli):
     frames = np.ascontiguousarray(np.rot90(portrait_frames(10, (288, 360)), 1, axes=(1, 2)))  # turned in the pixels
     video = write_video(tmp_path/'in'/'sideways.mp4', frames)
     before = tree(tmp_path, ckpt.parent)
-    code, _, err = cli(capsys, 'infer', video, '--checkpoint', ckpt, '--out', tmp_path/'out')
+    code, _, err = cli('infer', video, '--checkpoint', ckpt, '--out', tmp_path/'out')
     assert code == 2 and f"{video}: no face found in any of its 10 frames" in err
     assert 'sideways or upside-down video' in err and 'ffmpeg -i in.mp4 -vf transpose=1 out.mp4' in err
     assert_only_in(before, tree(tmp_path, ckpt.parent), tmp_path/'out')
 
-def test_c2_resume_with_other_settings_says_what_differs(tmp_path, trained, capsys):
+def test_c2_resume_with_other_settings_says_what_differs(tmp_path, trained, cli):
     cache, run0 = trained; run = tmp_path/'run'; shutil.copytree(run0, run)
     before = tree(tmp_path, cache)
     base = [a for a in TRAIN if a not in ('--preset', 'tiny')] + ['--preset', 'base']
-    code, _, err = cli(capsys, 'train', cache, '--run_dir', run, '--resume', *base, '--steps', 5)
+    code, _, err = cli('train', cache, '--run_dir', run, '--resume', *base, '--steps', 5)
     assert code == 2, err
     assert "the model preset differs, 'tiny' in the checkpoint and 'base' now (" in err and 'd_model 128 → 256' in err
     assert 'the training settings differ (steps 2 → 5)' in err
     assert 'To continue the run, rerun with its original settings (--preset tiny --steps 2)' in err
     assert 'to train with the new settings, start a new run in another folder (--run_dir)' in err
-    code, _, err = cli(capsys, 'train', cache, '--run_dir', run, '--resume', *TRAIN, '--steps', 3)
+    code, _, err = cli('train', cache, '--run_dir', run, '--resume', *TRAIN, '--steps', 3)
     assert code == 2 and 'the model' not in err and '(steps 2 → 3)' in err and '(--steps 2)' in err
     assert tree(tmp_path, cache) == before
 
-def test_c3_cuda_without_cuda_is_a_one_line_error(tmp_path, ckpt, capsys):
+def test_c3_cuda_without_cuda_is_a_one_line_error(tmp_path, ckpt, cli):
     video = write_clip(tmp_path/'in'/'talk.mp4', 5)
     msg = 'CUDA was requested (--device cuda) but this machine has no CUDA device; use --device cpu'
     before = tree(tmp_path, ckpt.parent)
     with patch('torch.cuda.is_available', lambda: False):  # what a machine without CUDA says, wherever the test runs
         for args in (['infer', video, '--checkpoint', ckpt, '--out', tmp_path/'out', '--device', 'cuda'],
                      ['train', tmp_path/'cache', '--run_dir', tmp_path/'run', '--device', 'cuda']):
-            code, _, err = cli(capsys, *args)
+            code, _, err = cli(*args)
             assert code == 2 and f'l2s {args[0]}: error: {msg}' in err, err
         from l2s_nb.experiment import ExperimentConfig, run_experiment
         with pytest.raises(ConfigError, match=r'CUDA was requested \(--device cuda\)'): run_experiment(ExperimentConfig(device='cuda'), tmp_path/'exp')

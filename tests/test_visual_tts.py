@@ -3,26 +3,17 @@ with `--lip_reader`, and without either (an error naming both)."""
 from pathlib import Path
 import torch
 from fake_corpora import fake_cache
-from l2s_nb.cli import main
-from l2s_nb.config import to_dict, AudioConfig, VideoConfig
 from l2s_nb.face import portrait_frames
-from l2s_nb.lip_reader import LipReader, tiny_config
 from l2s_nb.recipes import build_recipe, load_recipe
-from l2s_nb.train import save_checkpoint
 from l2s_nb.video import write_video
 
 torch.set_num_threads(1)
 
-def cli(capsys, *args):
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
-def test_visual_tts_train_and_infer(tmp_path, capsys):
+def test_visual_tts_train_and_infer(tmp_path, cli, untrained_lip_reader):
     cache = fake_cache(tmp_path/'cache', n=4, frames=12)
     rel = tmp_path/'tts.pt'
-    code, _, err = cli(capsys, 'train', cache, '--recipe', 'visual_tts', '--preset', 'tiny', '--run_dir', tmp_path/'run',
+    code, _, err = cli('train', cache, '--recipe', 'visual_tts', '--preset', 'tiny', '--run_dir', tmp_path/'run',
                        '--steps', 2, '--batch_size', 2, '--warmup_steps', 1, '--device', 'cpu', '--threads', 1,
                        '--export', rel)
     assert code == 0, err
@@ -30,22 +21,18 @@ def test_visual_tts_train_and_infer(tmp_path, capsys):
     assert model.name == 'visual_tts' and model.needs_text and model.step == 2
 
     video = write_video(tmp_path/'face.mp4', portrait_frames(30))
-    code, out, err = cli(capsys, 'infer', video, '--checkpoint', rel, '--out', tmp_path/'said', '--text', 'clip zero')
+    code, out, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'said', '--text', 'clip zero')
     assert code == 0, err
     assert (tmp_path/'said'/'face.wav').exists() and (tmp_path/'said'/'face.txt').read_text() == 'clip zero\n'
 
-    code, _, err = cli(capsys, 'infer', video, '--checkpoint', rel, '--out', tmp_path/'none')
+    code, _, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'none')
     assert code == 2 and "recipe 'visual_tts' speaks from the lips and a transcript" in err
     assert '--text' in err and '--lip_reader' in err and not (tmp_path/'none').exists()
 
-    reader = LipReader(tiny_config())
-    rck = save_checkpoint(tmp_path/'reader.pt', dict(recipe='lip_reader', config=to_dict(reader.cfg), step=0, metrics={},
-                                                     audio=to_dict(AudioConfig()), video=to_dict(VideoConfig()),
-                                                     model=reader.state_dict()))
-    code, _, err = cli(capsys, 'infer', video, '--checkpoint', rel, '--out', tmp_path/'read', '--lip_reader', rck)
+    code, _, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'read', '--lip_reader', untrained_lip_reader)
     assert code == 0, err
     assert len((tmp_path/'read'/'face.txt').read_text().split()) == 6  # an untrained reader still reads GRID's grammar
-    code, _, err = cli(capsys, 'infer', video, '--checkpoint', rel, '--out', tmp_path/'x', '--lip_reader', rel)
+    code, _, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'x', '--lip_reader', rel)
     assert code == 2 and "checkpoint is recipe 'visual_tts', expected 'lip_reader'" in err
 
 def test_text_changes_the_speech():

@@ -25,7 +25,7 @@ def main(argv=None)->dict:
     ap.add_argument('--work', default='runs/vocoder_synthgrid', help='corpus, cache and scored speech')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
-    from l2s_nb.config import run_info
+    from l2s_nb.config import atomic_write, run_info
     from l2s_nb.experiment import ExperimentConfig, corpus_root, prepare_data, evaluate_model
     from l2s_nb.vocoder import load_vocoder, vocoder_speed
     cfg, work = ExperimentConfig(), Path(a.work)
@@ -35,7 +35,7 @@ def main(argv=None)->dict:
         done = work/Path(v).stem/'evaluation.json'  # rows already scored are read back: the tool resumes
         if not done.exists():
             res = evaluate_model(a.model, cache, replace(cfg, vocoder=v), done.parent, root)
-            done.write_text(json.dumps(res, indent=1, default=str))
+            atomic_write(done, lambda p: p.write_text(json.dumps(res, indent=1, default=str)))
         res = json.loads(done.read_text())
         voc = load_vocoder(v)
         rows[v] = dict(copy=res['oracle'], predicted=res['model'], model=a.model, n=res['n'],
