@@ -84,6 +84,7 @@ class JudgeConfig:
     words:list=field(default_factory=list) # closed word vocabulary for word-level CTC; empty = characters (CharTokenizer)
     vocab:dict=field(default_factory=dict) # CTC vocabulary (a tokenizer's `spec()`; with words: `language`); {}: English
     grammar:list=field(default_factory=list) # word slots for constrained decoding (`slot_grammar`); empty = greedy decoding only
+    grammars:dict=field(default_factory=dict) # multilingual judges: language → its word slots, used for that language's clips
 
     @property
     def n_tokens(self)->int:
@@ -149,6 +150,14 @@ class CTCJudge(nn.Module):
         self.head = nn.Conv1d(2*cfg.hidden, cfg.n_tokens, 1)
         self.tokenizer = tokenizer_for(cfg)
         self.grammar = GrammarDecoder(cfg.grammar, self.tokenizer) if cfg.grammar else None
+        self.grammars = {l: GrammarDecoder(s, self.tokenizer) for l,s in cfg.grammars.items()}
+
+    def grammar_for(self, language:str|None=None)->GrammarDecoder|None:
+        "The decoder for clips in `language`: its own grammar when the judge has one, else the common one (or None)."
+        return self.grammars.get(language) or self.grammar
+
+    @property
+    def has_grammar(self)->bool: return bool(self.grammar or self.grammars)
 
     def _lengths(self, mel, lengths):
         return (torch.full((mel.shape[0],), mel.shape[-1], device=mel.device) if lengths is None
@@ -339,23 +348,28 @@ def pad_mels(mels:Sequence[np.ndarray], floor:float=math.log(1e-5))->tuple[torch
     return out, lengths
 
 @torch.no_grad()
-def read_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32)->tuple[list[str],list[str]]:
-    "Both readings of a list of `(n_mels, T)` log-mels from one forward pass: (grammar-constrained, greedy); the same list twice without a grammar."
+def read_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
+              languages:str|Sequence[str]|None=None, # each clip's language: picks its grammar in a multilingual judge
+             )->tuple[list[str],list[str]]:
+    "Both readings of a list of `(n_mels, T)` log-mels from one forward pass: (grammar-constrained, greedy)."
+    langs = _langs(languages, len(mels))
     was = model.training; model.eval(); constrained,greedy = [],[]
     for i in range(0, len(mels), batch_size):
         x,lens = pad_mels(mels[i:i+batch_size])
         lp,n = model(x, lens)
         g = greedy_decode(lp, n, model.tokenizer); greedy += g
-        constrained += ([model.grammar.decode(p[:int(k)].numpy()) or h for p,k,h in zip(lp, n, g)]
-                        if model.grammar else g)  # too short for any sentence: greedy
+        for p,k,h,l in zip(lp, n, g, langs[i:i+batch_size]):
+            gram = model.grammar_for(l)  # no grammar, or too short for any sentence: greedy
+            constrained.append(gram.decode(p[:int(k)].numpy()) or h if gram else h)
     model.train(was)
     return constrained, greedy
 
 def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
                    constrained:bool=True, # decode with the model's grammar when it has one (else greedy)
+                   languages:str|Sequence[str]|None=None, # each clip's language (see `read_mels`)
                   )->list[str]:
-    "Transcripts of a list of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and `constrained`, else greedy."
-    return read_mels(model, mels, batch_size)[0 if constrained else 1]
+    "Transcripts of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and `constrained`."
+    return read_mels(model, mels, batch_size, languages)[0 if constrained else 1]
 
 # %% ../nbs/51_judge.ipynb #011d249f
 class JudgeData(Dataset):
@@ -443,6 +457,7 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                 seed:int=0, # seeds init, batching and augmentation
                 spans:Sequence=None, # word spans of the training clips (`word_spans`), needed when `tcfg.splice > 0`
                 run_dir=None, # the trainer's run folder, resumed when it holds a run (None: a temporary folder)
+                val_languages:Sequence[str]|None=None, # languages of the held-out clips: each is read with its grammar
                )->tuple[CTCJudge,list[dict]]:
     "Train a CTC judge from scratch with `l2s_nb.train.fit`; returns the model (eval mode) and per-epoch history (loss, val WER/CER)."
     cfg,tcfg = cfg or JudgeConfig(),tcfg or JudgeTrainConfig()
@@ -456,10 +471,10 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                      grad_clip=tcfg.clip, amp=False, seed=seed,
                      log_every=1, val_every=per_epoch, ckpt_every=per_epoch, device='cpu')
     def error_rates(m, step, run):
-        hyps,greedy = read_mels(m.judge, val_mels)
+        hyps,greedy = read_mels(m.judge, val_mels, languages=val_languages)
         refs,lang = [tok.reference(t) for t in val_texts],tok.text_language  # IPA for a phoneme judge
         rates = dict(wer=wer(refs, hyps, lang), cer=cer(refs, hyps, lang))
-        if m.judge.grammar: rates['greedy_wer'] = wer(refs, greedy, lang)
+        if m.judge.has_grammar: rates['greedy_wer'] = wer(refs, greedy, lang)
         _log.info(f"epoch {step//per_epoch}: " + ' '.join(f'val_{k}={v:.4g}' for k,v in rates.items()))
         return rates
     with tempfile.TemporaryDirectory() as tmp:
@@ -505,7 +520,7 @@ def spell_digits(text:str)->str:
 
 class Judge:
     "A named speech recogniser: `transcribe(wavs)` → normalised transcripts, `evaluate(wavs, refs)` → WER/CER."
-    def __init__(self, recognize:Callable[[list[np.ndarray]], list[str]], # 16 kHz float32 waveforms → transcripts
+    def __init__(self, recognize:Callable[[list[np.ndarray], list], list[str]], # (16 kHz float32 waveforms, their languages or Nones) → transcripts
                  name:str='judge', # how results name this recogniser
                  sample_rate:int=16000, # rate the recogniser expects
                  language:str='en', # language of the transcripts it writes: how they are normalised and scored
@@ -513,9 +528,11 @@ class Judge:
                 ):
         self.recognize,self.name,self.sample_rate,self.language,self.reference = recognize,name,sample_rate,language,reference
 
-    def transcribe(self, wavs:Sequence[np.ndarray])->list[str]:
+    def transcribe(self, wavs:Sequence[np.ndarray],
+                   languages:str|Sequence[str]|None=None, # what each wav speaks, when known (None: the judge's default)
+                  )->list[str]:
         "Normalised transcripts of `wavs` (mono float32 at `sample_rate`)."
-        hyps = list(self.recognize(list(wavs)))
+        hyps = list(self.recognize(list(wavs), _langs(languages, len(wavs))))
         if len(hyps)!=len(wavs):
             raise L2SError(f"judge {self.name} returned {len(hyps)} transcripts for {len(wavs)} waveforms")
         return _normalized(hyps, self.language)
@@ -528,7 +545,7 @@ class Judge:
     def evaluate(self, wavs:Sequence[np.ndarray], refs:Sequence[str],
                  languages:str|Sequence[str]|None=None)->dict:
         "WER, CER and the transcripts of `wavs` against reference texts `refs` (in `languages`, default the judge's)."
-        hyps,refs = self.transcribe(wavs),self.references(refs, languages)
+        hyps,refs = self.transcribe(wavs, languages),self.references(refs, languages)
         return dict(wer=wer(refs, hyps, self.language), cer=cer(refs, hyps, self.language), hyps=hyps)
 
     @classmethod
@@ -537,9 +554,9 @@ class Judge:
                        ):
         "Judge backed by a trained `CTCJudge` checkpoint."
         model = load_ctc_judge(path); cfg = AudioConfig()
-        name = Path(path).stem + ('' if constrained or not model.grammar else ':greedy')
-        return cls(lambda wavs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size,
-                                               constrained),
+        name = Path(path).stem + ('' if constrained or not model.has_grammar else ':greedy')
+        return cls(lambda wavs, langs: recognize_mels(model, [log_mel(w, cfg) for w in wavs], batch_size,
+                                                      constrained, langs),
                    name=name, sample_rate=cfg.sample_rate, language=model.tokenizer.text_language,
                    reference=model.tokenizer.reference)
 
@@ -556,12 +573,13 @@ class Judge:
                               "(pip install faster-whisper); l2s_nb does not depend on it") from None
         check_device(device)
         model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, local_files_only=True)
-        # other languages keep their digits
-        say = spell_digits if base_language(language)=='en' else (lambda t: t)
-        def recognize(wavs):
-            return [say(' '.join(s.text
-                                 for s in model.transcribe(w, language=language, beam_size=beam_size)[0]))
-                    for w in wavs]
+        def recognize(wavs, langs):  # each wav in its own language when known
+            out = []
+            for w,l in zip(wavs, langs):
+                l = base_language(l or language)
+                text = ' '.join(s.text for s in model.transcribe(w, language=l, beam_size=beam_size)[0])
+                out.append(spell_digits(text) if l=='en' else text)  # other languages keep their digits
+            return out
         return cls(recognize, name=f'whisper:{model_dir.name}', language=language)
 
 def load_judge(spec:str)->Judge:
@@ -624,10 +642,10 @@ def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence
     # what the judge should write: IPA for a phoneme judge
     ref = lambda c: tok.reference(c.transcript, c.language)
     def rates(clips, mels):
-        hyps,greedy = read_mels(model, mels)
+        hyps,greedy = read_mels(model, mels, languages=[c.language for c in clips])
         refs,scored = [ref(c) for c in clips],[c.language for c in clips] if lang=='mul' else lang  # 'mul': each its own
         r = dict(n=len(refs), wer=wer(refs, hyps, scored), cer=cer(refs, hyps, scored))
-        if model.grammar:
+        if model.has_grammar:
             r.update(greedy_wer=wer(refs, greedy, scored), greedy_cer=cer(refs, greedy, scored),
                      slot_accuracy=slot_accuracy(refs, hyps, lang))
         return r, hyps
@@ -646,9 +664,11 @@ def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence
     by_language = {l: split_rates(l) for l in languages} if len(languages)>1 else {}
     units = ('a closed word list' if model.cfg.words else 'IPA phonemes' if isinstance(tok, PhonemeTokenizer)
              else 'characters')
-    decoding = f'CTC over {units}: ' + (f'Viterbi through the {len(model.cfg.grammar)}-slot grammar of the '
-                                        'training transcripts (greedy_* = unconstrained best path)'
-                                        if model.grammar else 'greedy best path, no grammar')
+    grammar = (f"each language's slot grammar ({', '.join(sorted(model.grammars))})" if model.grammars
+               else f'the {len(model.cfg.grammar)}-slot grammar')
+    decoding = f'CTC over {units}: ' + (f'Viterbi through {grammar} of the training transcripts '
+                                        '(greedy_* = unconstrained best path)'
+                                        if model.has_grammar else 'greedy best path, no grammar')
     errors = [dict(speaker=c.speaker, id=c.id, split=c.split, ref=c.transcript, hyp=h)
               for c,h in zip(held, hyps) if ref(c)!=h]
     return dict(heldout=by_split, **(dict(heldout_by_language=by_language) if by_language else {}),
@@ -700,8 +720,12 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     train_refs = [normalize_text(c.transcript, c.language) for c in train]  # each in its own language's rules
     tok = (PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme'
            else CharTokenizer.from_texts(train_refs, [c.language for c in train]))
+    slots = grammar and unit!='phoneme'
+    by_lang = {l: [t for t,c in zip(train_refs, train) if c.language==l] for l in langs}
     jcfg = JudgeConfig(hidden=hidden, n_layers=layers,
-                       grammar=slot_grammar(train_refs, lang) if grammar and unit!='phoneme' else [],
+                       grammar=slot_grammar(train_refs, lang) if slots and lang!='mul' else [],
+                       grammars=({l: g for l,t in by_lang.items() if (g := slot_grammar(t, l))}
+                                 if slots and lang=='mul' else {}),
                        words=(sorted({w for t in train_refs for w in normalize_text(t, lang).split()})
                               if unit=='word' else []),
                        vocab=(({} if base_language(lang)=='en' else dict(language=lang)) if unit=='word'
@@ -714,8 +738,8 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     t1 = time.time()
     val = [k for k,c in enumerate(held) if c.split=='val'] or list(range(len(held)))
     model,history = train_judge(train_m, train_refs, [held_m[k] for k in val],
-                                [held[k].transcript for k in val], jcfg, tcfg, seed,
-                                spans, run_dir)
+                                [held[k].transcript for k in val], jcfg, tcfg, seed, spans, run_dir,
+                                [held[k].language for k in val])
     train_seconds = time.time()-t1
     report = judge_report(model, train, train_m, held, held_m)
     metrics = dict(corpus=str(corpus), n_train=len(train), **{k:v for k,v in report.items() if k!='errors'},

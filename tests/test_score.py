@@ -66,7 +66,7 @@ def test_judge_wer_on_perturbed_transcripts_matches_jiwer():
         return ' '.join(w)
     for trial in range(20):
         hyps = [perturb(r) for r in refs]
-        judge = Judge(lambda wavs, h=hyps: [h.upper() + '.' for h in h], name='perturbed')
+        judge = Judge(lambda wavs, langs, h=hyps: [h.upper() + '.' for h in h], name='perturbed')
         r = judge.evaluate([np.zeros(16000, np.float32)]*len(refs), refs)
         assert r['wer'] == pytest.approx(jiwer.wer(refs, hyps)) and r['cer'] == pytest.approx(jiwer.cer(refs, hyps))
     assert spell_digits('set white with k 2 again') == 'set white with k two again'
