@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_error', 'sinusoid_positions', 'FeedForward',
+__all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_error', 'sinusoid_positions', 'Attention', 'FeedForward',
            'SelfAttention', 'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'Postnet', 'MelDiscriminator',
            'MultiScaleMelDiscriminator', 'lsgan_disc_loss', 'lsgan_gen_loss', 'feature_matching']
 
@@ -52,6 +52,23 @@ def sinusoid_positions(n:int, d:int, device=None)->torch.Tensor:
     pe[:, 0::2] = torch.sin(pos*freq); pe[:, 1::2] = torch.cos(pos*freq[:d//2])
     return pe
 
+# %% ../nbs/13_layers.ipynb #5ffda15f
+class Attention(nn.Module):
+    "Pre-norm multi-head attention with a key mask: subclasses pass input projections `proj`, call `attend`."
+    def __init__(self, d:int, heads:int, dropout:float=0.1, **proj:nn.Module):
+        super().__init__()
+        if d%heads: raise ConfigError(f"model width {d} is not divisible by {heads} attention heads")
+        self.heads,self.dropout,self.norm = heads,dropout,nn.LayerNorm(d)
+        for name,m in proj.items(): self.add_module(name, m)  # the subclass's input projections
+        self.out,self.drop = nn.Linear(d, d),nn.Dropout(dropout)
+    def attend(self, q, k, v, key_mask):
+        "Each head of projected q (B, N, d) attends to k, v (B, L, d) where `key_mask` (B, L): (B, N, d)."
+        (B,N,d),h = q.shape,self.heads
+        q,k,v = (t.view(B, t.shape[1], h, d//h).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :],
+                                           dropout_p=self.dropout if self.training else 0.)
+        return self.drop(self.out(y.transpose(1, 2).reshape(B, N, d)))
+
 # %% ../nbs/13_layers.ipynb #0dc0cbaa
 class FeedForward(nn.Module):
     "Pre-norm position-wise feed-forward with SiLU: (B, T, d) -> (B, T, d)."
@@ -61,20 +78,11 @@ class FeedForward(nn.Module):
                                  nn.Linear(d*mult, d), nn.Dropout(dropout))
     def forward(self, x): return self.net(x)
 
-class SelfAttention(nn.Module):
+class SelfAttention(Attention):
     "Pre-norm multi-head self-attention ignoring padded keys: (B, T, d), mask (B, T) -> (B, T, d)."
     def __init__(self, d:int, heads:int, dropout:float=0.1):
-        super().__init__()
-        if d%heads: raise ConfigError(f"model width {d} is not divisible by {heads} attention heads")
-        self.heads,self.dropout = heads,dropout
-        self.norm,self.qkv,self.out = nn.LayerNorm(d),nn.Linear(d, 3*d),nn.Linear(d, d)
-        self.drop = nn.Dropout(dropout)
-    def forward(self, x, mask):
-        B,T,d = x.shape
-        q,k,v = self.qkv(self.norm(x)).view(B, T, 3, self.heads, d//self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :],
-                                           dropout_p=self.dropout if self.training else 0.)
-        return self.drop(self.out(y.transpose(1, 2).reshape(B, T, d)))
+        super().__init__(d, heads, dropout, qkv=nn.Linear(d, 3*d))
+    def forward(self, x, mask): return self.attend(*self.qkv(self.norm(x)).chunk(3, -1), mask)
 
 class ConvModule(nn.Module):
     "Conformer convolution module (pointwise-GLU, depthwise, norm, SiLU, pointwise): (B, T, d), mask (B, T) -> (B, T, d)."

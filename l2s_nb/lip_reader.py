@@ -20,17 +20,17 @@ from .text import CharTokenizer, normalize_text
 from .synthgrid import GRAMMAR
 from .judge import error_counts, greedy_decode, GrammarDecoder, slot_accuracy
 from . import multitask
+from .multitask import with_encoder
 
 # %% auto #0
-__all__ = ['ENCODER_FIELDS', 'DECODINGS', 'grid_slots', 'LipReaderConfig', 'tiny_config', 'small_config', 'base_config',
-           'paper_config', 'SlotLexicon', 'ctc_beam_search', 'CTCDecoder', 'LipReader', 'lip_reading_scores',
-           'score_lipreading_cli', 'lipread', 'lipread_cli']
+__all__ = ['DECODINGS', 'grid_slots', 'LipReaderConfig', 'tiny_config', 'small_config', 'base_config', 'paper_config',
+           'SlotLexicon', 'ctc_beam_search', 'CTCDecoder', 'LipReader', 'lip_reading_scores', 'score_lipreading_cli',
+           'lipread', 'lipread_cli']
 
 # %% ../nbs/17_lip_reader.ipynb #9b5306e5
 _log = get_logger('lip_reader')
 
 # %% ../nbs/17_lip_reader.ipynb #dbfa1a96
-ENCODER_FIELDS = ('frontend', 'd_model', 'heads', 'enc_layers', 'ff_mult', 'conv_kernel', 'dropout', 'vocab_size')
 DECODINGS = ('greedy', 'free', 'grammar', 'viterbi')
 
 def grid_slots()->list:
@@ -68,25 +68,21 @@ class LipReaderConfig:
             raise ConfigError(f"LipReaderConfig: decode must be one of {DECODINGS} ('grammar' and 'viterbi' need "
                               f"a grammar), got {self.decode!r}")
 
-def _from_multitask(mt:multitask.MultitaskConfig, **kw)->LipReaderConfig:
-    "A lip reader with the front-end and encoder of multi-task config `mt`, other fields from `kw`."
-    return LipReaderConfig(**{**{f:getattr(mt, f) for f in ENCODER_FIELDS}, **kw})
-
 def tiny_config(**kw)->LipReaderConfig:
     "The encoder of the multi-task `tiny` preset: trains in minutes on a CPU."
-    return _from_multitask(multitask.tiny_config(), **kw)
+    return with_encoder(LipReaderConfig, multitask.tiny_config(), **kw)
 
 def small_config(**kw)->LipReaderConfig:
     "The `base` front-end and two of its Conformer blocks: under 10 MB as an fp16 release."
-    return _from_multitask(multitask.base_config(), **{'enc_layers': 2, **kw})
+    return with_encoder(LipReaderConfig, multitask.base_config(), **{'enc_layers': 2, **kw})
 
 def base_config(**kw)->LipReaderConfig:
     "The encoder of the multi-task `base` preset (GRID scale, CPU inference)."
-    return _from_multitask(multitask.base_config(), **kw)
+    return with_encoder(LipReaderConfig, multitask.base_config(), **kw)
 
 def paper_config(**kw)->LipReaderConfig:
     "The encoder of the multi-task `paper` preset: ResNet-18 front-end, 8 Conformer blocks of 512 (GPU)."
-    return _from_multitask(multitask.paper_config(), **kw)
+    return with_encoder(LipReaderConfig, multitask.paper_config(), **kw)
 
 # %% ../nbs/17_lip_reader.ipynb #c4f045b6
 class SlotLexicon:

@@ -16,9 +16,9 @@ from .layers import (length_mask, masked_error, sinusoid_positions, ConformerBlo
                            LOG_MEL_CENTER)
 from .recipes import Recipe, adamw
 from .text import tokenizer_from_spec
-from .lip_reader import ENCODER_FIELDS
 from .visual_tts import VisualTTS, encode_texts
 from . import multitask
+from .multitask import with_encoder
 
 # %% auto #0
 __all__ = ['LipVoicerConfig', 'tiny_config', 'base_config', 'paper_config', 'alpha_sigma', 'v_target', 'from_v', 'TimeEmbedding',
@@ -36,7 +36,7 @@ class LipVoicerConfig:
     conv_kernel:int=15 # depthwise conv kernel of the visual Conformer (frames)
     dropout:float=0.1 # dropout everywhere
     vocab_size:int=29 # ASR classes incl. the CTC blank 0 (CharTokenizer: blank, space, apostrophe, a-z)
-    vocab:dict=field(default_factory=dict) # the text vocabulary (a tokenizer's `spec()`); {}: English characters
+    vocab:dict=field(default_factory=dict) # the text vocabulary (a tokenizer's `spec()`); {}: English
     den_dim:int=192 # width of the denoiser (MelGen)
     den_layers:int=3 # Conformer blocks of the denoiser
     den_kernel:int=15 # depthwise conv kernel of the denoiser (mel frames)
@@ -46,12 +46,12 @@ class LipVoicerConfig:
     n_mels:int=80 # mel bands (must match AudioConfig.n_mels)
     mels_per_frame:int=4 # mel frames per video frame (must match the audio/video configs)
     mel_scale:float=2.5 # the diffusion runs on (log-mel - LOG_MEL_CENTER) / mel_scale
-    p_uncond:float=0.2 # training: probability that a clip's video condition is replaced by the null condition
+    p_uncond:float=0.2 # training: probability that a clip's video condition is the null condition
     w_ctc:float=1.0 # weight of the ASR's CTC loss in the reported (validation) loss
     sample_steps:int=25 # DDIM steps of `generate`
     w_cfg:float=2.0 # classifier-free guidance weight w1 (0: the conditional model alone)
     w_asr:float=1.5 # ASR guidance weight w2 (0: no ASR guidance; then `generate` needs no text)
-    asr_start:float=0.675 # ASR guidance at t <= asr_start (t = 1 is pure noise); the paper's 270 of 400 steps
+    asr_start:float=0.675 # ASR guidance at t <= asr_start (t = 1: pure noise); the paper's 270 of 400 steps
     sample_seed:int=0 # seed of the initial noise of `generate` (and of the validation noise)
 
     def __post_init__(self):
@@ -68,27 +68,25 @@ class LipVoicerConfig:
         if self.sample_steps<1:
             raise ConfigError(f"LipVoicerConfig: sample_steps must be >= 1, got {self.sample_steps}")
         if not 0<=self.asr_start<1:
-            raise ConfigError(f"LipVoicerConfig: asr_start must be in [0, 1) (1 is pure noise), got {self.asr_start}")
+            raise ConfigError(f"LipVoicerConfig: asr_start must be in [0, 1) (1 is pure noise), "
+                              f"got {self.asr_start}")
         if min(self.w_cfg, self.w_asr, self.w_ctc)<0 or self.mel_scale<=0:
-            raise ConfigError("LipVoicerConfig: the weights w_cfg, w_asr, w_ctc must be >= 0 and mel_scale > 0")
-
-def _from_multitask(mt:multitask.MultitaskConfig, **kw)->LipVoicerConfig:
-    "A LipVoicer with the visual encoder of multi-task config `mt`, other fields from `kw`."
-    return LipVoicerConfig(**{**{f:getattr(mt, f) for f in ENCODER_FIELDS}, **kw})
+            raise ConfigError("LipVoicerConfig: the weights w_cfg, w_asr, w_ctc must be >= 0 "
+                              "and mel_scale > 0")
 
 def tiny_config(**kw)->LipVoicerConfig:
     "The multi-task `tiny` encoder, a small denoiser and ASR: trains on a CPU."
     arch = dict(den_dim=128, den_layers=3, den_kernel=9, asr_dim=96, asr_layers=2, asr_kernel=9)
-    return _from_multitask(multitask.tiny_config(), **{**arch, **kw})
+    return with_encoder(LipVoicerConfig, multitask.tiny_config(), **{**arch, **kw})
 
 def base_config(**kw)->LipVoicerConfig:
-    "The multi-task `base` encoder; denoiser and ASR sized for 25 guided steps in < 3 s per 3 s clip (1 thread)."
-    return _from_multitask(multitask.base_config(), **kw)
+    "The multi-task `base` encoder; denoiser and ASR sized for 25 guided steps in < 3 s per 3 s clip."
+    return with_encoder(LipVoicerConfig, multitask.base_config(), **kw)
 
 def paper_config(**kw)->LipVoicerConfig:
     "The published sizes: ResNet-18 + 8×512 Conformer encoder, a 26 M-parameter denoiser, an 18 M ASR (GPU)."
     arch = dict(den_dim=512, den_layers=4, den_kernel=31, asr_dim=256, asr_layers=12, asr_kernel=15)
-    return _from_multitask(multitask.paper_config(), **{**arch, **kw})
+    return with_encoder(LipVoicerConfig, multitask.paper_config(), **{**arch, **kw})
 
 # %% ../nbs/15_lipvoicer.ipynb #c903b61d
 def alpha_sigma(t:torch.Tensor)->tuple:
@@ -118,17 +116,19 @@ class TimeEmbedding(nn.Module):
 
 # %% ../nbs/15_lipvoicer.ipynb #b83b17ce
 class Denoiser(nn.Module):
-    "v-predictor: noisy mel (B, n_mels, N), condition (B, N, d), times (B,), mask (B, N) -> v (B, n_mels, N)."
+    "v-predictor: noisy mel (B, n_mels, N), condition (B, N, d), times (B,), mask (B, N) -> (B, n_mels, N)."
     def __init__(self, n_mels:int=80, d:int=192, layers:int=4, heads:int=4, ff_mult:int=4, kernel:int=15,
                  dropout:float=0.1):
         super().__init__()
         self.inp,self.time = nn.Linear(n_mels, d),TimeEmbedding(d)
         self.steps = nn.ModuleList([nn.Linear(d, d) for _ in range(layers)])
-        self.blocks = nn.ModuleList([ConformerBlock(d, heads, ff_mult, kernel, dropout) for _ in range(layers)])
+        self.blocks = nn.ModuleList([ConformerBlock(d, heads, ff_mult, kernel, dropout)
+                                     for _ in range(layers)])
         self.out = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, n_mels))
     def forward(self, x, cond, t, mask):
         m = mask[..., None].to(x.dtype)
-        h = (self.inp(x.transpose(1, 2)) + cond + sinusoid_positions(x.shape[-1], cond.shape[-1], x.device)) * m
+        pos = sinusoid_positions(x.shape[-1], cond.shape[-1], x.device)
+        h = (self.inp(x.transpose(1, 2)) + cond + pos) * m
         temb = self.time(t)
         for step,block in zip(self.steps, self.blocks): h = block(h + step(temb)[:, None], mask) * m
         return (self.out(h) * m).transpose(1, 2)
@@ -175,10 +175,10 @@ def guided_eps(eps:torch.Tensor, # (B, C, N) noise estimate (after CFG)
 
 # %% ../nbs/15_lipvoicer.ipynb #ba3edd69
 class LipVoicer(Recipe):
-    "Yemini et al. (2024): mouth (B,T,H,W) -> log-mel (B, n_mels, 4T) by diffusion guided by a noisy-mel ASR."
+    "Yemini et al. (2024): mouth (B,T,H,W) -> log-mel (B, n_mels, 4T), diffusion guided by a noisy-mel ASR."
     name,config_cls,needs_text = 'lipvoicer',LipVoicerConfig,True
     presets = dict(tiny=tiny_config, base=base_config, paper=paper_config)
-    config_for_data = VisualTTS.__dict__['config_for_data']  # the training data's text vocabulary, as visual_tts
+    config_for_data = VisualTTS.__dict__['config_for_data']  # the training data's text vocabulary
 
     def __init__(self, cfg:LipVoicerConfig=None):
         super().__init__(cfg or base_config())
@@ -186,7 +186,8 @@ class LipVoicer(Recipe):
         self.frontend,self.proj,self.encoder = visual_encoder(c)
         self.up = nn.Linear(c.d_model, c.mels_per_frame*c.den_dim)
         self.null = nn.Parameter(torch.zeros(c.den_dim))
-        self.denoiser = Denoiser(c.n_mels, c.den_dim, c.den_layers, c.heads, c.ff_mult, c.den_kernel, c.dropout)
+        self.denoiser = Denoiser(c.n_mels, c.den_dim, c.den_layers, c.heads, c.ff_mult, c.den_kernel,
+                                 c.dropout)
         self.asr = NoisyASR(c.n_mels, c.asr_dim, c.asr_layers, c.heads, c.ff_mult, c.asr_kernel, c.dropout,
                             c.vocab_size, c.mels_per_frame)
         self.tokenizer = tokenizer_from_spec(c.vocab)  # how `generate` reads text
@@ -208,12 +209,12 @@ def _floor(mel:torch.Tensor, mel_mask:torch.Tensor)->torch.Tensor:
 
 @patch
 def forward(self:LipVoicer, batch:dict)->dict:
-    "Noise the batch's mels at random levels (fixed ones in eval mode); MelGen's v, its x0 estimate as `mel`, the ASR."
+    "Mels noised at random levels (fixed in eval mode): MelGen's v, its x0 estimate as `mel`, the ASR."
     c,(B,T) = self.cfg,batch['mouth'].shape[:2]
     vlen,r = batch['video_len'],c.mels_per_frame
     mask,mel_mask = length_mask(vlen, T),length_mask(vlen*r, T*r)
     x0 = self.normalize(batch['mel'][..., :T*r].float()) * mel_mask[:, None]
-    g = None if self.training else torch.Generator().manual_seed(c.sample_seed)  # validation: no random draws
+    g = None if self.training else torch.Generator().manual_seed(c.sample_seed)  # validation: fixed draws
     t = torch.rand(B) if self.training else (torch.arange(B) + 0.5)/B
     eps = torch.randn(x0.shape, generator=g).to(x0.device) * mel_mask[:, None]
     xt,v = v_target(x0, eps, t.to(x0.device))
@@ -223,12 +224,12 @@ def forward(self:LipVoicer, batch:dict)->dict:
         cond = torch.where(drop[:, None, None], self.null.to(cond.dtype).expand_as(cond), cond)
     v_hat = self.denoiser(xt, cond, t.to(x0.device), mel_mask)
     x0_hat,_ = from_v(xt, v_hat, t.to(x0.device))
-    return dict(mel=_floor(self.denormalize(x0_hat), mel_mask), v_hat=v_hat, v=v, mask=mask, mel_mask=mel_mask,
-                asr_logp=self.asr(xt.detach(), t.to(x0.device), mask))
+    return dict(mel=_floor(self.denormalize(x0_hat), mel_mask), v_hat=v_hat, v=v, mask=mask,
+                mel_mask=mel_mask, asr_logp=self.asr(xt.detach(), t.to(x0.device), mask))
 
 @patch
 def terms(self:LipVoicer, batch:dict, out:dict)->dict:
-    "Loss tensors: `v` (MSE of the velocity), `ctc` (the ASR's CTC), `mel` (L1 of x0_hat, no gradient needed)."
+    "Loss tensors: `v` (MSE of the velocity), `ctc` (the ASR's CTC), `mel` (L1 of x0_hat, no gradient)."
     mm,has = out['mel_mask'],batch['token_len']>0
     ctc = (F.ctc_loss(out['asr_logp'][has].transpose(0, 1), batch['tokens'][has], batch['video_len'][has],
                       batch['token_len'][has], blank=0, zero_infinity=True) if has.any()
@@ -254,16 +255,17 @@ def configure_optimizers(self:LipVoicer, train_cfg)->dict:
 def training_step(self:LipVoicer, batch:dict, step:int, opt)->dict:
     "Step `'main'` on the diffusion loss and `'asr'` on the CTC loss of the same noisy mels."
     if not (batch['token_len']>0).any():
-        raise ConfigError(f"{self.name}: a batch without transcripts (its ASR learns from them); train on whole "
-                          "clips with text (no window=...)")
+        raise ConfigError(f"{self.name}: a batch without transcripts (its ASR learns from them); "
+                          "train on whole clips with text (no window=...)")
     terms = self.terms(batch, self(batch))
     opt.step('main', terms['v']); opt.step('asr', terms['ctc'])
-    return dict(loss=(terms['v'] + self.cfg.w_ctc*terms['ctc']).item(), **{k:v.item() for k,v in terms.items()})
+    logs = {k:v.item() for k,v in terms.items()}
+    return dict(loss=(terms['v'] + self.cfg.w_ctc*terms['ctc']).item(), **logs)
 
 # %% ../nbs/15_lipvoicer.ipynb #6771cb7e
 @patch
 def text_ids(self:LipVoicer, text, B:int, device)->tuple:
-    "`(tokens (B, L), lengths (B,))` of one transcript per clip (`encode_texts`), checked against the ASR's vocabulary."
+    "`(tokens (B, L), lengths (B,))` of one transcript per clip (`encode_texts`), checked against the ASR."
     tokens,lens = encode_texts(self.tokenizer, text, B, device, self.name)
     if int(tokens.max())>=self.cfg.vocab_size:
         raise ConfigError(f"{self.name}: text ids up to {int(tokens.max())}, but the ASR reads "
@@ -272,9 +274,9 @@ def text_ids(self:LipVoicer, text, B:int, device)->tuple:
     return tokens, lens
 
 @patch
-def sample(self:LipVoicer, cond, mel_mask, frame_mask, tokens, token_len, steps:int, w_cfg:float, w_asr:float,
-           asr_start:float, seed:int)->torch.Tensor:
-    "Guided DDIM from noise: condition (B, N, d) -> normalised mel (B, n_mels, N); ASR guidance needs `tokens`."
+def sample(self:LipVoicer, cond, mel_mask, frame_mask, tokens, token_len, steps:int, w_cfg:float,
+           w_asr:float, asr_start:float, seed:int)->torch.Tensor:
+    "Guided DDIM from noise: condition (B, N, d) -> normalised mel (B, n_mels, N); ASR-guided by `tokens`."
     (B,N,_),dev,m = cond.shape,cond.device,mel_mask[:, None].float()
     x = torch.randn(B, self.cfg.n_mels, N, generator=torch.Generator().manual_seed(seed)).to(dev) * m
     both = torch.cat([cond, self.null.expand_as(cond)]) if w_cfg else cond
@@ -306,14 +308,16 @@ def generate(self:LipVoicer, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-
     c,(B,T) = self.cfg,mouth.shape[:2]
     keys = ('sample_steps', 'w_cfg', 'w_asr', 'asr_start', 'sample_seed')
     if bad := set(sampling) - set(keys):
-        raise ConfigError(f"{self.name}.generate: unknown setting(s) {sorted(bad)}; choose from {list(keys)}")
+        raise ConfigError(f"{self.name}.generate: unknown setting(s) {sorted(bad)}; "
+                          f"choose from {list(keys)}")
     s = replace(c, **sampling)  # checked like the config
     if speaker is not None:
         raise ConfigError(f"{self.name} has no speaker conditioning (the voice comes from the video); "
                           "leave speaker out")
     if text is None and s.w_asr:
         raise ConfigError(f"{self.name} is guided by a transcript: pass `text`, one per clip "
-                          "(l2s infer: --text \"...\" or --lip_reader CKPT), or w_asr=0 to speak from the lips alone")
+                          "(l2s infer: --text \"...\" or --lip_reader CKPT), "
+                          "or w_asr=0 to speak from the lips alone")
     if video_len is None: video_len = torch.full((B,), T, device=mouth.device)
     tokens,lens = self.text_ids(text, B, mouth.device) if text is not None else (None, None)
     was = self.training; self.eval()

@@ -17,8 +17,8 @@ from .recipes import Recipe, adamw
 from .text import CharTokenizer, tokenizer_from_spec
 
 # %% auto #0
-__all__ = ['SPEAKER_MODES', 'RefMelEncoder', 'ConvBlock1d', 'MelDecoder', 'MultitaskConfig', 'tiny_config', 'base_config',
-           'paper_config', 'content_loss', 'MultitaskL2S', 'measure_speed']
+__all__ = ['SPEAKER_MODES', 'ENCODER_FIELDS', 'RefMelEncoder', 'ConvBlock1d', 'MelDecoder', 'MultitaskConfig', 'tiny_config',
+           'base_config', 'paper_config', 'with_encoder', 'content_loss', 'MultitaskL2S', 'measure_speed']
 
 # %% ../nbs/11_multitask.ipynb #7d851e72
 class RefMelEncoder(nn.Module):
@@ -127,6 +127,14 @@ def paper_config(**kw)->MultitaskConfig:
     "The published size: ResNet-18 front-end, 8 Conformer blocks of width 512 (GPU)."
     return MultitaskConfig(**{**dict(frontend=FrontendConfig(), d_model=512, heads=8, enc_layers=8, ff_mult=4, conv_kernel=31,
                                      dec_channels=512, dec_layers=3, postnet_channels=512, postnet_layers=5), **kw})
+
+# %% ../nbs/11_multitask.ipynb #015e71f8
+ENCODER_FIELDS = ('frontend', 'd_model', 'heads', 'enc_layers', 'ff_mult', 'conv_kernel', 'dropout',
+                  'vocab_size')
+
+def with_encoder(cls, mt:MultitaskConfig, **kw):
+    "A `cls` config with the `ENCODER_FIELDS` of multi-task config `mt`, other fields (or overrides) from `kw`."
+    return cls(**{**{f:getattr(mt, f) for f in ENCODER_FIELDS}, **kw})
 
 # %% ../nbs/11_multitask.ipynb #519f6805
 def content_loss(judge, # frozen `l2s_nb.judge.CTCJudge`: `features(mel, lengths)` -> (features, lengths)

@@ -24,7 +24,7 @@ __all__ = ['AMP_DTYPES', 'MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainCo
            'get_rng_state', 'set_rng_state', 'Dist', 'setup_distributed', 'TrainingDivergedError', 'Optimizers',
            'RunLogger', 'read_log', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries', 'evaluate', 'fit',
            'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'factory_options', 'init_weights',
-           'check_resumable_dir', 'train_cli']
+           'check_resumable_dir', 'cli_train_config', 'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 AMP_DTYPES = ('bfloat16', 'float16')
@@ -606,6 +606,16 @@ def check_resumable_dir(run_dir, resume:bool):
         raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
                           "check --run_dir, or drop --resume to start a fresh run there")
 
+def cli_train_config(args:dict, # a training command's arguments (its `locals()`)
+                     **fixed, # `TrainConfig` fields the command has no option for
+                    )->TrainConfig:
+    "`TrainConfig` from the options named as its fields, after checking `--resume`, `--device`; sets `--threads`."
+    check_resumable_dir(args['run_dir'], args['resume'])
+    check_device(args['device'])
+    if args['threads']: torch.set_num_threads(args['threads'])
+    return TrainConfig(**{f.name:args[f.name] for f in fields(TrainConfig) if f.name in args}, **fixed)
+
+# %% ../nbs/30_train.ipynb #f994ce21
 def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cache folder)
               run_dir:str='runs/train', # folder for logs and checkpoints
               recipe:str='multitask', # registered recipe name
@@ -634,12 +644,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               init:str=None, # start from the weights of this checkpoint where they fit (fine-tuning); --resume wins
              ):
     "Train a lip-to-speech recipe on prepared data."
-    check_resumable_dir(run_dir, resume)
-    check_device(device)
-    if threads: torch.set_num_threads(threads)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
-                      val_every=val_every, ckpt_every=ckpt_every,
-                      log_every=log_every, seed=seed, device=device, num_workers=num_workers)
+    cfg = cli_train_config(locals())
     mcfg = model_config_for(recipe, preset, config, set)  # a typo in --set fails before the data is read
     make_data = load_factory(factory); options = factory_options(make_data, data_set)
     train_ds,val_ds,collate = make_data(data, **options)

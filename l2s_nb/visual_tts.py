@@ -11,12 +11,12 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, visual_encoder
-from .layers import (length_mask, masked_error, sinusoid_positions, SelfAttention, FeedForward,
-                           ConformerEncoder, Postnet, LOG_MEL_CENTER)
+from .layers import (length_mask, masked_error, sinusoid_positions, Attention, SelfAttention,
+                           FeedForward, ConformerEncoder, Postnet, LOG_MEL_CENTER)
 from .recipes import Recipe
 from .text import tokenizer_from_spec
-from .lip_reader import ENCODER_FIELDS
 from . import multitask
+from .multitask import with_encoder
 
 # %% auto #0
 __all__ = ['VisualTTSConfig', 'tiny_config', 'base_config', 'paper_config', 'corruption_rate', 'corrupt_tokens', 'TextEncoder',
@@ -61,24 +61,20 @@ class VisualTTSConfig:
         if min(self.corrupt_warmup, self.w_mel, self.w_post)<0:
             raise ConfigError("VisualTTSConfig: corrupt_warmup and the loss weights must be >= 0")
 
-def _from_multitask(mt:multitask.MultitaskConfig, **kw)->VisualTTSConfig:
-    "A visual TTS model with the visual encoder of multi-task config `mt`, other fields from `kw`."
-    return VisualTTSConfig(**{**{f:getattr(mt, f) for f in ENCODER_FIELDS}, **kw})
-
 def tiny_config(**kw)->VisualTTSConfig:
     "The multi-task `tiny` encoder, small text encoder and decoder: trains in minutes on a CPU."
-    return _from_multitask(multitask.tiny_config(), **{**dict(text_layers=2, text_kernel=5, dec_layers=2,
-                                                              postnet_channels=96, postnet_layers=3), **kw})
+    arch = dict(text_layers=2, text_kernel=5, dec_layers=2, postnet_channels=96, postnet_layers=3)
+    return with_encoder(VisualTTSConfig, multitask.tiny_config(), **{**arch, **kw})
 
 def base_config(**kw)->VisualTTSConfig:
     "The multi-task `base` encoder (GRID scale, CPU inference)."
     arch = dict(text_layers=2, dec_layers=3, postnet_channels=192)
-    return _from_multitask(multitask.base_config(), **{**arch, **kw})
+    return with_encoder(VisualTTSConfig, multitask.base_config(), **{**arch, **kw})
 
 def paper_config(**kw)->VisualTTSConfig:
     "The published visual encoder size (ResNet-18, 8 Conformer blocks of 512) with a deeper text side (GPU)."
     arch = dict(text_layers=4, dec_layers=6, postnet_channels=512)
-    return _from_multitask(multitask.paper_config(), **{**arch, **kw})
+    return with_encoder(VisualTTSConfig, multitask.paper_config(), **{**arch, **kw})
 
 # %% ../nbs/18_visual_tts.ipynb #b2bad6b8
 def corruption_rate(step:int, # training step
@@ -141,21 +137,12 @@ def encode_texts(tokenizer, # a `l2s_nb.text` tokenizer
     return tokens, lens
 
 # %% ../nbs/18_visual_tts.ipynb #1c1bddc0
-class CrossAttention(nn.Module):
+class CrossAttention(Attention):
     "Pre-norm multi-head attention of queries (B, N, d) to a memory (B, L, d) with key mask (B, L) -> (B, N, d)."
     def __init__(self, d:int, heads:int, dropout:float=0.1):
-        super().__init__()
-        if d%heads: raise ConfigError(f"model width {d} is not divisible by {heads} attention heads")
-        self.heads,self.dropout = heads,dropout
-        self.norm,self.q,self.kv = nn.LayerNorm(d),nn.Linear(d, d),nn.Linear(d, 2*d)
-        self.out,self.drop = nn.Linear(d, d),nn.Dropout(dropout)
+        super().__init__(d, heads, dropout, q=nn.Linear(d, d), kv=nn.Linear(d, 2*d))
     def forward(self, x, memory, memory_mask):
-        (B,N,d),L,h = x.shape,memory.shape[1],self.heads
-        q = self.q(self.norm(x)).view(B, N, h, d//h).transpose(1, 2)
-        k,v = self.kv(memory).view(B, L, 2, h, d//h).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask[:, None, None, :],
-                                           dropout_p=self.dropout if self.training else 0.)
-        return self.drop(self.out(y.transpose(1, 2).reshape(B, N, d)))
+        return self.attend(self.q(self.norm(x)), *self.kv(memory).chunk(2, -1), memory_mask)
 
 # %% ../nbs/18_visual_tts.ipynb #08016d70
 class DecoderBlock(nn.Module):

@@ -645,13 +645,8 @@ def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --layout, a 
                       export:str=None, # also write the fp16 release vocoder here
                      ):
     "Train a neural vocoder on recordings, or fine-tune one on a lip-to-speech model's predicted mels."
-    from l2s_nb.train import TrainConfig, check_resumable_dir
-    check_resumable_dir(run_dir, resume)
-    check_device(device)
-    if threads: torch.set_num_threads(threads)
-    tcfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, betas=[0.8, 0.99], warmup_steps=warmup_steps,
-                       val_every=val_every, ckpt_every=ckpt_every, log_every=log_every, seed=seed,
-                       device=device, num_workers=num_workers)
+    from l2s_nb.train import cli_train_config
+    tcfg = cli_train_config(locals(), betas=[0.8, 0.99])
     rel = train_vocoder(audio, run_dir, preset, split, tcfg, resume, init, mels_from, cache, layout)
     if export and int(os.environ.get('RANK', 0))==0: atomic_write(export, lambda p: shutil.copyfile(rel, p))
     ck = read_checkpoint(rel)
