@@ -12,7 +12,8 @@ from .config import ConfigError
 from .layers import length_mask, ConformerEncoder
 
 # %% auto #0
-__all__ = ['FrontendConfig', 'masked_batch_norm', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'visual_encoder', 'n_params']
+__all__ = ['FrontendConfig', 'masked_batch_norm', 'BasicBlock', 'ResNetTrunk', 'VisualFrontend', 'VisualEncoderConfig',
+           'visual_encoder', 'n_params']
 
 # %% ../nbs/10_frontend.ipynb #188e8512
 @dataclass
@@ -111,9 +112,31 @@ class VisualFrontend(nn.Module):
         x = F.max_pool2d(F.relu(masked_batch_norm(self.stem_bn, x, mask)), 3, 2, 1)
         return self.trunk(x, mask).view(B, T, -1)*valid[:, :, None]
 
+# %% ../nbs/10_frontend.ipynb #69a36d39
+@dataclass
+class VisualEncoderConfig:
+    "Fields of the shared visual encoder (`visual_encoder`), inherited by the configs of recipes using it."
+    frontend:FrontendConfig=field(default_factory=FrontendConfig) # visual front-end widths
+    d_model:int=256 # Conformer width
+    heads:int=4 # attention heads
+    enc_layers:int=4 # Conformer blocks
+    ff_mult:int=4 # feed-forward expansion
+    conv_kernel:int=15 # depthwise conv kernel in the Conformer (frames)
+    dropout:float=0.1 # dropout everywhere
+
+    def __post_init__(self):
+        if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
+        if self.d_model%self.heads:
+            raise ConfigError(f"{type(self).__name__}: d_model {self.d_model} is not divisible by heads "
+                              f"{self.heads}")
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.__delwrap__ = cls.__base__  # `show_doc` (fastcore's `docments`) reads inherited fields' comments
+
 # %% ../nbs/10_frontend.ipynb #59c9863c
 def visual_encoder(c)->tuple:
-    "`(frontend, proj, encoder)` of config `c`: mouth (B, T, H, W) -> (B, T, out_dim) -> (B, T, d_model) -> Conformer."
+    "`(frontend, proj, encoder)` of `c`'s `VisualEncoderConfig` fields: mouth (B, T, H, W) -> (B, T, d_model)."
     return (VisualFrontend(c.frontend), nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout)),
             ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout))
 

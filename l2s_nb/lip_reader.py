@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from fastcore.script import Param
 from .config import ConfigError, atomic_write, check_device, get_logger
-from .frontend import FrontendConfig, visual_encoder, n_params
+from .frontend import VisualEncoderConfig, visual_encoder, n_params
 from .layers import length_mask
 from .recipes import Trainable, CheckpointError, read_checkpoint, load_recipe, to_device
 from .text import CharTokenizer, normalize_text
@@ -38,15 +38,8 @@ def grid_slots()->list:
     return [list(s) for s in GRAMMAR]
 
 @dataclass
-class LipReaderConfig:
+class LipReaderConfig(VisualEncoderConfig):
     "Architecture, initialisation and decoding of the lip reader."
-    frontend:FrontendConfig=field(default_factory=FrontendConfig) # visual front-end widths
-    d_model:int=256 # Conformer width
-    heads:int=4 # attention heads
-    enc_layers:int=4 # Conformer blocks
-    ff_mult:int=4 # feed-forward expansion
-    conv_kernel:int=15 # depthwise conv kernel in the Conformer (frames)
-    dropout:float=0.1 # dropout everywhere
     vocab_size:int=29 # CTC classes incl. blank=0 (CharTokenizer: blank, space, apostrophe, a-z)
     init_from:str='' # checkpoint (multitask or lip_reader) whose encoder weights start training; '' = random
     grammar:list=field(default_factory=grid_slots) # word slots for grammar-constrained decoding; [] = none
@@ -54,10 +47,8 @@ class LipReaderConfig:
     decode:str='grammar' # default decoding of `transcribe` (DECODINGS; 'grammar', 'viterbi' need a grammar)
 
     def __post_init__(self):
-        if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
+        super().__post_init__()
         self.grammar = [list(s) for s in self.grammar]
-        if self.d_model%self.heads:
-            raise ConfigError(f"LipReaderConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
         if self.vocab_size!=len(CharTokenizer()):
             raise ConfigError(f"LipReaderConfig: vocab_size must be {len(CharTokenizer())} (CharTokenizer), "
                               f"got {self.vocab_size}")

@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, visual_encoder
+from .frontend import VisualEncoderConfig, visual_encoder
 from .layers import (length_mask, masked_error, sinusoid_positions, ConformerBlock, ConformerEncoder,
                            LOG_MEL_CENTER)
 from .recipes import Recipe, adamw
@@ -26,15 +26,8 @@ __all__ = ['LipVoicerConfig', 'tiny_config', 'base_config', 'paper_config', 'alp
 
 # %% ../nbs/15_lipvoicer.ipynb #220bf113
 @dataclass
-class LipVoicerConfig:
+class LipVoicerConfig(VisualEncoderConfig):
     "Architecture, diffusion, guidance and loss settings of the LipVoicer recipe."
-    frontend:FrontendConfig=field(default_factory=FrontendConfig) # visual front-end widths
-    d_model:int=256 # width of the visual Conformer
-    heads:int=4 # attention heads (visual encoder, denoiser, ASR)
-    enc_layers:int=4 # Conformer blocks of the visual encoder
-    ff_mult:int=4 # feed-forward expansion
-    conv_kernel:int=15 # depthwise conv kernel of the visual Conformer (frames)
-    dropout:float=0.1 # dropout everywhere
     vocab_size:int=29 # ASR classes incl. the CTC blank 0 (CharTokenizer: blank, space, apostrophe, a-z)
     vocab:dict=field(default_factory=dict) # the text vocabulary (a tokenizer's `spec()`); {}: English
     den_dim:int=192 # width of the denoiser (MelGen)
@@ -55,11 +48,11 @@ class LipVoicerConfig:
     sample_seed:int=0 # seed of the initial noise of `generate` (and of the validation noise)
 
     def __post_init__(self):
-        if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
+        super().__post_init__()
         if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
             raise ConfigError(f"LipVoicerConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
-        for w in ('d_model', 'den_dim', 'asr_dim'):
+        for w in ('den_dim', 'asr_dim'):
             if getattr(self, w)%self.heads:
                 raise ConfigError(f"LipVoicerConfig: {w} {getattr(self, w)} is not divisible by heads "
                                   f"{self.heads}")

@@ -5,12 +5,12 @@
 # %% ../nbs/11_multitask.ipynb #a792c5bd
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, visual_encoder, n_params
+from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
 from .layers import (length_mask, random_windows, masked_error, Postnet, LOG_MEL_CENTER,
                            MultiScaleMelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
@@ -63,15 +63,8 @@ class MelDecoder(nn.Module):
 SPEAKER_MODES = ('none', 'id', 'ref')
 
 @dataclass
-class MultitaskConfig:
+class MultitaskConfig(VisualEncoderConfig):
     "Architecture and loss weights of the multi-task lip-to-speech recipe."
-    frontend:FrontendConfig=field(default_factory=FrontendConfig) # visual front-end widths
-    d_model:int=256 # Conformer width
-    heads:int=4 # attention heads
-    enc_layers:int=4 # Conformer blocks
-    ff_mult:int=4 # feed-forward expansion
-    conv_kernel:int=15 # depthwise conv kernel in the Conformer (frames)
-    dropout:float=0.1 # dropout everywhere
     dec_channels:int=256 # mel decoder width
     dec_layers:int=3 # residual conv blocks at the mel rate
     dec_kernel:int=5 # decoder conv kernel (mel frames)
@@ -99,14 +92,13 @@ class MultitaskConfig:
     disc_lr_ratio:float=1.0 # discriminators' peak learning rate as a multiple of TrainConfig.lr
 
     def __post_init__(self):
-        if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
+        super().__post_init__()
         if self.speaker_mode not in SPEAKER_MODES: raise ConfigError(f"MultitaskConfig: speaker_mode must be one of {SPEAKER_MODES}, got {self.speaker_mode!r}")
         if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
             raise ConfigError(f"MultitaskConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
         if len(set(self.languages))!=len(self.languages) or not all(isinstance(l, str) for l in self.languages):
             raise ConfigError(f"MultitaskConfig: languages must be distinct language codes, got {self.languages!r}")
-        if self.d_model%self.heads: raise ConfigError(f"MultitaskConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
         if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0:
             raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
         if min(self.disc_scales, self.disc_channels, self.disc_layers, self.disc_segment)<1 or self.disc_lr_ratio<=0:
@@ -129,8 +121,7 @@ def paper_config(**kw)->MultitaskConfig:
                                      dec_channels=512, dec_layers=3, postnet_channels=512, postnet_layers=5), **kw})
 
 # %% ../nbs/11_multitask.ipynb #015e71f8
-ENCODER_FIELDS = ('frontend', 'd_model', 'heads', 'enc_layers', 'ff_mult', 'conv_kernel', 'dropout',
-                  'vocab_size')
+ENCODER_FIELDS = tuple(f.name for f in fields(VisualEncoderConfig))
 
 def with_encoder(cls, mt:MultitaskConfig, **kw):
     "A `cls` config with the `ENCODER_FIELDS` of multi-task config `mt`, other fields (or overrides) from `kw`."

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, visual_encoder
+from .frontend import VisualEncoderConfig, visual_encoder
 from .layers import (length_mask, masked_error, sinusoid_positions, Attention, SelfAttention,
                            FeedForward, ConformerEncoder, Postnet, LOG_MEL_CENTER)
 from .recipes import Recipe
@@ -24,15 +24,8 @@ __all__ = ['VisualTTSConfig', 'tiny_config', 'base_config', 'paper_config', 'cor
 
 # %% ../nbs/18_visual_tts.ipynb #24752f35
 @dataclass
-class VisualTTSConfig:
+class VisualTTSConfig(VisualEncoderConfig):
     "Architecture, text corruption and loss weights of the visual text-to-speech recipe."
-    frontend:FrontendConfig=field(default_factory=FrontendConfig) # visual front-end widths
-    d_model:int=256 # width of the visual and text encoders and of the decoder
-    heads:int=4 # attention heads
-    enc_layers:int=4 # Conformer blocks of the visual encoder
-    ff_mult:int=4 # feed-forward expansion
-    conv_kernel:int=15 # depthwise conv kernel of the visual Conformer (frames)
-    dropout:float=0.1 # dropout everywhere
     vocab_size:int=29 # text classes incl. id 0 (CharTokenizer: blank, space, apostrophe, a-z)
     vocab:dict=field(default_factory=dict) # the text vocabulary (a tokenizer's `spec()`); {}: English characters
     text_layers:int=2 # Conformer blocks of the text encoder
@@ -50,12 +43,10 @@ class VisualTTSConfig:
     w_post:float=1.0 # L1 weight of the postnet mel
 
     def __post_init__(self):
-        if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
+        super().__post_init__()
         if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
             raise ConfigError(f"VisualTTSConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
-        if self.d_model%self.heads:
-            raise ConfigError(f"VisualTTSConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
         if not 0<=self.corrupt_rate<=1:
             raise ConfigError(f"VisualTTSConfig: corrupt_rate must be in [0, 1], got {self.corrupt_rate}")
         if min(self.corrupt_warmup, self.w_mel, self.w_post)<0:
