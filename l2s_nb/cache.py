@@ -13,11 +13,10 @@ from .config import *
 from .corpora import read_tsv, write_tsv, safe_name
 
 # %% auto #0
-__all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MOUTH_DECODER', 'MEL_STEP', 'MEMBERS', 'cache_config', 'stored_config',
-           'save_record', 'load_record', 'npz_frames', 'CacheFormatError', 'cache_format', 'cache_configs',
-           'encode_mouth', 'decode_mouth', 'encode_mel', 'decode_mel', 'encode_record', 'decode_record', 'clip_block',
-           'iter_shard', 'block_members', 'ShardWriter', 'language_of', 'pack', 'CacheReader', 'unpack', 'pack_cli',
-           'unpack_cli']
+__all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'stored_config', 'save_record',
+           'load_record', 'npz_frames', 'CacheFormatError', 'cache_format', 'cache_configs', 'encode_mouth',
+           'decode_mouth', 'encode_mel', 'decode_mel', 'encode_record', 'decode_record', 'clip_block', 'iter_shard',
+           'block_members', 'ShardWriter', 'language_of', 'pack', 'CacheReader', 'unpack', 'pack_cli', 'unpack_cli']
 
 # %% ../nbs/08_cache.ipynb #f783211f
 def cache_config(audio:AudioConfig, video:VideoConfig)->str:
@@ -111,15 +110,6 @@ def encode_mouth(mouth:np.ndarray, # (T, H, W) uint8 crops, H and W even
                     if n[0] & 0x1f != 6)
 
 _DECODERS = {}
-# the streams carry no deblocking filter (no-deblock), so skipping it changes no pixel; it saves ~10% of decoding
-MOUTH_DECODER = {'skip_loop_filter': 'all'}
-
-def _decoder():
-    "This process's H.264 decoder (a decoder must not cross a fork)."
-    import av
-    if (cc := _DECODERS.get(os.getpid())) is None:
-        cc = _DECODERS[os.getpid()] = av.CodecContext.create('h264', 'r'); cc.options = MOUTH_DECODER
-    return cc
 
 def decode_mouth(data:bytes, # `encode_mouth` output
                  n_frames:int|None=None, # frames it must hold (None: any number)
@@ -127,7 +117,7 @@ def decode_mouth(data:bytes, # `encode_mouth` output
                 )->np.ndarray:
     "`(T, H, W)` uint8 frames of an H.264 mouth stream, in display order."
     import av
-    cc = _decoder()
+    cc = _DECODERS.get(os.getpid()) or _DECODERS.setdefault(os.getpid(), av.CodecContext.create('h264', 'r'))
     try: frames = [f for p in [*cc.parse(data), *cc.parse(None), None] for f in cc.decode(p)]
     except av.error.FFmpegError as e: raise CacheFormatError(f"{where}: damaged mouth stream ({e})") from None
     finally: cc.flush_buffers()
