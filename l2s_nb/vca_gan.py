@@ -10,7 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
-from .frontend import FrontendConfig, visual_encoder, n_params
+from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
 from .layers import (length_mask, masked_error, LOG_MEL_CENTER, MelDiscriminator,
                            lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
@@ -22,15 +22,11 @@ __all__ = ['VCAGANConfig', 'tiny_config', 'base_config', 'paper_config', 'ResBlo
 
 # %% ../nbs/14_vca_gan.ipynb #80d8a6ea
 @dataclass
-class VCAGANConfig:
-    "Sizes and loss weights of VCA-GAN."
-    frontend:FrontendConfig=field(default_factory=FrontendConfig) # visual front-end (local features)
+class VCAGANConfig(VisualEncoderConfig):
+    "Sizes and loss weights of VCA-GAN; the visual encoder's fields, with wider, shallower defaults."
     d_model:int=512 # width of the local and context visual features
     heads:int=8 # attention heads of the temporal encoder
     enc_layers:int=2 # Conformer blocks of the temporal encoder (context features)
-    ff_mult:int=4 # feed-forward expansion of the Conformer blocks
-    conv_kernel:int=15 # depthwise kernel of the Conformer blocks
-    dropout:float=0.1 # dropout in the encoder
     gen_channels:list=field(default_factory=lambda: [128, 64, 32]) # generator widths per scale, coarse to fine
     gen_blocks:int=3 # residual conv blocks per scale
     gen_kernel:int=5 # 2D kernel (frequency x time) of the generator convs
@@ -49,11 +45,9 @@ class VCAGANConfig:
     disc_lr_ratio:float=1.0 # peak LR of discriminators and sync network as a multiple of TrainConfig.lr
 
     def __post_init__(self):
-        if isinstance(self.frontend, dict): self.frontend = FrontendConfig(**self.frontend)
+        super().__post_init__()
         self.gen_channels = list(self.gen_channels)
         n = len(self.gen_channels)
-        if self.d_model%self.heads:
-            raise ConfigError(f"VCAGANConfig: d_model {self.d_model} is not divisible by heads {self.heads}")
         if n<1 or min(self.gen_channels)<1 or self.gen_blocks<0 or self.gen_kernel%2==0:
             raise ConfigError("VCAGANConfig: gen_channels must be widths >= 1, gen_blocks >= 0, gen_kernel odd")
         if self.mels_per_frame%2**(n-1) or self.n_mels%2**(n-1):
