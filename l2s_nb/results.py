@@ -11,8 +11,8 @@ from .config import ConfigError, atomic_write
 # %% auto #0
 __all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'MULTILINGUAL_ROWS', 'results_dir', 'spread', 'quickstart_run',
            'quickstart_spread', 'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table',
-           'multilingual_table', 'quickstart_rows', 'grid_base_row', 'judge_rows', 'infer_row', 'vocoder_row',
-           'results_table', 'json_numbers', 'unsourced_numbers']
+           'multilingual_table', 'quickstart_rows', 'grid_base_row', 'judge_rows', 'multilingual_row', 'infer_row',
+           'vocoder_row', 'results_table', 'json_numbers', 'unsourced_numbers']
 
 # %% ../nbs/85_results.ipynb #a810df22
 def results_dir()->Path:
@@ -199,15 +199,34 @@ def grid_base_row(folder)->list:
             " — `grid_s1_base*.json`, `oracles_grid_s1.json`"]
 
 def judge_rows(folder)->list:
-    "The README rows of the two ASR judges (held-out WER and CER)."
+    "The README rows of the three ASR judges (held-out WER and CER)."
     g = _load(folder, 'judge_grid_s1.json')['heldout']['val']
     h = _load(folder, 'judge_synthgrid.json')['heldout']
+    m = _load(folder, 'judge_synthgrid_multi.json')
+    per = [v['test']['cer'] for v in m['heldout_by_language'].values()]
     return [["GRID s1 ASR judge (grammar-constrained CTC)", f"the same {g['n']} recordings",
              f"WER {_pct(g['wer'])}, CER {_pct(g['cer'], 2)} — `judge_grid_s1.json`"],
             ["SynthGRID ASR judge",
              f"{h['test']['n']} test recordings; {h['unseen']['n']} of two unseen voices",
              f"WER {_pct(h['test']['wer'])}, CER {_pct(h['test']['cer'], 2)}; {_pct(h['unseen']['wer'])}, "
-             f"{_pct(h['unseen']['cer'], 2)} — `judge_synthgrid.json`"]]
+             f"{_pct(h['unseen']['cer'], 2)} — `judge_synthgrid.json`"],
+            [f"multilingual SynthGRID ASR judge ({len(per)} languages, each read with its grammar)",
+             f"{m['heldout']['test']['n']} test recordings; {m['heldout']['unseen']['n']} of unseen voices",
+             f"CER {_pct(m['heldout']['test']['cer'])} ({_pct(min(per))}–{_pct(max(per))} per language), "
+             f"WER {_pct(m['heldout']['test']['wer'])}; {_pct(m['heldout']['unseen']['cer'])}, "
+             f"{_pct(m['heldout']['unseen']['wer'])} — `judge_synthgrid_multi.json`"]]
+
+def multilingual_row(folder)->list:
+    "The README row of the multilingual results: one model on every language, and each language left out."
+    res = _load(folder, 'multilingual_synthgrid.json')
+    per = res['per_language'].values()
+    span = lambda key, k='estoi': (f"{min(r[key][k]['mean'] for r in per):.3f}–"
+                                   f"{max(r[key][k]['mean'] for r in per):.3f}")
+    n = res['corpus']['clips_per_language'].values()
+    return [f"multitask `tiny`, {len(per)} languages, {res['settings']['steps']} steps each, one CPU thread",
+            f"multilingual SynthGRID, {min(n)}–{max(n)} test clips per language",
+            f"ESTOI {span('multilingual')} with a language embedding, {span('unseen_language')} for a language "
+            f"left out (oracle {span('oracle')}, mean speech ≈ 0) — `multilingual_synthgrid.json`"]
 
 def infer_row(folder)->list:
     "The README row of end-to-end inference speed."
@@ -237,7 +256,7 @@ def results_table(folder=None, # results folder; default: the committed `data/re
     "The README's Results table (markdown), every number read from the results JSON files in `folder`."
     folder = Path(folder or results_dir())
     rows = [*quickstart_rows(_load(folder, 'quickstart_spread.json')), grid_base_row(folder),
-            *judge_rows(folder), vocoder_row(folder), infer_row(folder)]
+            *judge_rows(folder), multilingual_row(folder), vocoder_row(folder), infer_row(folder)]
     lines = ['| what | data | result |', '|---|---|---|', *('| ' + ' | '.join(r) + ' |' for r in rows)]
     return '\n'.join(lines) + '\n'
 
