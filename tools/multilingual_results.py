@@ -5,9 +5,9 @@ mean-speech baseline, per language (STOI, ESTOI, PESQ, judge WER/CER).
 
     l2s synthgrid runs/ml/sg --clips 1600 --speakers 16 --languages en,es,de,ru,hi,cmn --workers 2
     l2s prep synthgrid runs/ml/sg runs/ml/cache --workers 1
-    l2s train-judge runs/ml/sg data/checkpoints/judge_synthgrid_multi.pt --results data/results/judge_synthgrid_multi.json --cache runs/ml/sg_mels.npz --epochs 10 --hidden 128 --run_dir runs/ml/judge_run
-    python tools/multilingual_results.py run runs/ml --steps 600   # trains and scores; resumable
-    python tools/multilingual_results.py collect runs/ml --out data/results/multilingual_synthgrid.json
+    l2s train-judge runs/ml/sg data/checkpoints/judge_synthgrid_multi.pt --results data/results/judge_synthgrid_multi.json --cache runs/ml/sg_mels.npz --epochs 40 --run_dir runs/ml/judge_run
+    python tools/multilingual_results.py run runs/ml/runs --steps 600   # trains and scores; resumable
+    python tools/multilingual_results.py collect runs/ml/runs --out data/results/multilingual_synthgrid.json
 
 `run` makes one `run_experiment` folder per setting under RUNS (`all`: every language with the embedding;
 `without_<L>`: trained without language L, no embedding, scored on L's test clips); `collect` reads them.
