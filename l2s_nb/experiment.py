@@ -24,7 +24,7 @@ from .judge import load_judge
 
 # %% auto #0
 __all__ = ['ExperimentConfig', 'corpus_root', 'prepare_data', 'audio_samples', 'train_model', 'clip_texts', 'evaluate_model',
-           'results_markdown', 'run_experiment']
+           'results_markdown', 'train_experiment', 'run_experiment']
 
 # %% ../nbs/70_experiment.ipynb #387277ed
 @dataclass
@@ -186,17 +186,28 @@ def results_markdown(res:dict)->str:
         lines += ['', f'**{lang}**', ''] + table({k: v[lang] for k,v in res['by_language'].items()})
     return '\n'.join(lines) + f"\n\n{res['n']} clips of split `{res['config']['eval_split']}`; judge: {res['judge'] or 'none'}; 95% confidence intervals in brackets.\n"
 
+def train_experiment(cfg:ExperimentConfig, # what to run
+                     run_dir, # folder for everything the run makes (resumable)
+                    )->tuple:
+    "Prepare data and train: `(corpus root, cache, release checkpoint, seconds)`; training seconds add up over calls."
+    check_device(cfg.device)  # before hours of data preparation
+    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir/'experiment.yaml')
+    t = time.perf_counter(); root = corpus_root(cfg, run_dir)
+    cache = prepare_data(cfg, run_dir, root); data_s = time.perf_counter()-t; t = time.perf_counter()
+    ckpt = train_model(cfg, cache, run_dir)
+    # a resumed run (an interrupted one, or one trained before it was scored) reports all of its training
+    spent = run_dir/'train_seconds.json'
+    train_s = time.perf_counter()-t + (json.loads(spent.read_text())['train_s'] if spent.exists() else 0.)
+    atomic_write(spent, lambda p: p.write_text(json.dumps(dict(train_s=round(train_s, 1)))))
+    return root, cache, ckpt, dict(data_s=data_s, train_s=train_s)
+
 def run_experiment(cfg:ExperimentConfig, # what to run
                    run_dir, # folder for everything the run makes (resumable)
                   )->dict:
     "Prepare data, train, evaluate; returns and saves the results."
-    check_device(cfg.device)  # before hours of data preparation
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir/'experiment.yaml')
-    times, t = {}, time.perf_counter()
-    root = corpus_root(cfg, run_dir)
-    cache = prepare_data(cfg, run_dir, root); times['data_s'] = time.perf_counter()-t; t = time.perf_counter()
-    ckpt = train_model(cfg, cache, run_dir); times['train_s'] = time.perf_counter()-t; t = time.perf_counter()
+    run_dir = Path(run_dir)
+    root, cache, ckpt, times = train_experiment(cfg, run_dir); t = time.perf_counter()
     res = evaluate_model(ckpt, cache, cfg, run_dir, root); times['eval_s'] = time.perf_counter()-t
     res = dict(config=to_dict(cfg), **res, seconds={k:round(v, 1) for k,v in times.items()}, checkpoint=str(ckpt), run=run_info(cfg.seed))
     atomic_write(run_dir/'results.json', lambda p: p.write_text(json.dumps(res, indent=1)))

@@ -721,10 +721,10 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
     tok = (PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme'
            else CharTokenizer.from_texts(train_refs, [c.language for c in train]))
     slots = grammar and unit!='phoneme'
-    by_lang = {l: [t for t,c in zip(train_refs, train) if c.language==l] for l in langs}
     jcfg = JudgeConfig(hidden=hidden, n_layers=layers,
                        grammar=slot_grammar(train_refs, lang) if slots and lang!='mul' else [],
-                       grammars=({l: g for l,t in by_lang.items() if (g := slot_grammar(t, l))}
+                       grammars=({l: g for l in langs if (g := slot_grammar(
+                                      [t for t,c in zip(train_refs, train) if c.language==l], l))}
                                  if slots and lang=='mul' else {}),
                        words=(sorted({w for t in train_refs for w in normalize_text(t, lang).split()})
                               if unit=='word' else []),

@@ -245,7 +245,7 @@ def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generate
         if missing: raise ConfigError(f"{len(missing)} scored files have no transcript (first: {missing[0]}); add them to the transcripts TSV")
         langs = [r.get('language') for r in rows]  # a multilingual judge reads each clip in its language
         hyp_gen,hyp_ref = judge.transcribe(gens, langs),judge.transcribe(refs, langs)
-        truth = judge.references([texts[r['id']] for r in rows], [r.get('language') for r in rows])  # IPA: phoneme judge
+        truth = judge.references([texts[r['id']] for r in rows], langs)  # IPA: phoneme judge
         for r,t,hg,hr in zip(rows, truth, hyp_gen, hyp_ref):
             lang = judge.language if judge.language==IPA else r.get('language') or judge.language  # how to normalise
             count = lambda t, h, unit: error_counts([t], [h], unit, lang)

@@ -11,12 +11,12 @@ mean-speech baseline, per language (STOI, ESTOI, PESQ, judge WER/CER).
 
 `run` makes one `run_experiment` folder per setting under RUNS (`all`: every language with the embedding;
 `without_<L>`: trained without language L, no embedding, scored on L's test clips); `collect` reads them.
-Training does not need the judge: while the judge checkpoint does not exist yet, `run` trains every setting,
-records each one's training time in `train_seconds.json`, and stops; run it again once the judge is trained to
-score them (the trainer resumes at its last step, so nothing is trained twice). `--settings` picks some
+Training does not need the judge: while the judge checkpoint does not exist yet, `run` trains every setting
+and stops; run it again once the judge is trained to score them (the trainer resumes at its last step, so nothing
+is trained twice, and the results report the training time of the first call). `--settings` picks some
 settings, so that two processes can share the work.
 """
-import argparse, json, sys, time
+import argparse, json, sys
 from pathlib import Path
 
 METRICS = ('stoi', 'estoi', 'pesq_wb', 'pesq_nb', 'wer', 'cer', 'wer_ref', 'cer_ref')
@@ -36,35 +36,21 @@ def settings(langs:list, held_out:list)->dict:
         out[f'without_{l}'] = dict(data_set=[f"languages=[{','.join(rest)}]"], eval_languages=[l])
     return out
 
-def train_first(cfg, run_dir:Path):
-    "Prepare and train one setting; its training time goes to `train_seconds.json`, as `run_experiment` would time it."
-    from l2s_nb.experiment import corpus_root, prepare_data, train_model
-    from l2s_nb.config import save_config
-    if (run_dir/'train_seconds.json').exists(): return
-    run_dir.mkdir(parents=True, exist_ok=True); save_config(cfg, run_dir/'experiment.yaml')
-    cache = prepare_data(cfg, run_dir, corpus_root(cfg, run_dir))
-    t = time.perf_counter(); train_model(cfg, cache, run_dir)
-    (run_dir/'train_seconds.json').write_text(json.dumps(dict(train_s=round(time.perf_counter()-t, 1))))
-
 def run(a):
-    from l2s_nb.experiment import ExperimentConfig, run_experiment
+    from l2s_nb.experiment import ExperimentConfig, run_experiment, train_experiment
     langs = languages_of(a.cache)
     held = [l for l in ORDER if l in langs]
-    chosen = [n for n in settings(langs, held).items() if not a.settings or n[0] in a.settings.split(',')]
+    chosen = {name: over for name, over in settings(langs, held).items()
+              if not a.settings or name in a.settings.split(',')}
     judged = Path(a.judge).exists()
-    for name, over in chosen:
+    for name, over in chosen.items():
         if (Path(a.runs)/name/'results.json').exists(): print(name, 'done'); continue
         cfg = ExperimentConfig(corpus='synthgrid', root=a.root, cache=a.cache, steps=a.steps, judge=a.judge,
                                eval_split='test', threads=1, seed=a.seed, **over)
-        if not judged: train_first(cfg, Path(a.runs)/name); print(name, 'trained', flush=True); continue
+        if not judged: train_experiment(cfg, Path(a.runs)/name); print(name, 'trained', flush=True); continue
         res = run_experiment(cfg, Path(a.runs)/name)
         print(name, {k: round(res['model'][k]['mean'], 3) for k in ('stoi', 'cer')}, res['seconds'], flush=True)
     if not judged: print(f"{a.judge} does not exist yet: every setting is trained; run again to score them")
-
-def seconds(run_dir:Path, res:dict)->dict:
-    "A run's data, training and scoring seconds; training as timed before scoring when the two were run apart."
-    first = run_dir/'train_seconds.json'
-    return res['seconds'] | (json.loads(first.read_text()) if first.exists() else {})
 
 def _means(s:dict)->dict:
     return {k: {q: s[k][q] for q in ('mean', 'lo', 'hi', 'n')} for k in METRICS if k in s}
@@ -100,7 +86,7 @@ def collect(a)->dict:
                    train_seconds=judge['train_seconds'], epochs=len(judge['history']), decoding=judge['decoding'],
                    heldout=judge['heldout'], heldout_by_language=judge['heldout_by_language']),
         per_language=table,
-        runs={k: dict(config=v['config'], n=v['n'], seconds=seconds(runs/k, v), run=v['run']) for k, v in res.items()},
+        runs={k: dict(config=v['config'], n=v['n'], seconds=v['seconds'], run=v['run']) for k, v in res.items()},
         run_info=run_info())
     Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + '\n')
     return out
