@@ -487,6 +487,8 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
             if step%cfg.ckpt_every==0 or step==end or improved:
                 state = checkpoint(step)
                 if improved and d.main: save_checkpoint(ckpt_dir/'best.pt', state)
+        # every rank is done before any tears gloo down: a rank exiting mid-teardown can abort its peer
+        if d.owns_group: dist.barrier()
     finally:
         bar.close(); logger.close()
         if d.owns_group: dist.destroy_process_group()
