@@ -199,8 +199,7 @@ def infer(inputs, # video files and/or folders
     plan = plan_outputs(inputs, out, mux, others=others, text=text is not None or bool(lip_reader))
     model = load_recipe(checkpoint, device=check_device(device), speech=True)
     check_text_source(model, text is not None or bool(lip_reader))
-    if getattr(model.cfg, 'languages', None):  # a missing or unknown language fails before the first video
-        model.language_embedding(language, 1, next(model.parameters()).device)
+    model.language_embedding(language, 1)  # with a language table, a missing or unknown language fails here
     if lip_reader: text = lip_reader_text(lip_reader, model.video, next(model.parameters()).device)
     voc = load_vocoder(vocoder, model.audio, next(model.parameters()).device)
     done, failed = [], []

@@ -12,8 +12,9 @@ from .config import ConfigError
 
 # %% auto #0
 __all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_error', 'sinusoid_positions', 'Attention', 'FeedForward',
-           'SelfAttention', 'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'Postnet', 'MelDiscriminator',
-           'MultiScaleMelDiscriminator', 'lsgan_disc_loss', 'lsgan_gen_loss', 'feature_matching']
+           'SelfAttention', 'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'check_languages', 'LanguageEmbedding',
+           'Postnet', 'MelDiscriminator', 'MultiScaleMelDiscriminator', 'lsgan_disc_loss', 'lsgan_gen_loss',
+           'feature_matching']
 
 # %% ../nbs/13_layers.ipynb #8570f99e
 def length_mask(lengths:torch.Tensor, # (B,) int lengths
@@ -118,6 +119,28 @@ class ConformerEncoder(nn.Module):
         x = x + sinusoid_positions(x.shape[1], x.shape[2], x.device)
         for b in self.blocks: x = b(x, mask)
         return x * mask[..., None]
+
+# %% ../nbs/13_layers.ipynb #f10455b3
+def check_languages(owner:str, languages:list):
+    "Raise a `ConfigError` naming `owner` unless `languages` are distinct language codes."
+    if len(set(languages))!=len(languages) or not all(isinstance(l, str) and l for l in languages):
+        raise ConfigError(f"{owner}: languages must be distinct language codes, got {languages!r}")
+
+class LanguageEmbedding(nn.Embedding):
+    "A learned (d,) vector per language: codes (one for all clips, or one per clip) -> (B, d)."
+    def __init__(self, languages:list, d:int):
+        check_languages('LanguageEmbedding', languages)
+        super().__init__(len(languages), d)
+        self.languages = list(languages)
+
+    def forward(self, language, B:int)->torch.Tensor:
+        known = self.languages
+        if language is None: raise ConfigError(f"this model has a language embedding ({', '.join(known)}): pass the "
+                                               "clips' language as `language`")
+        langs = [language]*B if isinstance(language, str) else list(language)
+        if unknown := sorted(set(langs)-set(known)):
+            raise ConfigError(f"clip language {unknown[0]!r} is not one of the checkpoint's languages ({', '.join(known)})")
+        return super().forward(torch.tensor([known.index(l) for l in langs], device=self.weight.device))
 
 # %% ../nbs/13_layers.ipynb #1e15c767
 LOG_MEL_CENTER = -6.0  # rough centre of speech log-mels; keeps conv inputs near zero

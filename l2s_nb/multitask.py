@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
-from .layers import (length_mask, random_windows, masked_error, Postnet, LOG_MEL_CENTER,
+from .layers import (length_mask, LanguageEmbedding, check_languages, random_windows, masked_error, Postnet, LOG_MEL_CENTER,
                            MultiScaleMelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 from .text import CharTokenizer, tokenizer_from_spec
@@ -97,8 +97,7 @@ class MultitaskConfig(VisualEncoderConfig):
         if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
             raise ConfigError(f"MultitaskConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
-        if len(set(self.languages))!=len(self.languages) or not all(isinstance(l, str) for l in self.languages):
-            raise ConfigError(f"MultitaskConfig: languages must be distinct language codes, got {self.languages!r}")
+        check_languages('MultitaskConfig', self.languages)
         if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0:
             raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
         if min(self.disc_scales, self.disc_channels, self.disc_layers, self.disc_segment)<1 or self.disc_lr_ratio<=0:
@@ -155,7 +154,7 @@ class MultitaskL2S(Recipe):
         self.frontend,self.proj,self.encoder = visual_encoder(c)
         if c.speaker_mode=='id': self.speaker_table = nn.Embedding(c.n_speakers, c.d_model)
         if c.speaker_mode=='ref': self.ref_encoder = RefMelEncoder(c.n_mels, c.d_model)
-        if c.languages: self.language_table = nn.Embedding(len(c.languages), c.d_model)
+        if c.languages: self.language_table = LanguageEmbedding(c.languages, c.d_model)
         self.decoder = MelDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_channels, c.dec_layers, c.dec_kernel, c.dropout)
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.dec_kernel, c.dropout)
         if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)
@@ -206,20 +205,9 @@ class MultitaskL2S(Recipe):
         if ref[0].dim()!=3 or ref[0].shape[1]!=self.cfg.n_mels: raise ConfigError(f"reference mel must be (B, {self.cfg.n_mels}, T), got {tuple(ref[0].shape)}")
         return self.ref_encoder(ref[0].to(device), ref[1])
 
-    def language_embedding(self, language, B:int, device)->torch.Tensor|None:
-        "(B, d_model) embedding of the clips' languages (one code for all, or one per clip); None without `languages`."
-        known = self.cfg.languages
-        if not known: return None
-        if language is None: raise ConfigError(f"this model has a language embedding ({', '.join(known)}): pass the "
-                                               "clips' language as `language`")
-        langs = [language]*B if isinstance(language, str) else list(language)
-        if unknown := sorted(set(langs)-set(known)):
-            raise ConfigError(f"clip language {unknown[0]!r} is not one of the checkpoint's languages ({', '.join(known)})")
-        return self.language_table(torch.tensor([known.index(l) for l in langs], device=device))
-
     def condition(self, speaker, language, B:int, device)->torch.Tensor|None:
         "(B, d_model) sum of the speaker and language embeddings the model has; None when it has neither."
-        spk,lang = self.speaker_embedding(speaker, B, device),self.language_embedding(language, B, device)
+        spk,lang = self.speaker_embedding(speaker, B, device),self.language_embedding(language, B)
         return lang if spk is None else spk if lang is None else spk + lang
 
     def _training_reference(self, batch):

@@ -64,6 +64,10 @@ class Recipe(Trainable):
     needs_text:bool = False  # True: `generate` also takes `text=` (one transcript per clip), e.g. from a lip reader
     def generate(self, mouth:torch.Tensor, video_len:torch.Tensor, speaker=None)->torch.Tensor: raise NotImplementedError
 
+    def language_embedding(self, language, B:int)->torch.Tensor|None:
+        "(B, d) embedding of the clips' `language` from the recipe's `language_table`; None for a recipe without one."
+        return self.language_table(language, B) if hasattr(self, 'language_table') else None
+
 # %% ../nbs/19_recipes.ipynb #b590a7bb
 def lr_factor(step:int, # optimizer steps taken so far
               steps:int, # total steps

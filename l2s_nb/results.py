@@ -9,8 +9,8 @@ from pathlib import Path
 from .config import ConfigError, atomic_write
 
 # %% auto #0
-__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'MULTILINGUAL_ROWS', 'results_dir', 'spread', 'quickstart_run',
-           'quickstart_spread', 'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table',
+__all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
+           'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table', 'multilingual_systems',
            'multilingual_table', 'quickstart_rows', 'grid_base_row', 'judge_rows', 'multilingual_row', 'infer_row',
            'vocoder_row', 'results_table', 'json_numbers', 'unsourced_numbers']
 
@@ -139,15 +139,20 @@ def vocoder_table(res:dict, # `tools/vocoder_results.py` output
     return '\n'.join(head + rows)
 
 # %% ../nbs/85_results.ipynb #bbe4c7f7
-MULTILINGUAL_ROWS = (('oracle', 'ground-truth mel → Griffin-Lim (ceiling)'), ('multilingual', 'all languages, language embedding'),
-                     ('unseen_language', 'trained without this language'), ('baseline', 'mean speech (floor)'))
+def multilingual_systems(recipes:list)->list:
+    "(row key, label) of the multilingual table: the oracle, each recipe on all languages and unseen, the baseline."
+    return ([('oracle', 'ground-truth mel → Griffin-Lim (ceiling)')]
+            + [row for r in recipes for row in ((r, f'{r}, all languages, language embedding'),
+                                                 (f'{r}_unseen', f'{r}, trained without this language'))]
+            + [('baseline', 'mean speech (floor)')])
 
 def multilingual_table(res:dict, # `tools/multilingual_results.py` output
                       )->str:
-    "Markdown table: for each language, the `MULTILINGUAL_ROWS` it has, with the `ABLATION_COLS` means."
+    "Markdown table: for each language, the `multilingual_systems` rows it has, with the `ABLATION_COLS` means."
     head = ['| language | system | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |', '|---' * (len(ABLATION_COLS)+2) + '|']
+    systems = multilingual_systems(res['settings']['recipes'])
     return '\n'.join(head + [_scores_row(lang, name, row[k]) for lang,row in res['per_language'].items()
-                             for k,name in MULTILINGUAL_ROWS if k in row])
+                             for k,name in systems if k in row])
 
 # %% ../nbs/85_results.ipynb #18a7e26b
 def _load(folder, name): return json.loads((Path(folder)/name).read_text())
@@ -217,16 +222,18 @@ def judge_rows(folder)->list:
              f"{_pct(m['heldout']['unseen']['wer'])} — `judge_synthgrid_multi.json`"]]
 
 def multilingual_row(folder)->list:
-    "The README row of the multilingual results: one model on every language, and each language left out."
+    "The README row of the multilingual results: each recipe on every language, and each language left out."
     res = _load(folder, 'multilingual_synthgrid.json')
-    per = res['per_language'].values()
+    per, recipes = res['per_language'].values(), res['settings']['recipes']
     span = lambda key, k='estoi': (f"{min(r[key][k]['mean'] for r in per):.3f}–"
                                    f"{max(r[key][k]['mean'] for r in per):.3f}")
     n = res['corpus']['clips_per_language'].values()
-    return [f"multitask `tiny`, {len(per)} languages, {res['settings']['steps']} steps each, one CPU thread",
+    return [f"{' and '.join(f'`{r}`' for r in recipes)} `tiny`, {len(per)} languages, "
+            f"{res['settings']['steps']} steps each, one CPU thread",
             f"multilingual SynthGRID, {min(n)}–{max(n)} test clips per language",
-            f"ESTOI {span('multilingual')} with a language embedding, {span('unseen_language')} for a language "
-            f"left out (oracle {span('oracle')}, mean speech ≈ 0) — `multilingual_synthgrid.json`"]
+            "ESTOI " + '; '.join(f"{r}: {span(r)} with a language embedding, {span(r + '_unseen')} for a language "
+                                  "left out" for r in recipes)
+            + f" (oracle {span('oracle')}, mean speech ≈ 0) — `multilingual_synthgrid.json`"]
 
 def infer_row(folder)->list:
     "The README row of end-to-end inference speed."

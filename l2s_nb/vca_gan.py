@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
-from .layers import (length_mask, masked_error, LOG_MEL_CENTER, MelDiscriminator,
+from .layers import (length_mask, LanguageEmbedding, check_languages, masked_error, LOG_MEL_CENTER, MelDiscriminator,
                            lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 
@@ -43,10 +43,12 @@ class VCAGANConfig(VisualEncoderConfig):
     disc_channels:int=32 # discriminator width
     disc_layers:int=4 # conv layers per discriminator
     disc_lr_ratio:float=1.0 # peak LR of discriminators and sync network as a multiple of TrainConfig.lr
+    languages:list=field(default_factory=list) # languages of a learned language embedding (the clips' `language`); []: none
 
     def __post_init__(self):
         super().__post_init__()
         self.gen_channels = list(self.gen_channels)
+        check_languages('VCAGANConfig', self.languages)
         n = len(self.gen_channels)
         if n<1 or min(self.gen_channels)<1 or self.gen_blocks<0 or self.gen_kernel%2==0:
             raise ConfigError("VCAGANConfig: gen_channels must be widths >= 1, gen_blocks >= 0, gen_kernel odd")
@@ -194,21 +196,24 @@ class VCAGAN(Recipe):
         super().__init__(cfg or base_config())
         c = self.cfg
         self.frontend,self.proj,self.encoder = visual_encoder(c)
+        if c.languages: self.language_table = LanguageEmbedding(c.languages, c.d_model)
         self.generator = CoarseToFineGenerator(c)
         if c.w_adv>0:
             self.disc = nn.ModuleList([VisualConditionalDiscriminator(c.d_model, c.disc_channels, c.disc_layers)
                                        for _ in range(c.n_scales)])
         if c.w_sync>0: self.sync = SyncNet(c.n_mels, c.d_model, c.sync_dim, c.sync_channels, c.mels_per_frame)
 
-    def encode(self, mouth, video_len):
-        "Local features (B, T, d_model), context features (B, T, d_model), frame mask (B, T)."
+    def encode(self, mouth, video_len, language=None):
+        "Local features (B, T, d_model) (+ the language embedding), context features (B, T, d_model), frame mask (B, T)."
         mask = length_mask(video_len, mouth.shape[1])
-        local = self.proj(self.frontend(mouth, video_len)) * mask[..., None]
+        local = self.proj(self.frontend(mouth, video_len))
+        if (lang := self.language_embedding(language, mouth.shape[0])) is not None: local = local + lang[:, None]
+        local = local * mask[..., None]
         return local, self.encoder(local, mask), mask
 
     def forward(self, batch:dict)->dict:
         mouth,vlen = batch['mouth'],batch['video_len']
-        local,ctx,mask = self.encode(mouth, vlen)
+        local,ctx,mask = self.encode(mouth, vlen, batch.get('language'))
         mels = self.generator(local, ctx, mask)
         mel_mask = length_mask(vlen*self.cfg.mels_per_frame, mouth.shape[1]*self.cfg.mels_per_frame)
         return dict(mel=mels[-1], mels=mels, local=local, ctx=ctx, mask=mask, mel_mask=mel_mask)
@@ -277,12 +282,13 @@ class VCAGAN(Recipe):
     def generate(self, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-padded
                  video_len:torch.Tensor=None, # (B,) valid frames; all T when None
                  speaker=None, # unused: VCA-GAN has no speaker conditioning
+                 language=None, # the clips' language (a code, or one per clip) for a model with `languages`
                 )->torch.Tensor:
         "Log-mel (B, n_mels, mels_per_frame·T) for silent mouth crops; padded frames at the log floor."
         was_training = self.training; self.eval()
         B,T = mouth.shape[:2]
         if video_len is None: video_len = torch.full((B,), T, device=mouth.device)
-        local,ctx,mask = self.encode(mouth, video_len)
+        local,ctx,mask = self.encode(mouth, video_len, language)
         mel = self.generator(local, ctx, mask)[-1].float()
         self.train(was_training)
         mel_mask = length_mask(video_len*self.cfg.mels_per_frame, T*self.cfg.mels_per_frame)

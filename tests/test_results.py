@@ -41,15 +41,16 @@ def test_quickstart_rows_print_the_spread_over_seeds_and_over_reruns_of_command_
         assert f"STOI {a['mean']:.3f} ({a['min']:.3f}–{a['max']:.3f}, {runs})" in row
 
 def test_multilingual_results_cover_six_languages_and_three_unseen_scripts():
-    from l2s_nb.results import multilingual_table, MULTILINGUAL_ROWS
+    from l2s_nb.results import multilingual_table
     res = json.loads((ROOT/'data'/'results'/'multilingual_synthgrid.json').read_text())
-    table = res['per_language']
-    assert len(table) >= 6 and all({'oracle', 'baseline', 'multilingual'} <= set(r) for r in table.values())
-    unseen = [l for l, r in table.items() if 'unseen_language' in r]
-    assert len({'es', 'de', 'en'} & set(unseen)) and {'ru', 'cmn'} <= set(unseen)  # Latin, Cyrillic, Han at least
+    table, recipes = res['per_language'], res['settings']['recipes']
+    assert 'multitask' in recipes
+    assert len(table) >= 6 and all({'oracle', 'baseline', *recipes} <= set(r) for r in table.values())
+    for recipe in recipes:
+        unseen = [l for l, r in table.items() if f'{recipe}_unseen' in r]
+        assert len({'es', 'de', 'en'} & set(unseen)) and {'ru', 'cmn'} <= set(unseen)  # Latin, Cyrillic, Han at least
     for r in table.values():
         assert all(s['stoi']['n'] == r['oracle']['stoi']['n'] and 'cer' in s for s in r.values())  # the same clips
     assert any('multilingual_results.py collect' in c for c in res['commands'])
     rows = multilingual_table(res).splitlines()[2:]
     assert len(rows) == sum(len(r) for r in table.values()) and all(r.count('|') == 9 for r in rows)
-    assert [k for k, _ in MULTILINGUAL_ROWS] == ['oracle', 'multilingual', 'unseen_language', 'baseline']

@@ -1,20 +1,21 @@
 #!/usr/bin/env python
-"""Multilingual SynthGRID results: one `multitask` model with a language embedding trained on every language, and
-leave-one-language-out models scored on the language they never saw, beside the Griffin-Lim oracle and the
+"""Multilingual SynthGRID results: for each recipe, one model with a language embedding trained on every language,
+and leave-one-language-out models scored on the language they never saw, beside the Griffin-Lim oracle and the
 mean-speech baseline, per language (STOI, ESTOI, PESQ, judge WER/CER).
 
     l2s synthgrid runs/ml/sg --clips 1600 --speakers 16 --languages en,es,de,ru,hi,cmn --workers 2
     l2s prep synthgrid runs/ml/sg runs/ml/cache --workers 1
     l2s train-judge runs/ml/sg data/checkpoints/judge_synthgrid_multi.pt --results data/results/judge_synthgrid_multi.json --cache runs/ml/sg_mels.npz --epochs 40 --run_dir runs/ml/judge_run
     python tools/multilingual_results.py run runs/ml/runs --steps 600   # trains and scores; resumable
-    python tools/multilingual_results.py collect runs/ml/runs --out data/results/multilingual_synthgrid.json
+    python tools/multilingual_results.py run runs/ml/runs_vca_gan --steps 600 --recipe vca_gan
+    python tools/multilingual_results.py collect runs/ml/runs runs/ml/runs_vca_gan --out data/results/multilingual_synthgrid.json
 
 `run` makes one `run_experiment` folder per setting under RUNS (`all`: every language with the embedding;
-`without_<L>`: trained without language L, no embedding, scored on L's test clips); `collect` reads them.
-Training does not need the judge: while the judge checkpoint does not exist yet, `run` trains every setting
-and stops; run it again once the judge is trained to score them (the trainer resumes at its last step, so nothing
-is trained twice, and the results report the training time of the first call). `--settings` picks some
-settings, so that two processes can share the work.
+`without_<L>`: trained without language L, no embedding, scored on L's test clips), all with one recipe's `tiny`
+preset; `collect` reads the run folders of every recipe. Training does not need the judge: while the judge
+checkpoint does not exist yet, `run` trains every setting and stops; run it again once the judge is trained to
+score them (the trainer resumes at its last step, so nothing is trained twice, and the results report the
+training time of both calls together). `--settings` picks some settings, so that two processes can share the work.
 """
 import argparse, json, sys
 from pathlib import Path
@@ -46,6 +47,7 @@ def run(a):
     for name, over in chosen.items():
         if (Path(a.runs)/name/'results.json').exists(): print(name, 'done'); continue
         cfg = ExperimentConfig(corpus='synthgrid', root=a.root, cache=a.cache, steps=a.steps, judge=a.judge,
+                               recipe=a.recipe, preset='tiny',
                                eval_split='test', threads=1, seed=a.seed, **over)
         if not judged: train_experiment(cfg, Path(a.runs)/name); print(name, 'trained', flush=True); continue
         res = run_experiment(cfg, Path(a.runs)/name)
@@ -55,38 +57,44 @@ def run(a):
 def _means(s:dict)->dict:
     return {k: {q: s[k][q] for q in ('mean', 'lo', 'hi', 'n')} for k in METRICS if k in s}
 
-def collect(a)->dict:
-    from l2s_nb.config import run_info
-    runs = Path(a.runs)
+def read_runs(runs:Path)->tuple:
+    "The recipe and the `results.json` of every setting in one run folder."
     res = {p.name: json.loads((p/'results.json').read_text()) for p in sorted(runs.iterdir())
            if (p/'results.json').exists()}
     if 'all' not in res: raise SystemExit(f"{runs}: no `all` run; run `{Path(__file__).name} run {runs}` first")
-    by = res['all']['by_language']
-    table = {}
-    for lang in sorted(by['model']):
-        row = dict(oracle=_means(by['oracle'][lang]), baseline=_means(by['baseline'][lang]),
-                   multilingual=_means(by['model'][lang]))
-        if (r := res.get(f'without_{lang}')):
-            row['unseen_language'] = _means(r['model'])
-            if r['n'] != row['oracle']['stoi']['n']:
-                raise SystemExit(f"without_{lang} was scored on {r['n']} clips, `all` on {row['oracle']['stoi']['n']} of {lang}")
-        table[lang] = row
+    return res['all']['config']['recipe'], res
+
+def collect(a)->dict:
+    from l2s_nb.config import run_info
+    by_recipe = dict(read_runs(Path(r)) for r in a.runs)
+    first = next(iter(by_recipe.values()))['all']
+    table = {l: dict(oracle=_means(first['by_language']['oracle'][l]), baseline=_means(first['by_language']['baseline'][l]))
+             for l in sorted(first['by_language']['model'])}
+    settings = dict(oracle="the recordings' mel through Griffin-Lim", baseline='mean-speech mel through Griffin-Lim')
+    for recipe, res in by_recipe.items():
+        settings |= {recipe: f"one {recipe} `tiny` model, language embedding, trained on all languages",
+                     f'{recipe}_unseen': f"{recipe} `tiny` without language L (no embedding), scored on L"}
+        for lang, row in table.items():
+            if _means(res['all']['by_language']['oracle'][lang]) != row['oracle']:
+                raise SystemExit(f"{recipe}: its `all` run was scored on other {lang} clips than {next(iter(by_recipe))}'s")
+            row[recipe] = _means(res['all']['by_language']['model'][lang])
+            if (r := res.get(f'without_{lang}')):
+                if r['n'] != row['oracle']['stoi']['n']:
+                    raise SystemExit(f"{recipe} without_{lang} was scored on {r['n']} clips, `all` on {row['oracle']['stoi']['n']}")
+                row[f'{recipe}_unseen'] = _means(r['model'])
     judge = json.loads(Path(a.judge_results).read_text())
     out = dict(
         commands=[l.strip() for l in __doc__.split('\n\n')[1].strip().splitlines()],
-        corpus=dict(root=res['all']['config']['root'], **json.loads((Path(res['all']['config']['root'])/'synthgrid.json').read_text()),
-                    split='test',
-                    clips_per_language={l: r['oracle']['stoi']['n'] for l, r in table.items()}),
-        settings=dict(multilingual="one multitask `tiny` model, language embedding, trained on all languages",
-                      unseen_language="multitask `tiny` without language L (no embedding), scored on L",
-                      oracle="the recordings' mel through Griffin-Lim", baseline="mean-speech mel through Griffin-Lim",
-                      steps=res['all']['config']['steps'], batch_size=res['all']['config']['batch_size'],
-                      threads=1, judge=res['all']['judge']),
+        corpus=dict(root=first['config']['root'], **json.loads((Path(first['config']['root'])/'synthgrid.json').read_text()),
+                    split='test', clips_per_language={l: r['oracle']['stoi']['n'] for l, r in table.items()}),
+        settings=dict(settings, recipes=list(by_recipe), steps=first['config']['steps'],
+                      batch_size=first['config']['batch_size'], threads=1, judge=first['judge']),
         judge=dict(checkpoint=a.judge, unit=judge['unit'], n_train=judge['n_train'], n_params=judge['n_params'],
                    train_seconds=judge['train_seconds'], epochs=len(judge['history']), decoding=judge['decoding'],
                    heldout=judge['heldout'], heldout_by_language=judge['heldout_by_language']),
         per_language=table,
-        runs={k: dict(config=v['config'], n=v['n'], seconds=v['seconds'], run=v['run']) for k, v in res.items()},
+        runs={recipe: {k: dict(config=v['config'], n=v['n'], seconds=v['seconds'], run=v['run']) for k, v in res.items()}
+              for recipe, res in by_recipe.items()},
         run_info=run_info())
     Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + '\n')
     return out
@@ -98,8 +106,10 @@ def main(argv=None):
     r.add_argument('--root', default='runs/ml/sg'); r.add_argument('--cache', default='runs/ml/cache')
     r.add_argument('--judge', default='data/checkpoints/judge_synthgrid_multi.pt')
     r.add_argument('--steps', type=int, default=600); r.add_argument('--seed', type=int, default=0)
+    r.add_argument('--recipe', default='multitask', help='the recipe every setting trains (its `tiny` preset)')
     r.add_argument('--settings', default='', help='comma-separated settings to run (all, without_es, ...; default: every one)')
-    c = sub.add_parser('collect'); c.add_argument('runs'); c.add_argument('--out', required=True)
+    c = sub.add_parser('collect'); c.add_argument('runs', nargs='+', help='run folders, one per recipe')
+    c.add_argument('--out', required=True)
     c.add_argument('--judge', default='data/checkpoints/judge_synthgrid_multi.pt')
     c.add_argument('--judge_results', default='data/results/judge_synthgrid_multi.json')
     a = ap.parse_args(argv)
