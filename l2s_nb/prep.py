@@ -65,11 +65,10 @@ def prep_clip(clip:Clip, # the clip
     lm = load_landmarks(inside_root(root, clip.landmarks, clip.id), len(frames)) if clip.landmarks else None
     mouth, stats = mouth_rois(frames, tracker, lm, video, max_gap, vpath)
     mel = log_mel(wav, audio)[:, :len(frames)*mels_per_frame(audio, video)]
-    sync = av_offset(mouth, mel, stats['landmarks'], audio, video)
+    sync = av_offset(mouth, mel, stats['landmarks'], audio, video, exact_landmarks=lm is not None)
     return dict(mouth=mouth, mel=mel.astype(np.float16), text=clip.transcript, speaker=clip.speaker, id=clip.id,
                 config=cache_config(audio, video), n_lost=stats['n_lost'], jitter=round(crop_jitter(mouth), 3),
                 av_offset=sync['offset'], av_corr=sync['corr'])
-
 
 # %% ../nbs/09_prep.ipynb #953c3bd9
 OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'av_offset', 'av_corr', 'path',

@@ -70,6 +70,7 @@ def av_offset(rois:np.ndarray, # aligned mouth crops (T, H, W) uint8
               span:tuple|None=None, # (first, last) video frame of speech, e.g. from word alignments
               max_lag:int=15, # largest offset looked for (frames)
               min_margin:float=0.05, # correlation by which a lag must beat lag 0 to be reported
+              exact_landmarks:bool=False, # the landmarks are ground truth (a corpus's own): lip opening is the one cue
              )->dict:
     "`offset` (frames the sound lags the picture; 0 = in sync or no evidence), peak correlation `corr` and its `margin` over lag 0."
     z = lambda x: (x - x.mean())/(x.std() + 1e-8)
@@ -77,7 +78,8 @@ def av_offset(rois:np.ndarray, # aligned mouth crops (T, H, W) uint8
     if span is not None:
         mask = np.zeros(T, bool); mask[max(0, span[0]-5):min(T, span[1]+6)] = True
     env = z(speech_envelope(mel, T, audio, video))
-    cues = [mouth_motion(rois)] + ([lip_opening(landmarks)] if landmarks is not None else [])
+    if exact_landmarks and landmarks is None: raise ValueError("exact_landmarks=True needs the landmarks")
+    cues = ([] if exact_landmarks else [mouth_motion(rois)]) + ([lip_opening(landmarks)] if landmarks is not None else [])
     curves = [np.nan_to_num(lag_correlation(z(c), env, max_lag, mask), nan=-1.) for c in cues]
     weights = [max(c.max(), 0)**2 for c in curves]
     if sum(weights) == 0: return dict(offset=0, corr=float('nan'), margin=0.)

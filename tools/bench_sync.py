@@ -1,6 +1,7 @@
 """Measure `l2s_nb.sync.av_offset` on clips whose sound is shifted by known amounts: GRID s1 (real video, tracked
-landmarks; with and without restricting to the spoken span of the word alignments) and SynthGRID (rendered faces, exact landmarks); and on GRID's original .mpg files as
-decoded by PyAV and by decord. Writes data/results/av_sync.json; nbs/06_sync.ipynb shows the table.
+landmarks; with and without restricting to the spoken span of the word alignments), English and multilingual
+SynthGRID (rendered faces, exact landmarks); and on GRID's original .mpg files as decoded by PyAV and by decord.
+Writes data/results/av_sync.json; nbs/06_sync.ipynb shows the table.
 Run: python tools/bench_sync.py [--grid_clips 100] [--synthgrid_clips 24]   (the GRID rows need ../shared/grid)"""
 import argparse, json, os, sys, tempfile, time
 from pathlib import Path
@@ -25,20 +26,21 @@ def shift_mel(mel, frames:int, mpf:int=4):
     return mel
 
 def clip_inputs(root, clip):
-    "(rois, mel, landmarks, speech span) of one corpus clip."
+    "(rois, mel, landmarks, speech span, whether the landmarks are the corpus's exact ones) of one corpus clip."
     frames = read_video(root/clip.video)
     lm = load_landmarks(root/clip.landmarks, len(frames)) if clip.landmarks else None
     rois, stats = mouth_rois(frames, landmarks=lm)
     align = next((root/clip.speaker).glob(f'align/{clip.id}.align'), None)
     words = align_words(align) if align else None
     span = (int(words[0][0]//1000), int(words[-1][1]//1000)) if words else None
-    return rois, log_mel(load_audio(root/clip.audio)), stats['landmarks'], span
+    return rois, log_mel(load_audio(root/clip.audio)), stats['landmarks'], span, lm is not None
 
 def rates(inputs, use_span:bool):
     "Per shift: share of clips within ±1 frame, and share flagged (|offset| > 2)."
     out = {}
     for s in SHIFTS:
-        found = np.array([av_offset(r, shift_mel(m, s), lm, span=sp if use_span else None)['offset'] for r, m, lm, sp in inputs])
+        found = np.array([av_offset(r, shift_mel(m, s), lm, span=sp if use_span else None, exact_landmarks=exact)['offset']
+                          for r, m, lm, sp, exact in inputs])
         out[f'{s:+d}'] = dict(within_1=round(float(np.mean(np.abs(found - s) <= 1)), 3), flagged=round(float(np.mean(np.abs(found) > 2)), 3))
     return out
 
@@ -62,10 +64,11 @@ def grid_originals(grid):
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--grid_clips', type=int, default=100); ap.add_argument('--synthgrid_clips', type=int, default=24)
     a = ap.parse_args(); torch.set_num_threads(1); t0 = time.time(); report = dict(shifts_frames=list(SHIFTS))
-    with tempfile.TemporaryDirectory() as d:
-        synthgrid(Path(d)/'sg', clips=a.synthgrid_clips, speakers=2, workers=1, progress=False)
-        sg = [clip_inputs(Path(d)/'sg', c) for c in tqdm(read_corpus('synthgrid', Path(d)/'sg'), desc='synthgrid')]
-    report['synthgrid'] = dict(clips=len(sg), **rates(sg, use_span=False))
+    for key, langs in (('synthgrid', ['en']), ('synthgrid_multilingual', ['es', 'ru', 'cmn'])):
+        with tempfile.TemporaryDirectory() as d:
+            synthgrid(Path(d)/'sg', clips=a.synthgrid_clips, speakers=2*len(langs), languages=langs, workers=1, progress=False)
+            sg = [clip_inputs(Path(d)/'sg', c) for c in tqdm(read_corpus('synthgrid', Path(d)/'sg'), desc=key)]
+        report[key] = dict(clips=len(sg), languages=langs, **rates(sg, use_span=False))
     grid = shared_data('grid')
     if grid:
         clips = read_corpus('grid', grid)
