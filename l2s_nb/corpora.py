@@ -41,20 +41,25 @@ def safe_name(name, # a speaker or clip id, used as a folder or file name in cac
               what:str='name', # what it is, for the message ('speaker', 'id')
               where:str='manifest', # file (and line) it comes from, for the message
              )->str:
-    "`name` if it is one safe path component; else a `ManifestError` naming `where` (no '/', '\\', NUL, '.', '..', empty)."
+    ("`name` if it is one safe path component; "
+     "else a `ManifestError` naming `where` (no '/', '\\', NUL, '.', '..', empty).")
     s = str(name)
-    problem = ('is empty' if not s.strip() else "is '.' or '..', a reference to a folder" if s in ('.', '..') else
-               'is an absolute path' if os.path.isabs(s) else "contains '/' or '\\'" if '/' in s or '\\' in s else
+    problem = ('is empty' if not s.strip() else
+               "is '.' or '..', a reference to a folder" if s in ('.', '..') else
+               'is an absolute path' if os.path.isabs(s) else
+               "contains '/' or '\\'" if '/' in s or '\\' in s else
                'contains a NUL character' if '\0' in s else None)
-    if problem: raise ManifestError(f"{where}: {what} {s!r} {problem}; it names a folder or file of the cache, "
-                                    "so it must be one plain name (no '/', '\\', '.' or '..')")
+    if problem:
+        raise ManifestError(f"{where}: {what} {s!r} {problem}; it names a folder or file of the cache, "
+                            "so it must be one plain name (no '/', '\\', '.' or '..')")
     return s
 
 def inside_root(root, rel:str, where:str='manifest')->Path:
     "`root/rel`, refusing absolute paths and paths that climb out of `root`."
     if not rel: raise ManifestError(f"{where}: empty path")
     if os.path.isabs(rel) or os.path.normpath(rel).split(os.sep)[0] == '..':
-        raise ManifestError(f"{where}: path {rel!r} points outside the corpus root {root}; manifests may only name files inside it")
+        raise ManifestError(f"{where}: path {rel!r} points outside the corpus root {root}; "
+                            "manifests may only name files inside it")
     return Path(root)/rel
 
 # %% ../nbs/05_corpora.ipynb #81939a21
@@ -73,8 +78,10 @@ def read_tsv(path)->list[dict]:
     with open(path, newline='', encoding='utf-8') as f: return list(csv.DictReader(f, delimiter='\t'))
 
 def manifest_columns(clips:list, columns:list[str]=CLIP_COLUMNS)->list[str]:
-    "`columns` without `language` when every clip (a `Clip` or a row) is English: such files stay as they were."
-    english = all((c.get('language') if isinstance(c, dict) else c.language) in (None, '', 'en') for c in clips)
+    ("`columns` without `language` when every clip (a `Clip` or a row) is English: "
+     "such files stay as they were.")
+    english = all((c.get('language') if isinstance(c, dict) else c.language) in (None, '', 'en')
+                  for c in clips)
     return [k for k in columns if k != 'language' or not english]
 
 def save_manifest(clips:list[Clip], path)->Path:
@@ -84,11 +91,13 @@ def save_manifest(clips:list[Clip], path)->Path:
 def read_manifest(root, # corpus root; every path in the manifest must lie inside it
                   path=None, # manifest TSV (default `root/manifest.tsv`)
                  )->list[Clip]:
-    "Clips of a manifest TSV (columns as `Clip`, `id` and `video` required, `language` 'en' if absent), paths checked."
+    ("Clips of a manifest TSV (columns as `Clip`, `id` and `video` required, "
+     "`language` 'en' if absent), paths checked.")
     path = Path(path or Path(root)/'manifest.tsv'); clips = []
     for i,row in enumerate(read_tsv(path), 2):
         where = f"{path} line {i}"
-        if not row.get('id') or not row.get('video'): raise ManifestError(f"{where}: needs at least the columns id and video")
+        if not row.get('id') or not row.get('video'):
+            raise ManifestError(f"{where}: needs at least the columns id and video")
         safe_name(row['id'], 'id', where); safe_name(row.get('speaker') or 'unknown', 'speaker', where)
         for k in ('video', 'audio', 'landmarks'):
             if row.get(k): inside_root(root, row[k], where)
@@ -106,20 +115,23 @@ VIDEO_EXTS = ('.mp4', '.mpg', '.mpeg', '.mov', '.avi', '.mkv', '.webm')
 AUDIO_EXTS = ('.wav', '.flac')
 
 def align_words(path)->list[tuple[int,int,str]]:
-    "`(start, end, word)` of each word of a GRID `.align` file (`start end word` lines, times in 1/25000 s), silences dropped."
+    ("`(start, end, word)` of each word of a GRID `.align` file "
+     "(`start end word` lines, times in 1/25000 s), silences dropped.")
     rows = []
     for n,line in enumerate(Path(path).read_text(encoding='utf-8', errors='replace').splitlines(), 1):
         if not (f := line.split()): continue
         if len(f) != 3 or not (f[0].isdigit() and f[1].isdigit()):
-            raise ManifestError(f"{path}: line {n} {line.strip()!r} is not 'start end word' with integer times; fix or remove the file")
+            raise ManifestError(f"{path}: line {n} {line.strip()!r} is not 'start end word' "
+                                "with integer times; fix or remove the file")
         rows.append(f)
     return [(int(a), int(b), w) for a,b,w in rows if w not in ('sil', 'sp')]
 
 def read_align(path, language:str='en')->str:
     "Transcript of a GRID `.align` file in `language`, silences dropped; no words is a `ManifestError`."
     text = normalize_text(' '.join(w for *_,w in align_words(path)), language)
-    if not text: raise ManifestError(f"{path}: no word lines ('start end word' with a word other than sil/sp), "
-                                     "so the clip has no transcript; fix or remove the file")
+    if not text:
+        raise ManifestError(f"{path}: no word lines ('start end word' with a word other than sil/sp), "
+                            "so the clip has no transcript; fix or remove the file")
     return text
 
 def every_nth_split(ids, n:int=19)->dict:
@@ -128,10 +140,12 @@ def every_nth_split(ids, n:int=19)->dict:
 
 def _index(folder:Path, exts)->dict:
     "`{stem: path}` of the files under `folder` (recursively) with one of `exts`."
-    return {p.stem: p for p in sorted(folder.rglob('*')) if p.suffix.lower() in exts} if folder.is_dir() else {}
+    return ({p.stem: p for p in sorted(folder.rglob('*')) if p.suffix.lower() in exts}
+            if folder.is_dir() else {})
 
 def grid_aligns(root, spk:str)->dict:
-    "`{id: path}` of GRID speaker `spk`'s `.align` files: under its folder, or under `alignments/` (the original layout)."
+    ("`{id: path}` of GRID speaker `spk`'s `.align` files: "
+     "under its folder, or under `alignments/` (the original layout).")
     return _index(Path(root)/spk, ('.align',)) | _index(Path(root)/'alignments'/spk, ('.align',))
 
 def _speaker_languages(root:Path)->dict:
@@ -139,7 +153,8 @@ def _speaker_languages(root:Path)->dict:
     p = root/'speakers.json'
     try: info = json.loads(p.read_text()) if p.exists() else []
     except json.JSONDecodeError as e: raise ManifestError(f"{p}: not valid JSON ({e})") from None
-    return {s['name']: base_language(s['voice'].partition('+')[0]) for s in info if s.get('name') and s.get('voice')}
+    return {s['name']: base_language(s['voice'].partition('+')[0])
+            for s in info if s.get('name') and s.get('voice')}
 
 def _tsv_by_id(root:Path, spk:str, name:str)->dict:
     "Rows of `name` (in the corpus root or the speaker folder) for speaker `spk`, by id."
@@ -149,12 +164,16 @@ def _tsv_by_id(root:Path, spk:str, name:str)->dict:
     return rows
 
 # %% ../nbs/05_corpora.ipynb #a3f93ed5
-def read_grid(root, # corpus root
-              skipped:list|None=None, # collects clips without a usable transcript (dicts: id, speaker, reason, message); None: raise
-             )->list[Clip]:
-    "Clips of a GRID-layout corpus (original `.mpg`/`.wav`/`alignments/`, the shared `.mp4`/`.flac`/`align/` layout, or SynthGRID)."
+def read_grid(
+    root, # corpus root
+    skipped:list|None=None, # gets clips with no usable transcript (id, speaker, reason, message); None: raise
+)->list[Clip]:
+    ("Clips of a GRID-layout corpus (original `.mpg`/`.wav`/`alignments/`, "
+     "the shared `.mp4`/`.flac`/`align/` layout, or SynthGRID).")
     root = Path(root)
-    speakers = sorted((p.name for p in root.iterdir() if p.is_dir() and p.name[0] == 's' and p.name[1:].isdigit()), key=lambda s: int(s[1:])) if root.is_dir() else []
+    speakers = sorted((p.name for p in root.iterdir()
+                       if p.is_dir() and p.name[0] == 's' and p.name[1:].isdigit()),
+                      key=lambda s: int(s[1:])) if root.is_dir() else []
     if not speakers: raise ManifestError(f"{root}: no GRID speaker folders (s1, s2, ...) found", )
     clips, voices = [], _speaker_languages(root)
     for spk in speakers:
@@ -175,23 +194,26 @@ def read_grid(root, # corpus root
                 if skipped is None: raise
                 skipped.append(dict(id=i, speaker=spk, reason=type(e).__name__, message=str(e))); continue
             n = texts.get(i, {}).get('n_video_frames')
-            clips.append(Clip(i, spk, splits[i]['split'] if i in splits else default_split[i], str(v.relative_to(root)),
+            clips.append(Clip(i, spk, splits[i]['split'] if i in splits else default_split[i],
+                              str(v.relative_to(root)),
                               str(audios[i].relative_to(root)) if i in audios else '',
-                              str(marks[i].relative_to(root)) if i in marks else '', text, int(n)/25 if n else float('nan'),
-                              lang))
+                              str(marks[i].relative_to(root)) if i in marks else '', text,
+                              int(n)/25 if n else float('nan'), lang))
     return clips
 
 # %% ../nbs/05_corpora.ipynb #486e187c
 GRID_WORDS = [['bin', 'lay', 'place', 'set'], ['blue', 'green', 'red', 'white'], ['at', 'by', 'in', 'with'],
-              list('abcdefghijklmnopqrstuvxyz'), ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
+              list('abcdefghijklmnopqrstuvxyz'),
+              ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
               ['again', 'now', 'please', 'soon']]
 
 def grid_words(gid:str)->str:
     "The sentence a GRID id encodes (`bbaf3s` → 'bin blue at f three soon')."
     pick = lambda words, c: next(w for w in words if w[0] == c)
     digits = 'zero one two three four five six seven eight nine'.split()
-    return ' '.join([pick(GRID_WORDS[0], gid[0]), pick(GRID_WORDS[1], gid[1]), pick(GRID_WORDS[2], gid[2]), gid[3],
-                     digits[int(gid[4])] if gid[4].isdigit() else 'zero', pick(GRID_WORDS[5], gid[5])])
+    return ' '.join([pick(GRID_WORDS[0], gid[0]), pick(GRID_WORDS[1], gid[1]), pick(GRID_WORDS[2], gid[2]),
+                     gid[3], digits[int(gid[4])] if gid[4].isdigit() else 'zero',
+                     pick(GRID_WORDS[5], gid[5])])
 
 # %% ../nbs/05_corpora.ipynb #2f8ba368
 def _lrs_text(p:Path)->str:
@@ -205,7 +227,8 @@ def _split_lists(root:Path, names=('train', 'val', 'test', 'pretrain'))->dict:
     out = {}
     for name in names:
         if (root/f'{name}.txt').exists():
-            out |= {l.split()[0]: name for l in (root/f'{name}.txt').read_text(encoding='utf-8').splitlines() if l.strip()}
+            out |= {l.split()[0]: name
+                    for l in (root/f'{name}.txt').read_text(encoding='utf-8').splitlines() if l.strip()}
     return out
 
 def read_lrs2(root)->list[Clip]:
@@ -214,15 +237,16 @@ def read_lrs2(root)->list[Clip]:
     for sub in ('main', 'pretrain'):
         for v in sorted((root/sub).glob('*/*.mp4')):
             key = f"{v.parent.name}/{v.stem}"
-            clips.append(Clip(f"{sub}_{v.parent.name}_{v.stem}", v.parent.name, 'pretrain' if sub == 'pretrain' else lists.get(key, 'train'),
+            clips.append(Clip(f"{sub}_{v.parent.name}_{v.stem}", v.parent.name,
+                              'pretrain' if sub == 'pretrain' else lists.get(key, 'train'),
                               str(v.relative_to(root)), transcript=_lrs_text(v.with_suffix('.txt'))))
     return clips
 
 def read_lrs3(root)->list[Clip]:
     "Clips of LRS3 (`pretrain/`, `trainval/`, `test/`)."
     root = Path(root)
-    return [Clip(f"{sub}_{v.parent.name}_{v.stem}", v.parent.name, {'trainval': 'train'}.get(sub, sub), str(v.relative_to(root)),
-                 transcript=_lrs_text(v.with_suffix('.txt')))
+    return [Clip(f"{sub}_{v.parent.name}_{v.stem}", v.parent.name, {'trainval': 'train'}.get(sub, sub),
+                 str(v.relative_to(root)), transcript=_lrs_text(v.with_suffix('.txt')))
             for sub in ('pretrain', 'trainval', 'test') for v in sorted((root/sub).glob('*/*.mp4'))]
 
 def read_lrw(root)->list[Clip]:
@@ -238,21 +262,28 @@ def read_lip2wav(root)->list[Clip]:
     for spk in sorted(p for p in root.iterdir() if (p/'intervals').is_dir()) if root.is_dir() else []:
         lists = _split_lists(spk)
         for v in sorted((spk/'intervals').glob('*/*.mp4')):
-            clips.append(Clip(f"{spk.name}_{v.parent.name}_{v.stem}", spk.name, lists.get(f"{v.parent.name}/{v.stem}", 'train'), str(v.relative_to(root))))
+            clips.append(Clip(f"{spk.name}_{v.parent.name}_{v.stem}", spk.name,
+                              lists.get(f"{v.parent.name}/{v.stem}", 'train'), str(v.relative_to(root))))
     return clips
 
-LAYOUTS = dict(grid=read_grid, synthgrid=read_grid, lrs2=read_lrs2, lrs3=read_lrs3, lrw=read_lrw, lip2wav=read_lip2wav, manifest=read_manifest)
+LAYOUTS = dict(grid=read_grid, synthgrid=read_grid, lrs2=read_lrs2, lrs3=read_lrs3, lrw=read_lrw,
+               lip2wav=read_lip2wav, manifest=read_manifest)
 
-def read_corpus(layout:str, # a key of `LAYOUTS`
-                root, # corpus root
-                skipped:list|None=None, # collects clips a reader can't use (e.g. a malformed `.align`); None: they raise
-               )->list[Clip]:
-    "Clips of the corpus at `root` in folder layout `layout`; every speaker and id is checked to be one safe path component."
-    if layout not in LAYOUTS: raise ManifestError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+def read_corpus(
+    layout:str, # a key of `LAYOUTS`
+    root, # corpus root
+    skipped:list|None=None, # collects clips a reader can't use (e.g. a malformed `.align`); None: they raise
+)->list[Clip]:
+    ("Clips of the corpus at `root` in folder layout `layout`; "
+     "every speaker and id is checked to be one safe path component.")
+    if layout not in LAYOUTS:
+        raise ManifestError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if not Path(root).is_dir(): raise ManifestError(f"{root}: corpus root is not a folder")
     reader = LAYOUTS[layout]
-    clips = reader(root, skipped=skipped) if 'skipped' in inspect.signature(reader).parameters else reader(root)
-    for c in clips: safe_name(c.speaker, 'speaker', Path(root)/c.video); safe_name(c.id, 'id', Path(root)/c.video)
+    clips = (reader(root, skipped=skipped) if 'skipped' in inspect.signature(reader).parameters
+             else reader(root))
+    for c in clips:
+        safe_name(c.speaker, 'speaker', Path(root)/c.video); safe_name(c.id, 'id', Path(root)/c.video)
     if not clips and not skipped: raise ManifestError(f"{root}: no clips found in the {layout} layout", )
     dup = [i for i,n in Counter((c.speaker, c.id) for c in clips).items() if n > 1]
     if dup: raise ManifestError(f"{root}: duplicate clip ids {dup[:3]}")

@@ -30,19 +30,23 @@ __all__ = ['GRAMMAR', 'N_SENTENCES', 'GRAMMARS', 'ESPEAK_RATE', 'LETTER_SAY', 'V
 
 # %% ../nbs/03_synthgrid.ipynb #2d01fb2c
 GRAMMAR = (('bin','lay','place','set'), ('blue','green','red','white'), ('at','by','in','with'),
-           tuple('abcdefghijklmnopqrstuvxyz'), ('zero','one','two','three','four','five','six','seven','eight','nine'),
+           tuple('abcdefghijklmnopqrstuvxyz'),
+           ('zero','one','two','three','four','five','six','seven','eight','nine'),
            ('again','now','please','soon'))
 N_SENTENCES = math.prod(len(slot) for slot in GRAMMAR)
 GRAMMARS = dict( # language -> (command, colour, preposition, letter, digit, adverb) words, in its own script
     en=GRAMMAR,
     es=(('pon', 'deja', 'coloca', 'mete'), ('azul', 'verde', 'rojo', 'blanco'), ('en', 'con', 'por', 'tras'),
-        tuple('abcdefghijklmnñopqrstuvxz'), tuple('cero uno dos tres cuatro cinco seis siete ocho nueve'.split()),
+        tuple('abcdefghijklmnñopqrstuvxz'),
+        tuple('cero uno dos tres cuatro cinco seis siete ocho nueve'.split()),
         ('ahora', 'luego', 'pronto', 'ya')),
     de=(('lege', 'setze', 'stelle', 'packe'), ('blau', 'grün', 'rot', 'weiß'), ('an', 'bei', 'in', 'mit'),
-        tuple('abcdefghijklmnopqrstuvxyz'), tuple('null eins zwei drei vier fünf sechs sieben acht neun'.split()),
+        tuple('abcdefghijklmnopqrstuvxyz'),
+        tuple('null eins zwei drei vier fünf sechs sieben acht neun'.split()),
         ('wieder', 'jetzt', 'bitte', 'bald')),
-    ru=(('брось', 'положи', 'поставь', 'дай'), ('синий', 'зелёный', 'красный', 'белый'), ('на', 'под', 'за', 'над'),
-        tuple('абвгдежзиклмнопрстуфхцчшэ'), tuple('ноль один два три четыре пять шесть семь восемь девять'.split()),
+    ru=(('брось', 'положи', 'поставь', 'дай'), ('синий', 'зелёный', 'красный', 'белый'),
+        ('на', 'под', 'за', 'над'), tuple('абвгдежзиклмнопрстуфхцчшэ'),
+        tuple('ноль один два три четыре пять шесть семь восемь девять'.split()),
         ('снова', 'сейчас', 'пожалуйста', 'скоро')),
     hi=(('डालो', 'बिछाओ', 'रखो', 'लगाओ'), ('नीला', 'हरा', 'लाल', 'सफ़ेद'), ('में', 'पर', 'से', 'तक'),
         tuple('कखगघचछजझटठडढतथदधनपफबभमयरल'), tuple('शून्य एक दो तीन चार पाँच छह सात आठ नौ'.split()),
@@ -58,37 +62,43 @@ class SynthGridError(L2SError):
 def grammar(language:str='en')->tuple:
     "The six word slots of `language`, a key of `GRAMMARS`."
     if language not in GRAMMARS:
-        raise SynthGridError(f"SynthGRID has no grammar for language {language!r}; use one of {', '.join(GRAMMARS)}, "
-                             "or add its six word slots to GRAMMARS")
+        raise SynthGridError(f"SynthGRID has no grammar for language {language!r}; "
+                             f"use one of {', '.join(GRAMMARS)}, or add its six word slots to GRAMMARS")
     return GRAMMARS[language]
 
 def n_sentences(language:str='en')->int:
     "Number of sentences of `language` (64,000 for English)."
     return math.prod(len(slot) for slot in grammar(language))
 
-def _word_code(word:str)->str: return {'zero':'z'}.get(word, str(GRAMMAR[4].index(word)) if word in GRAMMAR[4] else word[0])
+def _word_code(word:str)->str:
+    return {'zero':'z'}.get(word, str(GRAMMAR[4].index(word)) if word in GRAMMAR[4] else word[0])
 
 def sentence_words(n:int, language:str='en')->tuple:
     "The six words of sentence number `n` (0 <= n < `n_sentences(language)`)."
-    if not 0<=n<n_sentences(language): raise SynthGridError(f"sentence number {n} is outside 0..{n_sentences(language)-1}")
+    if not 0<=n<n_sentences(language):
+        raise SynthGridError(f"sentence number {n} is outside 0..{n_sentences(language)-1}")
     words = []
     for slot in reversed(grammar(language)): n,i = divmod(n, len(slot)); words.append(slot[i])
     return tuple(reversed(words))
 
 def sentence_id(words, language:str='en')->str:
-    "GRID id of a sentence: first letter of each word, digit as a numeral (`z` for zero); in other languages, of GRID's words at the same positions."
+    ("GRID id of a sentence: first letter of each word, digit as a numeral (`z` for zero); "
+     "in other languages, of GRID's words at the same positions.")
     g = grammar(language)
     if len(words)!=6 or any(w not in slot for w,slot in zip(words, g)):
-        raise SynthGridError(f"{' '.join(words)!r} is not a sentence of the {language!r} grammar: it needs one word of each of its 6 slots")
+        raise SynthGridError(f"{' '.join(words)!r} is not a sentence of the {language!r} grammar: "
+                             "it needs one word of each of its 6 slots")
     return ''.join(_word_code(GRAMMAR[s][slot.index(w)]) for s,(w,slot) in enumerate(zip(words, g)))
 
 def parse_id(clip_id:str, language:str='en')->tuple:
     "Words (in `language`) of the GRID sentence named by a 6-character id such as `bbaf3s`."
-    if len(clip_id)!=6: raise SynthGridError(f"{clip_id!r} is not a GRID id: it must have 6 characters like 'bbaf3s'")
+    if len(clip_id)!=6:
+        raise SynthGridError(f"{clip_id!r} is not a GRID id: it must have 6 characters like 'bbaf3s'")
     words = []
     for code,slot,own in zip(clip_id, GRAMMAR, grammar(language)):
         at = next((i for i,w in enumerate(slot) if _word_code(w)==code), len(own))
-        if at>=len(own): raise SynthGridError(f"{clip_id!r} is not a GRID id: {code!r} names no word among {own}")
+        if at>=len(own):
+            raise SynthGridError(f"{clip_id!r} is not a GRID id: {code!r} names no word among {own}")
         words.append(own[at])
     return tuple(words)
 
@@ -101,11 +111,19 @@ def sentence_number(clip_id:str, language:str='en')->int:
 
 # %% ../nbs/03_synthgrid.ipynb #a76738c3
 ESPEAK_RATE = 22050 # eSpeak NG's native sample rate
-LETTER_SAY = dict(en={'a':'eh'}, ru={'б':'бэ', 'в':'вэ', 'ж':'жэ', 'к':'ка', 'с':'эс'}) # by language: letters eSpeak would not read as their name in a sentence, respelled so it says the name
-VOICE_LANGUAGES = dict(en=('en-us', 'en'), es=('es', 'es-419'), de=('de',), ru=('ru',), hi=('hi',), cmn=('cmn',)) # eSpeak languages the speakers of each language are drawn from
-ESPEAK_ASCII = dict(cmn={'ph':'pʰ', 'th':'tʰ', 'kh':'kʰ', 'tsh':'tsʰ', 'tɕh':'tɕʰ', 'ts.':'ʈʂ', 'ts.h':'ʈʂʰ', 's.':'ʂ', 'i.':'ʅ'}) # by eSpeak language: phoneme names in eSpeak's own notation, as IPA
-VOICE_VARIANTS = dict(m1='male', m2='male', m3='male', m4='male', m6='male', m7='male', john='male', iven='male', ed='male',
-                      f1='female', f2='female', f3='female', f4='female', f5='female', steph='female', linda='female') # eSpeak voice variants and their gender
+# by language: letters eSpeak would not read as their name in a sentence, respelled so it says the name
+LETTER_SAY = dict(en={'a':'eh'}, ru={'б':'бэ', 'в':'вэ', 'ж':'жэ', 'к':'ка', 'с':'эс'})
+# eSpeak languages the speakers of each language are drawn from
+VOICE_LANGUAGES = dict(en=('en-us', 'en'), es=('es', 'es-419'), de=('de',), ru=('ru',), hi=('hi',),
+                       cmn=('cmn',))
+# by eSpeak language: phoneme names in eSpeak's own notation, as IPA
+ESPEAK_ASCII = dict(cmn={'ph':'pʰ', 'th':'tʰ', 'kh':'kʰ', 'tsh':'tsʰ', 'tɕh':'tɕʰ', 'ts.':'ʈʂ', 'ts.h':'ʈʂʰ',
+                         's.':'ʂ', 'i.':'ʅ'})
+# eSpeak voice variants and their gender
+VOICE_VARIANTS = dict(m1='male', m2='male', m3='male', m4='male', m6='male', m7='male',
+                      john='male', iven='male', ed='male',
+                      f1='female', f2='female', f3='female', f4='female', f5='female',
+                      steph='female', linda='female')
 _EVENT_WORD, _EVENT_PHONEME, _EVENT_END = 1, 7, 5
 
 def said(words, language:str='en')->str:
@@ -117,12 +135,14 @@ class UnknownVoiceError(SynthGridError, ValueError):
     "eSpeak NG has no voice of that name."
 
 class _EspeakEvent(ctypes.Structure):
-    class _Id(ctypes.Union): _fields_ = [('number',ctypes.c_int), ('name',ctypes.c_char_p), ('string',ctypes.c_char*8)]
+    class _Id(ctypes.Union):
+        _fields_ = [('number',ctypes.c_int), ('name',ctypes.c_char_p), ('string',ctypes.c_char*8)]
     _fields_ = [('type',ctypes.c_int), ('unique_identifier',ctypes.c_uint), ('text_position',ctypes.c_int),
                 ('length',ctypes.c_int), ('audio_position',ctypes.c_int), ('sample',ctypes.c_int),
                 ('user_data',ctypes.c_void_p), ('id',_Id)]
 
-_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent))
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                  ctypes.POINTER(_EspeakEvent))
 
 # %% ../nbs/03_synthgrid.ipynb #8971cd1c
 @dataclass
@@ -162,19 +182,27 @@ def espeak_speak(text:str, # what to say
     callback = _SynthCallback(on_audio)
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     try:
-        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
         # synchronous output, phoneme events with IPA names, and never exit() on a data error
         if lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0x0001|0x0002|0x8000)<=0:
-            raise SynthGridError(f"eSpeak NG failed to initialise from {espeakng_loader.get_data_path()}; reinstall espeakng-loader")
+            raise SynthGridError(f"eSpeak NG failed to initialise from {espeakng_loader.get_data_path()}; "
+                                 "reinstall espeakng-loader")
         lib.espeak_SetSynthCallback(callback)
         lang, _, variant = voice.partition('+')
         variant_ok = not variant or (Path(espeakng_loader.get_data_path())/'voices'/'!v'/variant).is_file()
-        if not variant_ok or lib.espeak_SetVoiceByName(lang.encode())!=0 or lib.espeak_SetVoiceByName(voice.encode())!=0:
-            raise UnknownVoiceError(f"eSpeak NG has no voice {voice!r}; use a language such as 'en-us', 'es' or 'cmn' optionally followed by a variant, e.g. 'en-us+m3' (variants: {', '.join(VOICE_VARIANTS)})")
-        for param,value in ((1,rate), (3,pitch), (4,pitch_range)): lib.espeak_SetParameter(param, int(value), 0)
+        if (not variant_ok or lib.espeak_SetVoiceByName(lang.encode())!=0
+                or lib.espeak_SetVoiceByName(voice.encode())!=0):
+            raise UnknownVoiceError(f"eSpeak NG has no voice {voice!r}; "
+                                    "use a language such as 'en-us', 'es' or 'cmn' "
+                                    "optionally followed by a variant, e.g. 'en-us+m3' "
+                                    f"(variants: {', '.join(VOICE_VARIANTS)})")
+        for param,value in ((1,rate), (3,pitch), (4,pitch_range)):
+            lib.espeak_SetParameter(param, int(value), 0)
         lib.espeak_ng_SetRandSeed(int(seed))
         b = text.encode()
-        if lib.espeak_Synth(b, len(b)+1, 0, 0, 0, 0, None, None)!=0: raise SynthGridError(f"eSpeak NG failed to synthesise {text!r}")
+        if lib.espeak_Synth(b, len(b)+1, 0, 0, 0, 0, None, None)!=0:
+            raise SynthGridError(f"eSpeak NG failed to synthesise {text!r}")
         lib.espeak_Terminate()
     finally: _unload(lib)
     wav = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
@@ -198,7 +226,8 @@ VISEMES = ( # (name, IPA symbols, target in LIP_PARAMS order, dominance)
     ('dental',       ('θ','ð'),                  (.28, 1.00, 0.0, 0.8, 1.0), 2.0),
     ('alveolar',     ('t','d','n','s','z','l','ɾ','ɭ','ʈ','ɖ','ɳ','ɽ','ɲ'), (.20, 1.02, .05, 0.7, 0.2), 0.6),
     ('velar',        ('k','ɡ','g','ŋ','h','x','ɣ','χ','ç','ɦ'), (.35, 1.00, .05, 0.3, 0.0), 0.4),
-    ('postalveolar', ('ʃ','ʒ','tʃ','dʒ','c','ɟ','ɕ','ʑ','tɕ','dʑ','ʂ','ʐ','ʈʂ'), (.25, 0.84, .75, 0.8, 0.0), 2.0),
+    ('postalveolar', ('ʃ','ʒ','tʃ','dʒ','c','ɟ','ɕ','ʑ','tɕ','dʑ','ʂ','ʐ','ʈʂ'),
+                                                 (.25, 0.84, .75, 0.8, 0.0), 2.0),
     ('rhotic',       ('ɹ','r','ɚ','ɝ'),          (.25, 0.86, .55, 0.2, 0.0), 1.2),
     ('rounded_close',('w','u','ʊ','y','ʏ'),      (.12, 0.72, 1.0, 0.0, 0.0), 2.5),
     ('open',         ('a','ɑ','æ','ʌ','ɐ'),      (1.0, 1.04, 0.0, 0.4, 0.3), 1.0),
@@ -214,13 +243,15 @@ _MARKS = 'ˈˌːʰʲ' # stress, length, aspiration, palatalisation: no lip targe
 
 def phone_visemes(ipa:str)->list:
     "Viseme classes of one eSpeak IPA phoneme: one for a plain phoneme, several for a diphthong."
-    core = ''.join(c for c in unicodedata.normalize('NFD', ipa) if c not in _MARKS and not unicodedata.combining(c))
+    core = ''.join(c for c in unicodedata.normalize('NFD', ipa)
+                   if c not in _MARKS and not unicodedata.combining(c))
     if core in _IPA_VISEME: return [_IPA_VISEME[core]]
     out, i = [], 0
     while i<len(core):
         two = core[i:i+2]
         sym = two if two in _IPA_VISEME else core[i]
-        if sym not in _IPA_VISEME: raise SynthGridError(f"phoneme {ipa!r} (symbol {sym!r}) has no viseme class; add it to VISEMES")
+        if sym not in _IPA_VISEME:
+            raise SynthGridError(f"phoneme {ipa!r} (symbol {sym!r}) has no viseme class; add it to VISEMES")
         out.append(_IPA_VISEME[sym]); i += len(sym)
     return out
 
@@ -232,18 +263,21 @@ def voice_language(voice:str)->str:
 def word_starts(speech:Speech, text:str, words)->list:
     "Sample where each of `words`, found in order in `text`, starts: the first eSpeak word event inside it."
     first, at = [], 0
-    for w in words: at = text.index(w, at); first.append(at+1); at += len(w)  # eSpeak counts characters from 1
+    # eSpeak counts characters from 1
+    for w in words: at = text.index(w, at); first.append(at+1); at += len(w)
     starts = []
     for k,(a,b) in enumerate(zip(first, [*first[1:], len(text)+2])):
         events = [s for s,p in speech.words if a<=p<b]
-        if not events: raise SynthGridError(f"eSpeak read {' '.join(words[max(k-1, 0):k+1])!r} as one word, so "
-                                            f"{words[k]!r} has no start of its own; change one of them in GRAMMARS")
+        if not events:
+            raise SynthGridError(f"eSpeak read {' '.join(words[max(k-1, 0):k+1])!r} as one word, so "
+                                 f"{words[k]!r} has no start of its own; change one of them in GRAMMARS")
         starts.append(events[0])
     return starts
 
 # %% ../nbs/03_synthgrid.ipynb #80ef3b74
 def check_voice(voice:str)->str:
-    "Check that `voice` says its language's vocabulary word by word, each slot's words distinct, with known visemes; returns it."
+    ("Check that `voice` says its language's vocabulary word by word, each slot's words distinct, "
+     "with known visemes; returns it.")
     espeak_speak('0', voice)  # a voice eSpeak lacks is refused here
     lang = voice_language(voice)
     g = grammar(lang)
@@ -252,7 +286,8 @@ def check_voice(voice:str)->str:
         sounds = phonemize([said([*(s[0] for s in g[:i]), w, *(s[0] for s in g[i+1:])], lang) for w in slot],
                            voice.partition('+')[0])
         if same := [w for w,s in zip(slot, sounds) if sounds.count(s)>1]:
-            raise refuse(f"its words {same} sound the same; respell them in LETTER_SAY or change them in GRAMMARS")
+            raise refuse(f"its words {same} sound the same; "
+                         "respell them in LETTER_SAY or change them in GRAMMARS")
     for a,b in zip(g, g[1:]):  # every pair of neighbours, a clause each
         pairs = [said([x, y], lang) for x in a for y in b]
         text = ', '.join(pairs)
@@ -328,7 +363,8 @@ def make_speaker(k:int, # speaker number, 1-based
                  voice:str|None=None, # force this eSpeak voice; drawn from the seed when None
                  language:str='en', # the speaker's language (a key of `GRAMMARS`); `voice`'s when given
                 )->Speaker:
-    "Speaker `k` of the corpus with this seed; the same `(k, seed, voice, language)` always gives the same speaker."
+    ("Speaker `k` of the corpus with this seed; "
+     "the same `(k, seed, voice, language)` always gives the same speaker.")
     rng = np.random.default_rng([seed, k, 1])
     language = voice_language(voice) if voice else language
     grammar(language)  # refuses a language without a grammar
@@ -338,33 +374,42 @@ def make_speaker(k:int, # speaker number, 1-based
     voice = voice or f'{lang}+{variant}'
     gender = VOICE_VARIANTS.get(voice.partition('+')[2], 'unknown')
     tone = rng.uniform(0, 1)  # light..dark skin
-    skin = tuple(int(c) for c in np.array([235, 200, 175])*(1-tone) + np.array([120, 80, 60])*tone + rng.integers(-10, 11, 3))
-    lips = tuple(int(c) for c in np.clip(np.array(skin)*np.array([0.85, 0.55, 0.6]) + rng.integers(-12, 13, 3), 0, 255))
-    return Speaker(name=f's{k}', voice=voice, gender=gender, rate=int(rng.integers(135, 176)), pitch=int(rng.integers(35, 66)),
-                   pitch_range=int(rng.integers(40, 81)), loudness=float(rng.uniform(0.45, 0.8)),
-                   skin=skin, lips=lips, hair=_rgb(rng, [10, 10, 10], [110, 80, 60]), background=_rgb(rng, [60, 60, 60], [200, 200, 200]),
-                   face_w=float(rng.uniform(44, 52)), face_h=float(rng.uniform(58, 66)), mouth_w=float(rng.uniform(21, 28)),
-                   lip_upper=float(rng.uniform(3, 5)), lip_lower=float(rng.uniform(4, 6.5)), jaw=float(rng.uniform(12, 17)),
-                   articulation=float(rng.uniform(0.8, 1.2)), tau=float(rng.uniform(0.035, 0.06)), head_motion=float(rng.uniform(0.8, 2.5)))
+    skin = tuple(int(c) for c in np.array([235, 200, 175])*(1-tone) + np.array([120, 80, 60])*tone
+                 + rng.integers(-10, 11, 3))
+    lips = tuple(int(c) for c in np.clip(np.array(skin)*np.array([0.85, 0.55, 0.6])
+                                         + rng.integers(-12, 13, 3), 0, 255))
+    return Speaker(name=f's{k}', voice=voice, gender=gender, rate=int(rng.integers(135, 176)),
+                   pitch=int(rng.integers(35, 66)), pitch_range=int(rng.integers(40, 81)),
+                   loudness=float(rng.uniform(0.45, 0.8)), skin=skin, lips=lips,
+                   hair=_rgb(rng, [10, 10, 10], [110, 80, 60]),
+                   background=_rgb(rng, [60, 60, 60], [200, 200, 200]),
+                   face_w=float(rng.uniform(44, 52)), face_h=float(rng.uniform(58, 66)),
+                   mouth_w=float(rng.uniform(21, 28)), lip_upper=float(rng.uniform(3, 5)),
+                   lip_lower=float(rng.uniform(4, 6.5)), jaw=float(rng.uniform(12, 17)),
+                   articulation=float(rng.uniform(0.8, 1.2)), tau=float(rng.uniform(0.035, 0.06)),
+                   head_motion=float(rng.uniform(0.8, 2.5)))
 
 def speaker_language(k:int, # speaker number, 1-based
                      seed:int=0, # corpus seed
                      languages=('en',), # the corpus's languages
                     )->str:
-    "Language of speaker `k`: `languages` in an order drawn from the seed, taken in turn by speakers 1, 2, ..."
+    ("Language of speaker `k`: `languages` in an order drawn from the seed, "
+     "taken in turn by speakers 1, 2, ...")
     return languages[int(np.random.default_rng([seed, 4]).permutation(len(languages))[(k-1)%len(languages)])]
 
 # %% ../nbs/03_synthgrid.ipynb #fecddb2d
 CANVAS = (176, 144) # canonical frame size (width, height); other sizes scale it
 FACE_CENTRE, MOUTH_Y = (88.0, 72.0), 96.0
-_OUTER_U = np.array([-1, -.6, -.3, 0, .3, .6, 1, .6, .3, 0, -.3, -.6]) # landmark 48..59 positions along the mouth width
+# landmark 48..59 positions along the mouth width
+_OUTER_U = np.array([-1, -.6, -.3, 0, .3, .6, 1, .6, .3, 0, -.3, -.6])
 _INNER_U = np.array([-1, -.45, 0, .45, 1, .45, 0, -.45]) # landmark 60..67
 
 def _bell(u, power:float=0.5): return np.clip(1-u*u, 0, 1)**power
 
 def mouth_curves(p, # lip parameters (LIP_PARAMS order), or one row of them per frame
                  sp:Speaker, u_outer=None, u_inner=None):
-    "Outer/inner lip curves relative to the mouth centre, as (x, y_upper, y_lower) arrays (`(T, N)` for rows of `p`)."
+    ("Outer/inner lip curves relative to the mouth centre, "
+     "as (x, y_upper, y_lower) arrays (`(T, N)` for rows of `p`).")
     p = np.asarray(p, np.float64)
     opening, width, rounding = p[..., 0, None], p[..., 1, None], p[..., 2, None]
     w = sp.mouth_w*width
@@ -385,7 +430,8 @@ def mouth_curves(p, # lip parameters (LIP_PARAMS order), or one row of them per 
     return (xo, outer_up, outer_lo), (xi, inner_up, inner_lo)
 
 def mouth_landmarks(p, sp:Speaker)->np.ndarray:
-    "The 20 iBUG-order lip landmarks (48..67), canonical, relative to the mouth centre: `(20, 2)`, `(T, 20, 2)` for rows of `p`."
+    ("The 20 iBUG-order lip landmarks (48..67), canonical, relative to the mouth centre: "
+     "`(20, 2)`, `(T, 20, 2)` for rows of `p`.")
     (xo, up, lo), (xi, iup, ilo) = mouth_curves(p, sp, _OUTER_U, _INNER_U)
     outer_y = np.where(np.arange(12)<=6, up, lo); outer_y[..., [0, 6]] = 0
     inner_y = np.where(np.arange(8)<=4, iup, ilo); inner_y[..., [0, 4]] = 0
@@ -414,8 +460,8 @@ class Pose:
 def make_pose(rng, n_frames:int, sp:Speaker, fps:float=25.0)->Pose:
     "Random but smooth head sway, blinks and lighting drift for one clip."
     t = np.arange(n_frames)/fps
-    return Pose(_sway(rng, t, sp.head_motion), _sway(rng, t, 0.6*sp.head_motion), _sway(rng, t, np.deg2rad(2.0)),
-                _blinks(rng, t), 1+_sway(rng, t, 0.08))
+    return Pose(_sway(rng, t, sp.head_motion), _sway(rng, t, 0.6*sp.head_motion),
+                _sway(rng, t, np.deg2rad(2.0)), _blinks(rng, t), 1+_sway(rng, t, 0.08))
 
 # %% ../nbs/03_synthgrid.ipynb #c47afa4e
 _SHIFT = 4 # fractional bits of vertex coordinates for cv2 drawing
@@ -429,8 +475,11 @@ def _affine(scale:float, offset, angle:float, dx:float, dy:float)->np.ndarray:
     return np.concatenate([scale*R, (scale*t + offset)[:, None]], 1)
 
 def _px(M, pts):
-    "Fixed-point pixel vertices of canonical `pts` `(N, 2)` under a 2x3 map, or `(T, N, 2)` under maps `M` `(T, 2, 3)`."
-    M = np.asarray(M); return np.round((np.asarray(pts, np.float64)@np.swapaxes(M[..., :2], -1, -2) + M[..., None, :, 2])*(1<<_SHIFT)).astype(np.int32)
+    ("Fixed-point pixel vertices of canonical `pts` `(N, 2)` under a 2x3 map, "
+     "or `(T, N, 2)` under maps `M` `(T, 2, 3)`.")
+    M = np.asarray(M)
+    return np.round((np.asarray(pts, np.float64)@np.swapaxes(M[..., :2], -1, -2) + M[..., None, :, 2])
+                    *(1<<_SHIFT)).astype(np.int32)
 
 def _poly(img, M, pts, colour):
     cv2.fillPoly(img, [_px(M, pts)], colour, cv2.LINE_AA, _SHIFT)
@@ -445,14 +494,17 @@ def _draw_head(img, M, sp:Speaker):
     cx, cy = FACE_CENTRE
     _poly(img, M, [(cx-20, 110), (cx+20, 110), (cx+30, 160), (cx-30, 160)], _shade(sp.skin, 0.8))  # neck
     _poly(img, M, _ellipse_pts(cx, cy-8, sp.face_w+5, sp.face_h-2), sp.hair)  # back of the head
-    for side in (-1, 1): _poly(img, M, _ellipse_pts(cx+side*sp.face_w, cy+2, 5, 10, 16), _shade(sp.skin, 0.9))  # ears
+    for side in (-1, 1):  # ears
+        _poly(img, M, _ellipse_pts(cx+side*sp.face_w, cy+2, 5, 10, 16), _shade(sp.skin, 0.9))
     _poly(img, M, _ellipse_pts(cx, cy, sp.face_w, sp.face_h), sp.skin)
     _poly(img, M, _ellipse_pts(cx, cy-sp.face_h+10, sp.face_w*0.9, 18), sp.hair)  # fringe
     _poly(img, M, [(cx-1, 56), (cx+1, 56), (cx+5, 79), (cx-4, 80)], _shade(sp.skin, 0.88))  # nose
-    for side in (-1, 1): _poly(img, M, _ellipse_pts(cx+side*3.5, 80, 2.2, 1.2, 12), _shade(sp.skin, 0.5))  # nostrils
+    for side in (-1, 1):  # nostrils
+        _poly(img, M, _ellipse_pts(cx+side*3.5, 80, 2.2, 1.2, 12), _shade(sp.skin, 0.5))
 
 def _eyes(sp:Speaker, blink:np.ndarray)->list:
-    "Both eyes as `(points, colour)`: canonical polygons `(N, 2)`, the lids `(T, N, 2)` for closures `blink` `(T,)`."
+    ("Both eyes as `(points, colour)`: canonical polygons `(N, 2)`, "
+     "the lids `(T, N, 2)` for closures `blink` `(T,)`.")
     u = np.linspace(-1, 1, 13); shapes = []
     for side in (-1, 1):
         ex, ey = FACE_CENTRE[0]+side*19, 52.0
@@ -460,30 +512,41 @@ def _eyes(sp:Speaker, blink:np.ndarray)->list:
         lid = top + blink[:, None]*(bottom-top) + 0.6  # upper lid edge comes down
         edge = np.broadcast_to(np.stack([ex+8.5*u, top-1.5], 1), (len(blink), 13, 2))
         shapes += [(np.array([(ex-10, ey-9), (ex+10, ey-9), (ex+9, ey-7), (ex-9, ey-7)]), sp.hair),  # brow
-                   (np.concatenate([np.stack([ex+8*u, top], 1), np.stack([ex+8*u, bottom], 1)[::-1]]), (235, 235, 230)),
-                   (_ellipse_pts(ex, ey, 3.4, 3.4, 16), (70, 50, 35)), (_ellipse_pts(ex, ey, 1.5, 1.5, 10), (10, 10, 10)),  # iris, pupil
-                   (np.concatenate([edge, np.stack([np.broadcast_to(ex+8.5*u, lid.shape), lid], -1)[:, ::-1]], 1), _shade(sp.skin, 0.95))]
+                   (np.concatenate([np.stack([ex+8*u, top], 1), np.stack([ex+8*u, bottom], 1)[::-1]]),
+                    (235, 235, 230)),
+                   (_ellipse_pts(ex, ey, 3.4, 3.4, 16), (70, 50, 35)),  # iris
+                   (_ellipse_pts(ex, ey, 1.5, 1.5, 10), (10, 10, 10)),  # pupil
+                   (np.concatenate([edge,
+                                    np.stack([np.broadcast_to(ex+8.5*u, lid.shape), lid], -1)[:, ::-1]], 1),
+                    _shade(sp.skin, 0.95))]
     return shapes
 
 def _draw_eyes(img, M, sp:Speaker, blink:float):
     for pts, colour in _eyes(sp, np.array([blink])): _poly(img, M, pts if pts.ndim==2 else pts[0], colour)
 
 def _outline(x, top, bottom):
-    "Closed polygons `(T, 2N, 2)` along curve `top` and back along `bottom` (`(T, N)` each, relative to the mouth centre)."
+    ("Closed polygons `(T, 2N, 2)` along curve `top` and back along `bottom` "
+     "(`(T, N)` each, relative to the mouth centre).")
     x = x + FACE_CENTRE[0]
     return np.concatenate([np.stack([x, MOUTH_Y+top], -1), np.stack([x, MOUTH_Y+bottom], -1)[:, ::-1]], 1)
 
 def _mouth(params, sp:Speaker)->list:
-    "Every frame's mouth as `(polygons (T, N, 2), drawn (T,) bool, colour)`, in drawing order; the last is the lip seam."
+    ("Every frame's mouth as `(polygons (T, N, 2), drawn (T,) bool, colour)`, in drawing order; "
+     "the last is the lip seam.")
     (xo, up, lo), (xi, iup, ilo) = mouth_curves(params, sp)
     p, gap = np.asarray(params, np.float64), ilo-iup
     opened, on = gap.max(1) > 0.3, np.ones(len(p), bool)
     teeth, tongue = p[:, 3]*np.minimum(5.0, 0.8*gap.max(1)+1.5), p[:, 4, None]*0.5*gap
-    return [(_outline(xo, up, lo), on, sp.lips), (_outline(xi, iup, ilo), opened, (45, 15, 20)),  # lips, cavity
-            (_outline(xi, iup, np.minimum(iup+teeth[:, None], ilo)), opened & (teeth>0.3), (230, 225, 210)),  # teeth
-            (_outline(xi, ilo, np.maximum(ilo-0.4*teeth[:, None], iup)), opened & (p[:, 0]>0.5), (215, 210, 195)),
-            (_outline(xi, ilo, np.maximum(ilo-tongue, iup)), opened & (tongue.max(1)>0.3), (185, 85, 95)),  # tongue
-            (np.concatenate([_outline(xi, ilo, ilo)[:, :xi.shape[1]], _outline(xo, lo, lo)[:, xo.shape[1]:]], 1), on,
+    return [(_outline(xo, up, lo), on, sp.lips),  # lips
+            (_outline(xi, iup, ilo), opened, (45, 15, 20)),  # cavity
+            (_outline(xi, iup, np.minimum(iup+teeth[:, None], ilo)), opened & (teeth>0.3),
+             (230, 225, 210)),  # teeth
+            (_outline(xi, ilo, np.maximum(ilo-0.4*teeth[:, None], iup)), opened & (p[:, 0]>0.5),
+             (215, 210, 195)),
+            (_outline(xi, ilo, np.maximum(ilo-tongue, iup)), opened & (tongue.max(1)>0.3),
+             (185, 85, 95)),  # tongue
+            (np.concatenate([_outline(xi, ilo, ilo)[:, :xi.shape[1]],
+                             _outline(xo, lo, lo)[:, xo.shape[1]:]], 1), on,
              _shade(sp.lips, 1.12)),  # lower lip, lit from above
             (_outline(xi, iup, iup)[:, :xi.shape[1]], on, _shade(sp.lips, 0.6))]  # lip seam
 
@@ -511,15 +574,18 @@ def render_face(params, # (T, len(LIP_PARAMS)) lip parameters per frame
     to_rest = cv2.invertAffineTransform(M0)
     n_px = H*W*3
     pos, neg = _noise_bank(4*n_px, noise)
-    T, Ms = len(params), np.stack([_affine(scale, offset, pose.angle[i], pose.dx[i], pose.dy[i]) for i in range(len(params))])
+    T, Ms = len(params), np.stack([_affine(scale, offset, pose.angle[i], pose.dx[i], pose.dy[i])
+                                   for i in range(len(params))])
     *mouth, (seam, _, seam_colour) = [(_px(Ms, pts), drawn, c) for pts, drawn, c in _mouth(params, sp)]
     blinking = np.flatnonzero(pose.blink > 0.02)
     eyes = [(_px(Ms[blinking], pts), c) for pts, c in _eyes(sp, pose.blink[blinking])]
     frames = np.empty((T, H, W, 3), np.uint8)
-    for i in range(T):  # the geometry is done: per frame only OpenCV calls, each on the whole frame or one polygon
+    # the geometry is done: per frame only OpenCV calls, each on the whole frame or one polygon
+    for i in range(T):
         M = Ms[i]
         warp = M[:, :2]@to_rest[:, :2], M[:, :2]@to_rest[:, 2] + M[:, 2]
-        img = cv2.warpAffine(rest, np.concatenate([warp[0], warp[1][:, None]], 1), (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        img = cv2.warpAffine(rest, np.concatenate([warp[0], warp[1][:, None]], 1), (W, H),
+                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if pose.blink[i]>0.02:
             k = np.searchsorted(blinking, i)
             for pts, colour in eyes: cv2.fillPoly(img, [pts[k]], colour, cv2.LINE_AA, _SHIFT)
@@ -529,7 +595,8 @@ def render_face(params, # (T, len(LIP_PARAMS)) lip parameters per frame
         cv2.convertScaleAbs(img, img, pose.light[i])
         if noise>0:
             o = int(rng.integers(0, 3*n_px))
-            cv2.add(img, pos[o:o+n_px].reshape(H, W, 3), img); cv2.subtract(img, neg[o:o+n_px].reshape(H, W, 3), img)
+            cv2.add(img, pos[o:o+n_px].reshape(H, W, 3), img)
+            cv2.subtract(img, neg[o:o+n_px].reshape(H, W, 3), img)
         frames[i] = img
     lips = mouth_landmarks(params, sp) + np.array([FACE_CENTRE[0], MOUTH_Y])
     return frames, (lips@np.swapaxes(Ms[:, :, :2], 1, 2) + Ms[:, None, :, 2]).astype(np.float32)
@@ -559,7 +626,8 @@ def _speak_fitting(words, sp:Speaker, rng, max_s:float, language:str='en'):
         speech = espeak_speak(text, sp.voice, int(sp.rate*1.25**attempt), pitch, sp.pitch_range, seed)
         starts = word_starts(speech, text, text.split(' '))
         if speech.end/ESPEAK_RATE <= max_s: return speech, starts
-    raise SynthGridError(f"{' '.join(words)!r} does not fit in {max_s:.2f} s even at {int(sp.rate*1.25**3)} words/min; use more frames per clip")
+    raise SynthGridError(f"{' '.join(words)!r} does not fit in {max_s:.2f} s "
+                         f"even at {int(sp.rate*1.25**3)} words/min; use more frames per clip")
 
 def make_clip(n:int, # sentence number (0..63999 in English)
               sp:Speaker, # who says it, in the language of its voice
@@ -581,7 +649,8 @@ def make_clip(n:int, # sentence number (0..63999 in English)
     wav[start:start+len(voice)] += voice
     at = lambda sample: lead + sample/ESPEAK_RATE  # eSpeak sample -> clip time
     bounds = [at(s) for s in starts] + [at(speech.end)]
-    align = [(0, _ticks(bounds[0]), 'sil')] + [(_ticks(a), _ticks(b), w) for a,b,w in zip(bounds, bounds[1:], words)]
+    align = [(0, _ticks(bounds[0]), 'sil')] + [(_ticks(a), _ticks(b), w)
+                                               for a,b,w in zip(bounds, bounds[1:], words)]
     align.append((align[-1][1], int(round(total*25000)), 'sil'))
     segments = viseme_track([(at(s), ph) for s,ph in speech.phones], at(speech.end))
     params = frame_params(segments, n_frames, FPS, sp.tau)
@@ -605,16 +674,19 @@ def clip_paths(out, speaker:str, clip_id:str)->dict:
     "Paths of a clip's four files."
     return {part:Path(out)/speaker/part/f'{clip_id}{ext}' for part,ext in CLIP_PARTS}
 
-SYNTH_X264 = 'subme=1:me=dia' # x264's cheapest subpixel and motion search: 26 ms less CPU per clip, 7% larger mp4s
+# x264's cheapest subpixel and motion search: 26 ms less CPU per clip, 7% larger mp4s
+SYNTH_X264 = 'subme=1:me=dia'
 
 def _save_npy(path:Path, a:np.ndarray):
-    with open(path, 'wb') as f: np.save(f, a)  # a file object: np.save would append '.npy' to a temporary name
+    # a file object: np.save would append '.npy' to a temporary name
+    with open(path, 'wb') as f: np.save(f, a)
 
 def write_clip(out, clip:Clip)->dict:
     "Write a clip's four files atomically; returns their sizes in bytes."
     paths = clip_paths(out, clip.speaker, clip.id)
     save_audio(paths['audio'], clip.wav, SAMPLE_RATE)
-    atomic_write(paths['align'], lambda p: p.write_text(''.join(f'{a} {b} {w}\n' for a,b,w in clip.align), encoding='utf-8'))
+    atomic_write(paths['align'],
+                 lambda p: p.write_text(''.join(f'{a} {b} {w}\n' for a,b,w in clip.align), encoding='utf-8'))
     atomic_write(paths['landmarks'], lambda p: _save_npy(p, clip.landmarks))
     write_video(paths['video'], clip.frames, FPS, threads=1, preset='veryfast', x264_params=SYNTH_X264)
     return {part:p.stat().st_size for part,p in paths.items()}
@@ -622,27 +694,39 @@ def write_clip(out, clip:Clip)->dict:
 # %% ../nbs/03_synthgrid.ipynb #0d319bc0
 _PROGRESS = '.progress.tsv'
 
-def _check_args(out:Path, clips:int, speakers:int, seed:int, workers:int, frames:int, size, languages=('en',))->None:
+def _check_args(out:Path, clips:int, speakers:int, seed:int, workers:int, frames:int, size,
+                languages=('en',))->None:
     "Refuse impossible sizes and counts, unknown languages, and an output folder we cannot write to."
     if not languages: raise SynthGridError(f"languages is empty; name at least one of {', '.join(GRAMMARS)}")
     most = min(n_sentences(l) for l in languages)
-    if speakers<1 or speakers>MAX_SPEAKERS: raise SynthGridError(f"speakers must be 1..{MAX_SPEAKERS}, got {speakers}")
-    if clips<1 or clips>speakers*most: raise SynthGridError(f"clips must be 1..{speakers*most} (each of the {speakers} speakers says each of the {most} sentences at most once), got {clips}")
+    if speakers<1 or speakers>MAX_SPEAKERS:
+        raise SynthGridError(f"speakers must be 1..{MAX_SPEAKERS}, got {speakers}")
+    if clips<1 or clips>speakers*most:
+        raise SynthGridError(f"clips must be 1..{speakers*most} (each of the {speakers} speakers says "
+                             f"each of the {most} sentences at most once), got {clips}")
     if seed<0: raise SynthGridError(f"seed must be >= 0, got {seed}")
     if workers<0: raise SynthGridError(f"workers must be >= 0 (0 = one per CPU core), got {workers}")
-    if frames<MIN_FRAMES: raise SynthGridError(f"frames must be >= {MIN_FRAMES} ({MIN_FRAMES/FPS:.0f} s at 25 fps) to hold a GRID sentence, got {frames}")
+    if frames<MIN_FRAMES:
+        raise SynthGridError(f"frames must be >= {MIN_FRAMES} ({MIN_FRAMES/FPS:.0f} s at 25 fps) "
+                             f"to hold a GRID sentence, got {frames}")
     W, H = size
     if W%2 or H%2 or min(W/CANVAS[0], H/CANVAS[1])<0.5 or max(W, H)>4096:
-        raise SynthGridError(f"frame size {W}x{H} is impossible: width and height must be even, at least {CANVAS[0]//2}x{CANVAS[1]//2} and at most 4096")
-    if out.exists() and not out.is_dir(): raise SynthGridError(f"{out}: exists and is not a folder; choose a folder for the corpus")
-    if out.is_dir() and not (out/'synthgrid.json').exists() and any(not p.name.startswith('.') for p in out.iterdir()):
-        raise SynthGridError(f"{out}: is not empty and is not a SynthGRID corpus (no synthgrid.json); SynthGRID writes "
-                             "GRID-named files (s1/video/<id>.mp4, s1/align/<id>.align, ...) and would replace real ones there. "
+        raise SynthGridError(f"frame size {W}x{H} is impossible: width and height must be even, "
+                             f"at least {CANVAS[0]//2}x{CANVAS[1]//2} and at most 4096")
+    if out.exists() and not out.is_dir():
+        raise SynthGridError(f"{out}: exists and is not a folder; choose a folder for the corpus")
+    if (out.is_dir() and not (out/'synthgrid.json').exists()
+            and any(not p.name.startswith('.') for p in out.iterdir())):
+        raise SynthGridError(f"{out}: is not empty and is not a SynthGRID corpus (no synthgrid.json); "
+                             "SynthGRID writes GRID-named files (s1/video/<id>.mp4, s1/align/<id>.align, "
+                             "...) and would replace real ones there. "
                              f"Generate into an empty or new folder, e.g. {out.parent/(out.name+'_synth')}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out/'.write-test', lambda p: p.write_text('ok')).unlink()
-    except OSError as e: raise SynthGridError(f"{out}: cannot write the corpus there ({e.strerror}); choose a writable folder") from None
+    except OSError as e:
+        raise SynthGridError(f"{out}: cannot write the corpus there ({e.strerror}); "
+                             "choose a writable folder") from None
 
 # %% ../nbs/03_synthgrid.ipynb #076880a1
 @functools.lru_cache(maxsize=None)
@@ -667,7 +751,8 @@ def _clip_name(i:int, speakers:int, seed:int, voices:tuple, languages:tuple)->tu
 def _make_and_write(job):
     out, i, speakers, seed, voices, languages, frames, size = job
     k, j, n, _ = _clip_of(i, speakers, seed, voices, languages)
-    clip = make_clip(n, _speaker(k, seed, voices, languages), np.random.default_rng([seed, k, 3, j]), frames, size)
+    clip = make_clip(n, _speaker(k, seed, voices, languages), np.random.default_rng([seed, k, 3, j]),
+                     frames, size)
     return i, clip.speaker, clip.id, write_clip(out, clip)
 
 def _done_clips(out:Path)->dict:
@@ -681,12 +766,15 @@ def _done_clips(out:Path)->dict:
         try: sizes = json.loads(parts[2])
         except json.JSONDecodeError: continue
         paths = clip_paths(out, parts[0], parts[1])
-        if set(sizes)==set(paths) and all(p.exists() and p.stat().st_size==sizes[k] for k,p in paths.items()): done[(parts[0], parts[1])] = sizes
+        if set(sizes)==set(paths) and all(p.exists() and p.stat().st_size==sizes[k]
+                                          for k,p in paths.items()):
+            done[(parts[0], parts[1])] = sizes
     return done
 
 def _remove_temporaries(out:Path, speakers:int)->int:
     "Delete `.*.tmp` files left by an interrupted run; returns how many."
-    stale = [p for k in range(1, speakers+1) for part,_ in CLIP_PARTS for p in (out/f's{k}'/part).glob('.*.tmp')]
+    stale = [p for k in range(1, speakers+1) for part,_ in CLIP_PARTS
+             for p in (out/f's{k}'/part).glob('.*.tmp')]
     for p in stale: p.unlink()
     return len(stale)
 
@@ -694,80 +782,100 @@ def _remove_temporaries(out:Path, speakers:int)->int:
 def _write_tables(out:Path, clips:int, speakers:int, seed:int, voices:tuple, languages:tuple, frames:int):
     rows = [_clip_of(i, speakers, seed, voices, languages) for i in range(clips)]
     ids = [(k, sentence_id(sentence_words(n, lang), lang), n, lang) for k,_,n,lang in sorted(rows)]
-    tagged = any(lang!='en' for *_,lang in ids)  # a language column when some clip is not English, as in manifests
-    atomic_write(out/'transcripts.tsv', lambda p: p.write_text('id\tspeaker\tn_video_frames\ttranscript' + '\tlanguage'*tagged + '\n' + ''.join(
-        f"{cid}\ts{k}\t{frames}\t{' '.join(sentence_words(n, lang))}" + f'\t{lang}'*tagged + '\n' for k,cid,n,lang in ids), encoding='utf-8'))
+    # a language column when some clip is not English, as in manifests
+    tagged = any(lang!='en' for *_,lang in ids)
+    atomic_write(out/'transcripts.tsv', lambda p: p.write_text(
+        'id\tspeaker\tn_video_frames\ttranscript' + '\tlanguage'*tagged + '\n' + ''.join(
+            f"{cid}\ts{k}\t{frames}\t{' '.join(sentence_words(n, lang))}" + f'\t{lang}'*tagged + '\n'
+            for k,cid,n,lang in ids), encoding='utf-8'))
     atomic_write(out/'splits.tsv', lambda p: p.write_text('id\tspeaker\tsplit\n' + ''.join(
         f"{cid}\ts{k}\t{split_of(cid, k, speakers)}\n" for k,cid,*_ in ids)))
-    info = [dict(asdict(_speaker(k, seed, voices, languages)), split='unseen' if split_of('', k, speakers)=='unseen' else 'seen') for k in range(1, speakers+1)]
+    info = [dict(asdict(_speaker(k, seed, voices, languages)),
+                 split='unseen' if split_of('', k, speakers)=='unseen' else 'seen')
+            for k in range(1, speakers+1)]
     atomic_write(out/'speakers.json', lambda p: p.write_text(json.dumps(info, indent=1)))
 
-CORPUS_VERSION = 3 # raised whenever the same arguments make different files (2: the letter "a" said as its name, /eɪ/; 3: `SYNTH_X264`)
+# raised whenever the same arguments make different files
+# (2: the letter "a" said as its name, /eɪ/; 3: `SYNTH_X264`)
+CORPUS_VERSION = 3
 
-def synthgrid(out, # output folder (created)
-              clips:int=200, # total number of clips
-              speakers:int=4, # number of speakers
-              seed:int=0, # corpus seed
-              workers:int=0, # processes (0 = one per CPU core, 1 = in this process)
-              voices:tuple=(), # eSpeak voices for speakers 1, 2, ... (cycled); drawn from the seed when empty
-              languages:tuple=('en',), # languages of the speakers (keys of `GRAMMARS`), taken in turn; `voices` must speak them
-              frames:int=75, # video frames per clip (25 fps; audio is frames*640 samples)
-              size=CANVAS, # frame (width, height)
-              progress:bool=True, # show a progress bar
-             )->dict:
+def synthgrid(
+    out, # output folder (created)
+    clips:int=200, # total number of clips
+    speakers:int=4, # number of speakers
+    seed:int=0, # corpus seed
+    workers:int=0, # processes (0 = one per CPU core, 1 = in this process)
+    voices:tuple=(), # eSpeak voices for speakers 1, 2, ... (cycled); drawn from the seed when empty
+    languages:tuple=('en',), # speakers' languages (`GRAMMARS` keys), taken in turn; `voices` must speak them
+    frames:int=75, # video frames per clip (25 fps; audio is frames*640 samples)
+    size=CANVAS, # frame (width, height)
+    progress:bool=True, # show a progress bar
+)->dict:
     "Generate (or finish) a SynthGRID corpus in `out`; returns counts, timing and disk use."
     out, voices, languages, size = Path(out), tuple(voices), tuple(dict.fromkeys(languages)), tuple(size)
     _check_args(out, clips, speakers, seed, workers, frames, size, languages)
     for v in dict.fromkeys(voices):
         if voice_language(check_voice(v)) not in languages:
-            raise SynthGridError(f"voice {v!r} speaks {voice_language(v)!r}, which is not among languages {languages}; add it to them")
-    args = dict(clips=clips, speakers=speakers, seed=seed, voices=list(voices), frames=frames, size=list(size), version=CORPUS_VERSION)
-    if languages!=('en',): args['languages'] = list(languages)  # English-only corpora keep the arguments file they had
+            raise SynthGridError(f"voice {v!r} speaks {voice_language(v)!r}, "
+                                 f"which is not among languages {languages}; add it to them")
+    args = dict(clips=clips, speakers=speakers, seed=seed, voices=list(voices), frames=frames,
+                size=list(size), version=CORPUS_VERSION)
+    # English-only corpora keep the arguments file they had
+    if languages!=('en',): args['languages'] = list(languages)
     args_file = out/'synthgrid.json'
     old = json.loads(args_file.read_text()) if args_file.exists() else args
     if old.get('version')!=CORPUS_VERSION:
-        raise SynthGridError(f"{out}: holds a version {old.get('version')} SynthGRID corpus; this l2s_nb makes version {CORPUS_VERSION}, whose clips differ, so it can't be finished or extended. Generate it again in an empty folder")
+        raise SynthGridError(f"{out}: holds a version {old.get('version')} SynthGRID corpus; "
+                             f"this l2s_nb makes version {CORPUS_VERSION}, whose clips differ, "
+                             "so it can't be finished or extended. Generate it again in an empty folder")
     if old!=args:
-        raise SynthGridError(f"{out}: holds a SynthGRID corpus made with {args_file.read_text().strip()}, not {json.dumps(args)}; use an empty folder or the same arguments")
+        raise SynthGridError(f"{out}: holds a SynthGRID corpus made with {args_file.read_text().strip()}, "
+                             f"not {json.dumps(args)}; use an empty folder or the same arguments")
     atomic_write(args_file, lambda p: p.write_text(json.dumps(args)))
     removed = _remove_temporaries(out, speakers)
     done = _done_clips(out)
     todo = [i for i in range(clips) if _clip_name(i, speakers, seed, voices, languages) not in done]
-    _log.info(f"{out}: {clips-len(todo)} clips already complete, making {len(todo)}" + (f" (removed {removed} temporary files of an interrupted run)" if removed else ''))
+    _log.info(f"{out}: {clips-len(todo)} clips already complete, making {len(todo)}"
+              + (f" (removed {removed} temporary files of an interrupted run)" if removed else ''))
     jobs = [(out, i, speakers, seed, voices, languages, frames, size) for i in todo]
     workers = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
     t0 = time.perf_counter()
-    with (out/_PROGRESS).open('a') as log, tqdm(total=len(jobs), disable=not progress, desc='synthgrid', unit='clip') as bar:
+    with (out/_PROGRESS).open('a') as log, tqdm(total=len(jobs), disable=not progress, desc='synthgrid',
+                                                unit='clip') as bar:
         def record(result):
             _, spk, cid, sizes = result
             log.write(f'{spk}\t{cid}\t{json.dumps(sizes)}\n'); log.flush(); bar.update()
         if workers==1:
             for job in jobs: record(_make_and_write(job))
         else:
-            ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
+            ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods()
+                                              else 'spawn')
             with ctx.Pool(workers) as pool:
                 for result in pool.imap_unordered(_make_and_write, jobs, chunksize=2): record(result)
     seconds = time.perf_counter()-t0
     _write_tables(out, clips, speakers, seed, voices, languages, frames)
     total = sum(sum(s.values()) for s in _done_clips(out).values())
     return dict(clips=clips, made=len(jobs), kept=clips-len(jobs), workers=workers, seconds=round(seconds, 3),
-                clips_per_s=round(len(jobs)/seconds, 2) if jobs and seconds>0 else None, bytes=total, bytes_per_clip=round(total/clips))
+                clips_per_s=round(len(jobs)/seconds, 2) if jobs and seconds>0 else None, bytes=total,
+                bytes_per_clip=round(total/clips))
 
 # %% ../nbs/03_synthgrid.ipynb #1a648052
-def synthgrid_cli(out:str, # output folder
-                  clips:int=200, # total number of clips (spread over the speakers)
-                  speakers:int=4, # number of speakers (the last speakers//4 are held out as unseen)
-                  seed:int=0, # corpus seed: same seed and arguments give byte-identical files
-                  workers:int=0, # worker processes (0 = one per CPU core)
-                  voices:str='', # comma-separated eSpeak voices for speakers 1, 2, ... (e.g. 'en-us+m3,en+f2'); drawn from the seed when empty
-                  languages:str='en', # comma-separated languages of the speakers, taken in turn: en, es, de, ru, hi, cmn
-                  frames:int=75, # video frames per clip (25 fps)
-                  width:int=176, # frame width (pixels, even)
-                  height:int=144, # frame height (pixels, even)
-                 ):
+def synthgrid_cli(
+    out:str, # output folder
+    clips:int=200, # total number of clips (spread over the speakers)
+    speakers:int=4, # number of speakers (the last speakers//4 are held out as unseen)
+    seed:int=0, # corpus seed: same seed and arguments give byte-identical files
+    workers:int=0, # worker processes (0 = one per CPU core)
+    voices:str='', # comma-separated eSpeak voices per speaker, e.g. 'en-us+m3,en+f2'; '': drawn from the seed
+    languages:str='en', # comma-separated languages of the speakers, taken in turn: en, es, de, ru, hi, cmn
+    frames:int=75, # video frames per clip (25 fps)
+    width:int=176, # frame width (pixels, even)
+    height:int=144, # frame height (pixels, even)
+):
     "Generate the SynthGRID synthetic audio-visual corpus in GRID's layout."
     split = lambda s: tuple(v.strip() for v in s.split(',') if v.strip())
-    summary = synthgrid(out, clips, speakers, seed, workers, split(voices), split(languages), frames, (width, height))
+    summary = synthgrid(out, clips, speakers, seed, workers, split(voices), split(languages), frames,
+                        (width, height))
     print(json.dumps(summary))
     return summary
 
@@ -784,13 +892,15 @@ def plot_clip(clip:Clip, cfg:AudioConfig=AudioConfig()):
     fig, ax = plt.subplots(4, 1, figsize=(10, 7), sharex=True, gridspec_kw=dict(height_ratios=[1, 2, 0.6, 1]))
     ax[0].plot(np.arange(len(clip.wav))/SAMPLE_RATE, clip.wav, lw=0.5); ax[0].set_ylabel('wave')
     mel = log_mel(clip.wav, cfg)
-    ax[1].imshow(mel, origin='lower', aspect='auto', extent=(0, T/FPS, 0, mel.shape[0])); ax[1].set_ylabel('mel band')
+    ax[1].imshow(mel, origin='lower', aspect='auto', extent=(0, T/FPS, 0, mel.shape[0]))
+    ax[1].set_ylabel('mel band')
     for a,b,v in clip.segments:
         ax[2].axvspan(a, b, color=plt.cm.tab20(v), alpha=0.8)
         ax[2].text((a+b)/2, 0.5, VISEME_NAMES[v][:4], ha='center', va='center', fontsize=6, rotation=90)
     for a,b,w in clip.align: ax[2].text(a/25000, 1.05, w, fontsize=7)
     ax[2].set_yticks([]); ax[2].set_ylabel('viseme')
-    ax[3].plot((np.arange(T)+0.5)/FPS, mouth_opening(clip.landmarks), '.-'); ax[3].set_ylabel('opening (px)'); ax[3].set_xlabel('time (s)')
+    ax[3].plot((np.arange(T)+0.5)/FPS, mouth_opening(clip.landmarks), '.-')
+    ax[3].set_ylabel('opening (px)'); ax[3].set_xlabel('time (s)')
     fig.tight_layout()
     return fig
 
@@ -822,9 +932,11 @@ def viseme_labels(clip:Clip)->np.ndarray:
     return np.array([_viseme_at(clip.segments, (i+0.5)/FPS) for i in range(len(clip.frames))])
 
 def viseme_probe(train, test, l2:float=10.0)->dict:
-    "Accuracy of a ridge classifier from mouth crops to the viseme class of speech frames, and the majority-class rate."
+    ("Accuracy of a ridge classifier from mouth crops to the viseme class of speech frames, "
+     "and the majority-class rate.")
     def data(clips):  # speech frames only: silence is easy and would dominate
-        X, y = np.concatenate([mouth_features(c) for c in clips]), np.concatenate([viseme_labels(c) for c in clips])
+        X, y = (np.concatenate([mouth_features(c) for c in clips]),
+                np.concatenate([viseme_labels(c) for c in clips]))
         return X[y>0], y[y>0]
     (X, y), (Xt, yt) = data(train), data(test)
     mu, sd = X.mean(0), X.std(0)+1e-3
@@ -832,11 +944,13 @@ def viseme_probe(train, test, l2:float=10.0)->dict:
     Y = np.eye(len(VISEMES))[y]
     W = np.linalg.solve(Z.T@Z + l2*np.eye(Z.shape[1]), Z.T@(Y-Y.mean(0)))
     pred = (Zt@W).argmax(1)
-    return dict(accuracy=float((pred==yt).mean()), majority=float(np.bincount(yt).max()/len(yt)), frames_train=len(y), frames_test=len(yt))
+    return dict(accuracy=float((pred==yt).mean()), majority=float(np.bincount(yt).max()/len(yt)),
+                frames_train=len(y), frames_test=len(yt))
 
 # %% ../nbs/03_synthgrid.ipynb #0de19376
 def swap_phones(phones, same_class:bool=True)->list:
-    "Replace each phoneme by another of the same viseme class (or, with `same_class=False`, of another class)."
+    ("Replace each phoneme by another of the same viseme class "
+     "(or, with `same_class=False`, of another class).")
     out = []
     for t,ipa in phones:
         vs = phone_visemes(ipa)
@@ -871,13 +985,18 @@ def synthgrid_benchmark(json_path='data/results/synthgrid.json', # where the num
         load = os.getloadavg()
         summary = synthgrid(out, clips, speakers, 0, workers)
         sp = make_speaker(1)
-        sample = [make_clip(int(speaker_sentences(1)[j]), sp, np.random.default_rng([0, 1, 3, j])) for j in range(40)]
-        t0 = time.perf_counter(); make_clip(int(speaker_sentences(1)[99]), sp, np.random.default_rng(9)); t_make = time.perf_counter()-t0
-        with tempfile.TemporaryDirectory() as d: t0 = time.perf_counter(); write_clip(d, sample[0]); t_write = time.perf_counter()-t0
+        sample = [make_clip(int(speaker_sentences(1)[j]), sp, np.random.default_rng([0, 1, 3, j]))
+                  for j in range(40)]
+        t0 = time.perf_counter(); make_clip(int(speaker_sentences(1)[99]), sp, np.random.default_rng(9))
+        t_make = time.perf_counter()-t0
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.perf_counter(); write_clip(d, sample[0]); t_write = time.perf_counter()-t0
         r = [opening_envelope_correlation(c) for c in sample]
-        res = dict(summary, load_average=[round(x, 2) for x in load], load_average_after=[round(x, 2) for x in os.getloadavg()],
+        res = dict(summary, load_average=[round(x, 2) for x in load],
+                   load_average_after=[round(x, 2) for x in os.getloadavg()],
                    seconds_make_one_clip=round(t_make, 4), seconds_write_one_clip=round(t_write, 4),
-                   opening_envelope_r_mean=round(float(np.mean(r)), 3), opening_envelope_r_min=round(float(np.min(r)), 3),
+                   opening_envelope_r_mean=round(float(np.mean(r)), 3),
+                   opening_envelope_r_min=round(float(np.min(r)), 3),
                    viseme_probe=viseme_probe(sample[:30], sample[30:]),
                    homophene=homophene_check(sentence_number('bbaf3s'), sp), run_info=run_info(0))
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

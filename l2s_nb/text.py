@@ -66,10 +66,11 @@ def _fold_width(text:str)->str:
     "Full-width ASCII and half-width katakana (U+FF01–U+FFEF) as their ordinary forms."
     return ''.join(unicodedata.normalize('NFKC', c) if '\uff01' <= c <= '\uffef' else c for c in text)
 
-def normalize_text(text:str, # a transcript
-                   language:str|None='en', # its language (BCP-47-ish: 'en', 'es', 'ru', 'hi', 'cmn', ...)
-                   digits:str|None=None, # 'drop', 'keep', 'spell' (`say_digits`); None: English drops, others keep
-                  )->str:
+def normalize_text(
+    text:str, # a transcript
+    language:str|None='en', # its language (BCP-47-ish: 'en', 'es', 'ru', 'hi', 'cmn', ...)
+    digits:str|None=None, # 'drop', 'keep', 'spell' (`say_digits`); None: English drops, others keep
+)->str:
     "Canonical transcript: English as a–z, apostrophes and spaces; other languages as lowercase NFC letters."
     lang = base_language(language); digits = digits or ('drop' if lang == 'en' else 'keep')
     if digits not in DIGIT_MODES:
@@ -274,5 +275,6 @@ def build_tokenizer(texts:Sequence[str], # training transcripts
                     kind:str='char', # 'char' or 'phoneme'
                    )->CharTokenizer|PhonemeTokenizer:
     "The CTC vocabulary of `kind` read off `texts` (English characters: the fixed `CharTokenizer()`)."
-    if kind not in TOKENIZERS: raise ConfigError(f"tokenizer kind must be one of {list(TOKENIZERS)}, got {kind!r}")
+    if kind not in TOKENIZERS:
+        raise ConfigError(f"tokenizer kind must be one of {list(TOKENIZERS)}, got {kind!r}")
     return TOKENIZERS[kind].from_texts(texts, language)

@@ -40,10 +40,12 @@ def probe(path)->MediaInfo:
     path = Path(path)
     if not path.exists(): raise MediaNotFoundError(path, "file not found", "check the path")
     if path.is_dir(): raise NotMediaError(path, "is a folder, not a media file")
-    if path.stat().st_size==0: raise EmptyMediaError(path, "is empty (0 bytes)", "the download or copy may have failed")
+    if path.stat().st_size==0:
+        raise EmptyMediaError(path, "is empty (0 bytes)", "the download or copy may have failed")
     try: c = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as e:
-        raise NotMediaError(path, f"not a readable audio or video file ({e.__class__.__name__})", "check the file is complete and in a common format") from None
+        raise NotMediaError(path, f"not a readable audio or video file ({e.__class__.__name__})",
+                            "check the file is complete and in a common format") from None
     with c:
         info = MediaInfo(path, bool(c.streams.video), bool(c.streams.audio),
                          duration=c.duration/1e6 if c.duration else None)
@@ -53,7 +55,8 @@ def probe(path)->MediaInfo:
             info.fps = float(rate) if rate else None
             info.width, info.height = v.codec_context.width, v.codec_context.height
             if v.duration and v.time_base: info.duration = float(v.duration*v.time_base)
-            info.n_frames = v.frames or (round(info.duration*info.fps) if info.duration and info.fps else None)
+            info.n_frames = v.frames or (round(info.duration*info.fps)
+                                         if info.duration and info.fps else None)
         if c.streams.audio:
             a = c.streams.audio[0]
             info.audio_rate, info.audio_channels = a.rate, a.layout.nb_channels
@@ -76,22 +79,28 @@ _BITEXACT = ['-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bite
 # %% ../nbs/02_video.ipynb #6d930d7a
 def _x264_args(preset:str, crf:int, threads:int, x264_params:str='')->list:
     "ffmpeg output arguments of `write_video`'s H.264 stream."
-    return ['-c:v', 'libx264', '-preset', preset, '-crf', crf, '-threads', threads, *(['-x264-params', x264_params]*bool(x264_params)),
+    return ['-c:v', 'libx264', '-preset', preset, '-crf', crf, '-threads', threads,
+            *(['-x264-params', x264_params]*bool(x264_params)),
             '-pix_fmt', 'yuv420p', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2']
 
-def _encode_h264(tmp:Path, frames:np.ndarray, fps:float, crf:int, threads:int, preset:str, x264_params:str=''):
-    "Write `frames` as an mp4 at `tmp` in this process with PyAV: the same filters, encoder and bytes as `_x264_args`."
+def _encode_h264(tmp:Path, frames:np.ndarray, fps:float, crf:int, threads:int, preset:str,
+                 x264_params:str=''):
+    ("Write `frames` as an mp4 at `tmp` in this process with PyAV: "
+     "the same filters, encoder and bytes as `_x264_args`.")
     import av
     from fractions import Fraction
-    t, h, w = frames.shape[:3]; fmt, rate = 'gray' if frames.ndim==3 else 'rgb24', Fraction(fps).limit_denominator(1001000)
+    t, h, w = frames.shape[:3]
+    fmt, rate = 'gray' if frames.ndim==3 else 'rgb24', Fraction(fps).limit_denominator(1001000)
     with av.open(str(tmp), 'w', format='mp4', options={'fflags': '+bitexact'}) as c:
         s = c.add_stream('libx264', rate=rate)
         s.width, s.height, s.pix_fmt = w + w%2, h + h%2, 'yuv420p'
-        s.options = dict(crf=str(crf), preset=preset, threads=str(threads), **({'x264-params': x264_params} if x264_params else {}))
+        s.options = dict(crf=str(crf), preset=preset, threads=str(threads),
+                         **({'x264-params': x264_params} if x264_params else {}))
         s.metadata['encoder'] = 'Lavc libx264'
-        g = av.filter.Graph()  # ffmpeg's own pad and pixel-format conversion, so the pixels match its command line's
-        chain = [g.add_buffer(width=w, height=h, format=fmt, time_base=1/rate), g.add('pad', 'ceil(iw/2)*2:ceil(ih/2)*2'),
-                 g.add('format', 'yuv420p'), g.add('buffersink')]
+        # ffmpeg's own pad and pixel-format conversion, so the pixels match its command line's
+        g = av.filter.Graph()
+        chain = [g.add_buffer(width=w, height=h, format=fmt, time_base=1/rate),
+                 g.add('pad', 'ceil(iw/2)*2:ceil(ih/2)*2'), g.add('format', 'yuv420p'), g.add('buffersink')]
         for a, b in zip(chain, chain[1:]): a.link_to(b)
         g.configure()
         for i, img in enumerate(frames):
@@ -106,13 +115,14 @@ def write_video(path, # destination .mp4
                 sr:int=16000, # sample rate of `audio`
                 crf:int=18, # x264 quality (lower is better; 18 is visually lossless)
                 threads:int=0, # x264 threads (0 = auto; 1 when many processes encode at once)
-                preset:str='medium', # x264 speed/size trade-off ('veryfast' encodes ~2x faster, slightly larger files)
+                preset:str='medium', # x264 speed vs size ('veryfast': ~2x faster, slightly larger files)
                 x264_params:str='', # further x264 options, e.g. 'subme=1:me=dia' (a faster motion search)
                )->Path:
     "Encode `frames` (and `audio`) as an H.264/AAC mp4 at `path`, atomically and reproducibly."
     frames = np.asarray(frames)
     if frames.dtype!=np.uint8 or frames.ndim not in (3, 4) or (frames.ndim==4 and frames.shape[-1]!=3):
-        raise ValueError(f"{path}: frames must be uint8 (T,H,W) or (T,H,W,3), got {frames.dtype} {frames.shape}")
+        raise ValueError(f"{path}: frames must be uint8 (T,H,W) or (T,H,W,3), "
+                         f"got {frames.dtype} {frames.shape}")
     if len(frames)==0: raise ValueError(f"{path}: no frames to write")
     t, h, w = frames.shape[:3]
     if h%2 or w%2: _log.info(f"{path}: padded {w}x{h} frames to even size for H.264")
@@ -120,8 +130,9 @@ def write_video(path, # destination .mp4
         if audio is None: return _encode_h264(tmp, frames, fps, crf, threads, preset, x264_params)
         with tempfile.TemporaryDirectory() as d:
             save_audio(Path(d)/'a.wav', audio, sr)
-            args = ['-f', 'rawvideo', '-pix_fmt', 'gray' if frames.ndim==3 else 'rgb24', '-s', f'{w}x{h}', '-r', fps, '-i', '-',
-                    '-i', Path(d)/'a.wav', '-c:a', 'aac', '-b:a', '128k', *_x264_args(preset, crf, threads, x264_params), *_BITEXACT, '-f', 'mp4', tmp]
+            args = ['-f', 'rawvideo', '-pix_fmt', 'gray' if frames.ndim==3 else 'rgb24', '-s', f'{w}x{h}',
+                    '-r', fps, '-i', '-', '-i', Path(d)/'a.wav', '-c:a', 'aac', '-b:a', '128k',
+                    *_x264_args(preset, crf, threads, x264_params), *_BITEXACT, '-f', 'mp4', tmp]
             _ffmpeg(args, np.ascontiguousarray(frames).tobytes(), what=path)
     return atomic_write(path, write)
 
@@ -134,20 +145,25 @@ def decode_frames(path, # video file
     "Every frame of the first video stream in display order with its presentation time, turned upright."
     import av
     path, ts, frames = Path(path), [], []
-    rgb = av.video.reformatter.VideoReformatter()  # one converter for all frames: PyAV's per-frame one costs ~0.4 ms a frame
+    # one converter for all frames: PyAV's per-frame one costs ~0.4 ms a frame
+    rgb = av.video.reformatter.VideoReformatter()
     try:
         with av.open(str(path)) as c:
-            s = c.streams.video[0]; tb, listed = s.time_base, s.frames; step = 1/float(s.average_rate or s.guessed_rate or 25)
+            s = c.streams.video[0]; tb, listed = s.time_base, s.frames
+            step = 1/float(s.average_rate or s.guessed_rate or 25)
             for f in c.decode(s):
                 ts.append(float(f.pts*tb) if f.pts is not None and tb else ts[-1]+step if ts else 0.)
                 img = rgb.reformat(f, format='rgb24').to_ndarray()
                 if gray: img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
                 frames.append(np.ascontiguousarray(np.rot90(img, f.rotation//90 % 4)) if f.rotation else img)
     except av.error.FFmpegError as e:
-        raise DamagedMediaError(path, f"decoding failed after {len(frames)} frames ({e.__class__.__name__}: {e.strerror or e})",
-                                "the file is damaged or truncated; copy it again, or re-encode the part that plays") from None
+        raise DamagedMediaError(path, f"decoding failed after {len(frames)} frames "
+                                      f"({e.__class__.__name__}: {e.strerror or e})",
+                                "the file is damaged or truncated; "
+                                "copy it again, or re-encode the part that plays") from None
     if len(frames) < 0.9*listed:  # an index (mp4, mov, avi) that lists frames the file no longer holds
-        raise DamagedMediaError(path, f"only {len(frames)} of the {listed} frames its index lists could be decoded",
+        raise DamagedMediaError(path,
+                                f"only {len(frames)} of the {listed} frames its index lists could be decoded",
                                 "the file is truncated; copy it again, or re-encode the part that plays")
     return np.asarray(ts, np.float64), np.stack(frames) if frames else np.zeros((0, 0, 0), np.uint8)
 
@@ -172,14 +188,18 @@ def read_video(path, # any video file
     "Decode the video stream of `path` at `fps` frames per second, frame-exact and upright."
     path = Path(path); info = probe(path)
     if not info.has_video: raise NoVideoStreamError(path, "has no video stream (it is audio only)",
-        "lip-to-speech needs a video of a talking face; to resynthesise or score audio use `l2s resynth` or `l2s score`")
+        "lip-to-speech needs a video of a talking face; "
+        "to resynthesise or score audio use `l2s resynth` or `l2s score`")
     ts, frames = decode_frames(path, gray)
     if len(ts)==0: raise EmptyMediaError(path, "contains no video frames")
     src_fps = info.fps or (1/np.median(np.diff(np.sort(ts))) if len(ts)>1 else fps)
-    if src_fps < MIN_FPS: _log.warning(f"{path}: {src_fps:.3g} fps is below {MIN_FPS} fps, so lip movements fall between frames "
-                                       "and quality drops (a 10 fps copy of a GRID clip: STOI 0.26, against 0.68 at 25 fps)")
+    if src_fps < MIN_FPS:
+        _log.warning(f"{path}: {src_fps:.3g} fps is below {MIN_FPS} fps, "
+                     "so lip movements fall between frames and quality drops "
+                     "(a 10 fps copy of a GRID clip: STOI 0.26, against 0.68 at 25 fps)")
     idx = resample_indices(ts - ts.min(), fps, ts.max() + 1/src_fps - ts.min())
-    if abs(src_fps-fps)>1e-3: _log.info(f"{path}: resampled {src_fps:.3f} fps -> {fps:g} fps ({len(ts)} -> {len(idx)} frames)")
+    if abs(src_fps-fps)>1e-3:
+        _log.info(f"{path}: resampled {src_fps:.3f} fps -> {fps:g} fps ({len(ts)} -> {len(idx)} frames)")
     return frames[idx]
 
 # %% ../nbs/02_video.ipynb #4e784822
@@ -200,23 +220,29 @@ def read_counter(frames:np.ndarray)->np.ndarray:
 
 # %% ../nbs/02_video.ipynb #ebb859c3
 CODEC_CASES = { # name: (file suffix, ffmpeg output arguments, source fps[, display rotation in degrees])
-    'MPEG-1 .mpg, B-frames, MP2 audio (GRID)': ('.mpg', ['-c:v', 'mpeg1video', '-q:v', '4', '-bf', '2', '-c:a', 'mp2', '-f', 'mpeg'], 25),
-    'MPEG-2 .mpg, B-frames': ('.mpg', ['-c:v', 'mpeg2video', '-q:v', '4', '-bf', '2', '-c:a', 'mp2', '-f', 'mpeg'], 25),
+    'MPEG-1 .mpg, B-frames, MP2 audio (GRID)': ('.mpg', ['-c:v', 'mpeg1video', '-q:v', '4', '-bf', '2',
+                                                         '-c:a', 'mp2', '-f', 'mpeg'], 25),
+    'MPEG-2 .mpg, B-frames': ('.mpg', ['-c:v', 'mpeg2video', '-q:v', '4', '-bf', '2',
+                                       '-c:a', 'mp2', '-f', 'mpeg'], 25),
     'H.264 .mp4, B-frames': ('.mp4', ['-c:v', 'libx264', '-bf', '3', '-c:a', 'aac'], 25),
     'H.264 .mp4, faststart': ('.mp4', ['-c:v', 'libx264', '-movflags', '+faststart', '-c:a', 'aac'], 25),
     'H.264 .mov, 30 fps': ('.mov', ['-c:v', 'libx264', '-c:a', 'aac'], 30),
     'H.264 MPEG-TS .ts': ('.ts', ['-c:v', 'libx264', '-c:a', 'aac'], 25),
-    'H.265 .mp4': ('.mp4', ['-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', '-c:a', 'aac'], 25),
-    'H.265 .mov, 50 fps': ('.mov', ['-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', '-c:a', 'aac'], 50),
+    'H.265 .mp4': ('.mp4', ['-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1',
+                            '-c:a', 'aac'], 25),
+    'H.265 .mov, 50 fps': ('.mov', ['-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1',
+                                    '-c:a', 'aac'], 50),
     'MJPEG .avi': ('.avi', ['-c:v', 'mjpeg', '-q:v', '3', '-c:a', 'pcm_s16le'], 25),
     'MPEG-4 part 2 .avi, B-frames': ('.avi', ['-c:v', 'mpeg4', '-q:v', '3', '-bf', '2', '-c:a', 'mp3'], 25),
-    'VP9 .webm': ('.webm', ['-c:v', 'libvpx-vp9', '-crf', '30', '-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8',
-                            '-c:a', 'libopus'], 25),
-    'VP9 .mkv, 24 fps': ('.mkv', ['-c:v', 'libvpx-vp9', '-crf', '30', '-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8',
-                                  '-c:a', 'libopus'], 24),
-    'AV1 .mkv': ('.mkv', ['-c:v', 'libsvtav1', '-preset', '12', '-crf', '20', '-svtav1-params', 'log-level=0', '-c:a', 'libopus'], 25),
-    'H.264 .mp4, variable frame rate': ('.mp4', ['-vf', 'settb=1/1000,setpts=(40*N+15*mod(N\\,2))/1000/TB', '-fps_mode', 'passthrough',
-                                                 '-enc_time_base', '1/1000', '-c:v', 'libx264', '-c:a', 'aac'], 25),
+    'VP9 .webm': ('.webm', ['-c:v', 'libvpx-vp9', '-crf', '30', '-b:v', '0', '-deadline', 'realtime',
+                            '-cpu-used', '8', '-c:a', 'libopus'], 25),
+    'VP9 .mkv, 24 fps': ('.mkv', ['-c:v', 'libvpx-vp9', '-crf', '30', '-b:v', '0', '-deadline', 'realtime',
+                                  '-cpu-used', '8', '-c:a', 'libopus'], 24),
+    'AV1 .mkv': ('.mkv', ['-c:v', 'libsvtav1', '-preset', '12', '-crf', '20', '-svtav1-params', 'log-level=0',
+                          '-c:a', 'libopus'], 25),
+    'H.264 .mp4, variable frame rate': ('.mp4', ['-vf', 'settb=1/1000,setpts=(40*N+15*mod(N\\,2))/1000/TB',
+                                                 '-fps_mode', 'passthrough', '-enc_time_base', '1/1000',
+                                                 '-c:v', 'libx264', '-c:a', 'aac'], 25),
     'H.264 .mp4, rotated 90° (phone video)': ('.mp4', ['-c:v', 'libx264', '-c:a', 'aac'], 25, 90),
 }
 
@@ -234,9 +260,12 @@ def write_case(case:str, # key of `CODEC_CASES`
     suffix, args, fps, *rotation = CODEC_CASES[case]
     path = Path(path).with_suffix(suffix); h, w = size
     path.parent.mkdir(parents=True, exist_ok=True)
-    _ffmpeg(['-f', 'rawvideo', '-pix_fmt', 'gray', '-s', f'{w}x{h}', '-r', fps, '-i', '-', '-f', 'lavfi', '-i', f'sine=440:d={n/fps}',
-             '-pix_fmt', 'yuvj420p' if 'mjpeg' in args else 'yuv420p', *args, path], counter_frames(n, h, w).tobytes(), what=path)
-    if rotation:  # how phones store portrait video: the pixels are upright only once the display matrix is applied
+    _ffmpeg(['-f', 'rawvideo', '-pix_fmt', 'gray', '-s', f'{w}x{h}', '-r', fps, '-i', '-',
+             '-f', 'lavfi', '-i', f'sine=440:d={n/fps}',
+             '-pix_fmt', 'yuvj420p' if 'mjpeg' in args else 'yuv420p', *args, path],
+            counter_frames(n, h, w).tobytes(), what=path)
+    # how phones store portrait video: the pixels are upright only once the display matrix is applied
+    if rotation:
         path.rename(tmp := path.with_name(f'.{path.name}'))
         _ffmpeg(['-display_rotation', rotation[0], '-i', tmp, '-c', 'copy', path], what=path); tmp.unlink()
     return path
@@ -252,13 +281,15 @@ def mux_audio(video_path, # input video (its audio, if any, is replaced)
     if not info.has_video: raise NoVideoStreamError(video_path, "has no video stream to put the audio on")
     audio = np.asarray(audio, np.float32)
     want = int(round((info.duration or len(audio)/sr)*sr))
-    if abs(len(audio)-want) > sr/(info.fps or 25): _log.info(f"{video_path}: audio {len(audio)/sr:.2f}s fitted to video {want/sr:.2f}s")
+    if abs(len(audio)-want) > sr/(info.fps or 25):
+        _log.info(f"{video_path}: audio {len(audio)/sr:.2f}s fitted to video {want/sr:.2f}s")
     audio = np.pad(audio, (0, max(0, want-len(audio))))[:want]
     def write(tmp:Path):
         with tempfile.TemporaryDirectory() as d:
             save_audio(Path(d)/'a.wav', audio, sr)
-            _ffmpeg(['-i', video_path, '-i', Path(d)/'a.wav', '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy',
-                     '-c:a', 'aac', '-b:a', '128k', *_BITEXACT, '-f', 'mp4', tmp], what=video_path)
+            _ffmpeg(['-i', video_path, '-i', Path(d)/'a.wav', '-map', '0:v:0', '-map', '1:a:0',
+                     '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', *_BITEXACT, '-f', 'mp4', tmp],
+                    what=video_path)
     return atomic_write(out_path, write)
 
 # %% ../nbs/02_video.ipynb #0ec45b3f
@@ -266,7 +297,8 @@ def info_cli(paths:Param("media files to describe", str, nargs='+')):
     "Describe the streams of media files."
     for p in ([paths] if isinstance(paths, (str, Path)) else paths):
         i = probe(p)
-        parts = [f"video {i.width}x{i.height} {i.fps:g} fps, {i.n_frames} frames" if i.has_video else 'no video',
+        parts = [f"video {i.width}x{i.height} {i.fps:g} fps, {i.n_frames} frames"
+                 if i.has_video else 'no video',
                  f"audio {i.audio_rate} Hz x{i.audio_channels}" if i.has_audio else 'no audio',
                  f"{i.duration:.2f} s" if i.duration else 'duration unknown']
         print(f"{p}: " + ', '.join(parts))
