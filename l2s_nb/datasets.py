@@ -23,10 +23,12 @@ __all__ = ['crop_frames', 'time_mask', 'LipDataset', 'collate', 'BucketSampler',
 def crop_frames(mouth:np.ndarray, size:int, rng:np.random.Generator|None=None)->np.ndarray:
     "Crop `(T, H, W)` frames to `size`×`size`: at a random offset if `rng` is given, else centred."
     H, W = mouth.shape[1:]
-    y, x = ((rng.integers(0, H-size+1), rng.integers(0, W-size+1)) if rng is not None else ((H-size)//2, (W-size)//2))
+    y, x = ((rng.integers(0, H-size+1), rng.integers(0, W-size+1)) if rng is not None
+            else ((H-size)//2, (W-size)//2))
     return mouth[:, y:y+size, x:x+size]
 
-def time_mask(mouth:np.ndarray, rng:np.random.Generator, max_len:int, fps:float=25., inplace:bool=False)->np.ndarray:
+def time_mask(mouth:np.ndarray, rng:np.random.Generator, max_len:int, fps:float=25.,
+              inplace:bool=False)->np.ndarray:
     "Replace up to `max_len` consecutive frames per second of video by the mean frame (one span per second)."
     T, mean = len(mouth), mouth.mean(0)
     out = mouth if inplace else mouth.copy()
@@ -37,26 +39,30 @@ def time_mask(mouth:np.ndarray, rng:np.random.Generator, max_len:int, fps:float=
 
 # %% ../nbs/12_datasets.ipynb #32b9f06b
 class LipDataset(Dataset):
-    "Cached clips of one split: mouth crops `(T, 88, 88)` in [0, 1] and log-mel `(80, 4T)`, optionally windowed and augmented."
+    ("Cached clips of one split: mouth crops `(T, 88, 88)` in [0, 1] and log-mel `(80, 4T)`, optionally "
+     "windowed and augmented.")
     def __init__(self, cache, # folder written by `prep` (or `pack`)
                  split:str|None='train', # split to serve (None = all)
                  window:int|None=None, # frames per item (None = whole utterances)
                  augment:bool|None=None, # random crop, flip, time masking (default: only for split 'train')
                  time_mask:int=10, # longest masked span (frames) per second of video
                  seed:int=0, # augmentation seed
-                 speakers:list[str]|None=None, # speaker list for `speaker` indices (default: all speakers in the cache, sorted)
+                 speakers:list[str]|None=None, # `speaker` index order (default: the cache's speakers, sorted)
                  audio:AudioConfig|None=None, video:VideoConfig|None=None, # configs the cache must match
                  manifest:str='manifest.tsv', # manifest file in `cache`
-                 tokenizer=None, # CTC vocabulary of `tokens` (default: English characters; see `train_val_datasets`)
+                 tokenizer=None, # `tokens` vocabulary (default: English characters; see `train_val_datasets`)
                 ):
         self.reader = CacheReader(cache, audio, video, manifest)
-        self.cache, self.audio, self.video, rows = self.reader.folder, self.reader.audio, self.reader.video, self.reader.rows
+        self.cache, self.audio, self.video, rows = (self.reader.folder, self.reader.audio, self.reader.video,
+                                                    self.reader.rows)
         self.speakers = speakers or sorted({r['speaker'] for r in rows})
         self.speaker_index = {s: k for k,s in enumerate(self.speakers)}
         self.rows = [r for r in rows if split is None or r['split'] == split]
         if not self.rows: raise ManifestError(f"{self.cache/manifest}: no clips in split {split!r}")
         unknown = {r['speaker'] for r in self.rows} - set(self.speakers)
-        if unknown: raise ManifestError(f"{self.cache}: speakers {sorted(unknown)[:3]} are not in the given speaker list")
+        if unknown:
+            raise ManifestError(f"{self.cache}: speakers {sorted(unknown)[:3]} are not in the given "
+                                "speaker list")
         self.window, self.time_mask, self.seed, self.epoch = window, time_mask, seed, 0
         self.augment = split == 'train' if augment is None else augment
         self.mpf, self.tok = mels_per_frame(self.audio, self.video), tokenizer or CharTokenizer()
@@ -82,24 +88,28 @@ class LipDataset(Dataset):
         whole = len(mouth) == T
         mouth = crop_frames(mouth, self.video.crop_size, rng)
         if rng is not None and rng.random() < 0.5: mouth = mouth[:, :, ::-1]
-        mouth = mouth.astype(np.float32); mouth /= 255  # one float copy: each is ~2 MB of fresh memory per clip
-        if rng is not None and self.time_mask: time_mask(mouth, rng, self.time_mask, self.video.fps, inplace=True)
+        mouth = mouth.astype(np.float32); mouth /= 255  # one float copy: each is ~2 MB of new memory per clip
+        if rng is not None and self.time_mask:
+            time_mask(mouth, rng, self.time_mask, self.video.fps, inplace=True)
         return dict(mouth=torch.from_numpy(mouth), mel=torch.from_numpy(np.asarray(mel, np.float32)),
-                    tokens=torch.tensor(self.tok.encode(rec['text'], language_of(self.rows[i])) if whole else [],
-                                        dtype=torch.int64),
+                    tokens=torch.tensor(self.tok.encode(rec['text'], language_of(self.rows[i]))
+                                        if whole else [], dtype=torch.int64),
                     speaker=self.speaker_index[self.rows[i]['speaker']], text=rec['text'], id=rec['id'],
                     language=language_of(self.rows[i]))
 
 # %% ../nbs/12_datasets.ipynb #15fe5e81
 def _batch_tensor(shape:tuple, dtype=torch.float32)->torch.Tensor:
-    "An uninitialised tensor, made in shared memory in a DataLoader worker (sending the batch would copy it there)."
+    ("An uninitialised tensor, made in shared memory in a DataLoader worker (sending the batch would copy "
+     "it there).")
     if get_worker_info() is None: return torch.empty(shape, dtype=dtype)
     nbytes = math.prod(shape)*torch.empty((), dtype=dtype).element_size()
     return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes)).view(shape)
 
 def collate(items:list[dict], mel_pad:float=math.log(AudioConfig().log_floor))->dict:
-    "Pad items into a batch: mouth with 0, mel with log(log_floor), tokens with 0 (the CTC blank); lengths alongside."
-    B = len(items); vl = torch.tensor([len(it['mouth']) for it in items]); ml = torch.tensor([it['mel'].shape[1] for it in items])
+    ("Pad items into a batch: mouth with 0, mel with log(log_floor), tokens with 0 (the CTC blank); lengths "
+     "alongside.")
+    B = len(items); vl = torch.tensor([len(it['mouth']) for it in items])
+    ml = torch.tensor([it['mel'].shape[1] for it in items])
     tl = torch.tensor([len(it['tokens']) for it in items])
     mouth = _batch_tensor((B, int(vl.max()), *items[0]['mouth'].shape[1:]))
     mel = _batch_tensor((B, items[0]['mel'].shape[0], int(ml.max())))
@@ -109,14 +119,16 @@ def collate(items:list[dict], mel_pad:float=math.log(AudioConfig().log_floor))->
         mel[b, :, :ml[b]] = it['mel']; mel[b, :, ml[b]:] = mel_pad
         tokens[b, :tl[b]] = it['tokens']
     return dict(mouth=mouth, mel=mel, video_len=vl, mel_len=ml, tokens=tokens, token_len=tl,
-                speaker=torch.tensor([it['speaker'] for it in items]), text=[it['text'] for it in items], id=[it['id'] for it in items],
-                language=[language_of(it) for it in items])
+                speaker=torch.tensor([it['speaker'] for it in items]), text=[it['text'] for it in items],
+                id=[it['id'] for it in items], language=[language_of(it) for it in items])
 
 # %% ../nbs/12_datasets.ipynb #59507e23
 class BucketSampler(Sampler):
     "Batches of indices of similar length: shuffle, sort within pools of `pool` batches, shuffle the batches."
-    def __init__(self, lengths:list[int], batch_size:int, shuffle:bool=True, seed:int=0, pool:int=50, drop_last:bool=False):
-        self.lengths, self.bs, self.shuffle, self.seed, self.pool, self.drop_last, self.epoch = np.asarray(lengths), batch_size, shuffle, seed, pool, drop_last, 0
+    def __init__(self, lengths:list[int], batch_size:int, shuffle:bool=True, seed:int=0, pool:int=50,
+                 drop_last:bool=False):
+        self.lengths, self.bs, self.shuffle, self.seed, self.pool, self.drop_last, self.epoch = (
+            np.asarray(lengths), batch_size, shuffle, seed, pool, drop_last, 0)
     def set_epoch(self, epoch:int): self.epoch = epoch
     def __iter__(self):
         rng = np.random.default_rng((self.seed, self.epoch))
@@ -139,7 +151,8 @@ class EpochBatches(Sampler):
 
 # %% ../nbs/12_datasets.ipynb #9568bdaa
 def seed_worker(worker_id:int):
-    "DataLoader `worker_init_fn`: seed `random` and NumPy from the worker's torch seed, one thread per worker."
+    ("DataLoader `worker_init_fn`: seed `random` and NumPy from the worker's torch seed, one thread per "
+     "worker.")
     s = torch.initial_seed() % 2**32
     random.seed(s); np.random.seed(s); torch.set_num_threads(1)
 
@@ -152,10 +165,10 @@ def make_loader(cache, # folder written by `prep` (or `pack`)
                 augment:bool|None=None, # default: only for 'train'
                 shuffle:bool|None=None, # default: only for 'train'
                 bucket:bool=True, # group similar lengths into batches (random access only)
-                stream:bool=False, # read a format-2 cache with `ShardStream` (split over torch.distributed processes) instead
+                stream:bool=False, # read a format-2 cache with `ShardStream` instead (split over processes)
                 prefetch:int=4, # batches each worker prepares ahead
-                pin_memory:bool|None=None, # page-locked batches for fast copies to a GPU (default: when CUDA is available)
-                **kwargs, # passed to `LipDataset` (speakers, time_mask, audio, video, manifest) or `ShardStream`
+                pin_memory:bool|None=None, # page-locked batches for fast GPU copies (default: with CUDA)
+                **kwargs, # for `LipDataset` (speakers, time_mask, audio, video, manifest) or `ShardStream`
                )->DataLoader:
     "DataLoader over a prep cache yielding padded batches (see `collate`); `set_epoch` advances it."
     opts = dict(num_workers=workers, worker_init_fn=seed_worker, persistent_workers=workers > 0,
@@ -163,13 +176,13 @@ def make_loader(cache, # folder written by `prep` (or `pack`)
                 pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory)
     if stream:
         ds = ShardStream(cache, split, window, augment, seed=seed, shuffle=shuffle, **kwargs)
-        return DataLoader(ds, batch_size=batch_size, collate_fn=partial(collate, mel_pad=math.log(ds.data.audio.log_floor)),
-                          **opts)
+        return DataLoader(ds, batch_size=batch_size,
+                          collate_fn=partial(collate, mel_pad=math.log(ds.data.audio.log_floor)), **opts)
     ds = LipDataset(cache, split, window, augment, seed=seed, **kwargs)
     shuffle = split == 'train' if shuffle is None else shuffle
     sampler = BucketSampler(ds.lengths() if bucket else [0]*len(ds), batch_size, shuffle, seed)
-    return DataLoader(ds, batch_sampler=EpochBatches(sampler), collate_fn=partial(collate, mel_pad=math.log(ds.audio.log_floor)),
-                      **opts)
+    return DataLoader(ds, batch_sampler=EpochBatches(sampler),
+                      collate_fn=partial(collate, mel_pad=math.log(ds.audio.log_floor)), **opts)
 
 def set_epoch(loader:DataLoader, epoch:int):
     "Advance the shuffling and augmentation of a `make_loader` loader to `epoch` (call it before each epoch)."
@@ -179,10 +192,10 @@ def set_epoch(loader:DataLoader, epoch:int):
 def train_val_datasets(cache, # folder written by `prep`
                        window:int|None=None, # training window in frames (None = whole utterances)
                        seed:int=0, # augmentation seed
-                       time_mask:int=10, # longest masked span of the training clips (frames per second; 0: none)
-                       clips:int=0, # train on this many training clips, a seeded random subset (0: all; learning curves)
-                       tokens:str='char', # CTC targets: 'char' (characters of the training transcripts) or 'phoneme'
-                       languages:list|None=None, # train and validate on the clips of these languages only (None: all)
+                       time_mask:int=10, # longest masked span in training clips (frames per second; 0: none)
+                       clips:int=0, # train on a seeded random subset of this size (0: all; learning curves)
+                       tokens:str='char', # CTC targets: 'char' (the training texts' characters) or 'phoneme'
+                       languages:list|None=None, # only these languages' clips, in train and val (None: all)
                       )->tuple:
     "`(train_set, val_set, collate)` of a prep cache: the default data factory of `l2s train`."
     splits = {r['split'] for r in read_tsv(Path(cache)/'manifest.tsv')}
@@ -191,12 +204,15 @@ def train_val_datasets(cache, # folder written by `prep`
     if languages is not None:
         have = sorted({language_of(r) for r in train.rows})
         train.rows = [r for r in train.rows if language_of(r) in languages]
-        if not train.rows: raise ConfigError(f"{cache}: no training clips in languages {languages}; it has {have}")
+        if not train.rows:
+            raise ConfigError(f"{cache}: no training clips in languages {languages}; it has {have}")
     if clips:
-        if clips > len(train): raise ConfigError(f"{cache}: clips={clips}, but the training split holds {len(train)}")
+        if clips > len(train):
+            raise ConfigError(f"{cache}: clips={clips}, but the training split holds {len(train)}")
         keep = set(random.Random(seed).sample(range(len(train)), clips))
         train.rows = [r for k,r in enumerate(train.rows) if k in keep]
-    train.tok = build_tokenizer([r['transcript'] for r in train.rows], [language_of(r) for r in train.rows], tokens)
+    train.tok = build_tokenizer([r['transcript'] for r in train.rows],
+                                [language_of(r) for r in train.rows], tokens)
     val = LipDataset(cache, val, speakers=train.speakers, tokenizer=train.tok) if val else None
     if val and languages is not None: val.rows = [r for r in val.rows if language_of(r) in languages]
     return train, val, partial(collate, mel_pad=math.log(train.audio.log_floor))
@@ -207,7 +223,8 @@ def stream_plan(counts:list[int], # clips in each shard
                 worker:int=0, workers:int=1, # this loader worker and the number of workers per process
                 order:list[int]|None=None, # the order to lay the shards end to end (default: as listed)
                )->list[tuple[int, int, int]]:
-    "`(shard, start, stop)` clip ranges one worker of one process reads: its contiguous share of the shards laid end to end."
+    ("`(shard, start, stop)` clip ranges one worker of one process reads: its contiguous share of the "
+     "shards laid end to end.")
     order = range(len(counts)) if order is None else order
     n = sum(counts); lo, hi = n*rank//world, n*(rank+1)//world
     lo, hi = lo + (hi-lo)*worker//workers, lo + (hi-lo)*(worker+1)//workers
@@ -219,7 +236,8 @@ def stream_plan(counts:list[int], # clips in each shard
     return plan
 
 def rank_world()->tuple[int, int]:
-    "This process's rank and the process count: torch.distributed's if initialised, else torchrun's environment, else (0, 1)."
+    ("This process's rank and the process count: torch.distributed's if initialised, else torchrun's "
+     "environment, else (0, 1).")
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
@@ -227,15 +245,18 @@ def rank_world()->tuple[int, int]:
 
 # %% ../nbs/12_datasets.ipynb #16e422a7
 class ShardStream(IterableDataset):
-    "One split of a format-2 cache read shard by shard (no random access): each clip once per epoch over processes and workers."
-    def __init__(self, cache, # format-2 cache folder (its cache.json and manifest.tsv; shards are read through `opener`)
+    ("One split of a format-2 cache read shard by shard (no random access): each clip once per epoch over "
+     "processes and workers.")
+    def __init__(self, cache, # format-2 cache folder (cache.json, manifest.tsv; shards read through `opener`)
                  split:str='train', # split to serve
-                 window:int|None=None, augment:bool|None=None, time_mask:int=10, seed:int=0, # as in `LipDataset`
-                 speakers:list[str]|None=None, audio:AudioConfig|None=None, video:VideoConfig|None=None, # as in `LipDataset`
-                 shuffle:bool|None=None, # shuffle the shard order per epoch and clips within a buffer (default: only for 'train')
+                 window:int|None=None, augment:bool|None=None, # as in `LipDataset`
+                 time_mask:int=10, seed:int=0, # as in `LipDataset`
+                 speakers:list[str]|None=None, # as in `LipDataset`
+                 audio:AudioConfig|None=None, video:VideoConfig|None=None, # as in `LipDataset`
+                 shuffle:bool|None=None, # shuffle shards per epoch, clips in a buffer (default: only 'train')
                  buffer:int=64, # clips each worker holds for shuffling
-                 rank:int|None=None, world:int|None=None, # this process and the number of processes (default: `rank_world()`)
-                 opener:Callable|None=None, # shard name -> readable binary stream (default: open the file in `cache`)
+                 rank:int|None=None, world:int|None=None, # process rank and count (default: `rank_world()`)
+                 opener:Callable|None=None, # shard name -> binary stream (default: open the file in `cache`)
                 ):
         self.data = LipDataset(cache, split, window, augment, time_mask, seed, speakers, audio, video)
         if self.data.reader.format != 2:
@@ -244,9 +265,11 @@ class ShardStream(IterableDataset):
         self.names, self.counts = [s['name'] for s in shards], [s['clips'] for s in shards]
         self.first = np.cumsum([0, *self.counts[:-1]]).tolist()  # split index of each shard's first clip
         if sum(self.counts) != len(self.data):
-            raise CacheFormatError(f"{cache}: cache.json lists {sum(self.counts)} {split} clips, manifest.tsv {len(self.data)}")
+            raise CacheFormatError(f"{cache}: cache.json lists {sum(self.counts)} {split} clips, "
+                                   f"manifest.tsv {len(self.data)}")
         self.rank, self.world = rank_world() if rank is None or world is None else (rank, world)
-        self.shuffle, self.buffer, self.opener = split == 'train' if shuffle is None else shuffle, buffer, opener
+        self.shuffle, self.buffer, self.opener = (split == 'train' if shuffle is None else shuffle,
+                                                  buffer, opener)
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
     def set_epoch(self, epoch:int): self._epoch.fill_(epoch)
@@ -268,12 +291,14 @@ class ShardStream(IterableDataset):
         for plan in stream_plan(self.counts, self.rank, self.world, worker, workers, order):
             for clip in self.clips(*plan):
                 buf.append(clip)
-                if len(buf) >= (self.buffer if self.shuffle else 1): yield self._item(buf.pop(int(rng.integers(len(buf)))), epoch)
+                if len(buf) >= (self.buffer if self.shuffle else 1):
+                    yield self._item(buf.pop(int(rng.integers(len(buf)))), epoch)
         while buf: yield self._item(buf.pop(int(rng.integers(len(buf)))), epoch)
 
     def _item(self, clip:tuple, epoch:int)->dict:
         i, key, members = clip; row = self.data.rows[i]
         if key != f"{row['speaker']}/{row['id']}":
-            raise CacheFormatError(f"{self.data.cache}: clip {i} of the shards is {key}, the manifest says {row['speaker']}/{row['id']}")
+            raise CacheFormatError(f"{self.data.cache}: clip {i} of the shards is {key}, "
+                                   f"the manifest says {row['speaker']}/{row['id']}")
         return self.data.item(decode_record(members, f"{self.data.cache}:{key}"), i, epoch)
 

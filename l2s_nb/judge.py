@@ -46,7 +46,8 @@ def error_counts(refs:Sequence[str], # reference transcripts
                  unit:str='word', # 'word' or 'char'
                  language:str|Sequence[str]='en', # their language, one for all or one per utterance
                 )->tuple[np.ndarray,np.ndarray]:
-    "Per-utterance edit counts (substitutions + deletions + insertions) and reference lengths, after normalisation."
+    ("Per-utterance edit counts (substitutions + deletions + insertions) and reference lengths, after "
+     "normalisation.")
     if len(refs)!=len(hyps):
         raise ConfigError(f"error_counts: {len(refs)} references but {len(hyps)} hypotheses")
     if unit not in ('word','char'):
@@ -69,7 +70,8 @@ def wer(refs:Sequence[str], hyps:Sequence[str], language:str|Sequence[str]='en')
     e,n = error_counts(refs, hyps, 'word', language); return float(e.sum()/n.sum())
 
 def cer(refs:Sequence[str], hyps:Sequence[str], language:str|Sequence[str]='en')->float:
-    "Corpus character error rate of `hyps` against `refs` (normalised text; spaces count where words have them)."
+    ("Corpus character error rate of `hyps` against `refs` (normalised text; spaces count where words have "
+     "them).")
     e,n = error_counts(refs, hyps, 'char', language); return float(e.sum()/n.sum())
 
 # %% ../nbs/51_judge.ipynb #9cb64478
@@ -81,10 +83,10 @@ class JudgeConfig:
     hidden:int=192 # GRU units per direction
     n_layers:int=2 # bidirectional GRU layers
     dropout:float=0.1 # dropout after the front end and between GRU layers
-    words:list=field(default_factory=list) # closed word vocabulary for word-level CTC; empty = characters (CharTokenizer)
-    vocab:dict=field(default_factory=dict) # CTC vocabulary (a tokenizer's `spec()`; with words: `language`); {}: English
-    grammar:list=field(default_factory=list) # word slots for constrained decoding (`slot_grammar`); empty = greedy decoding only
-    grammars:dict=field(default_factory=dict) # multilingual judges: language → its word slots, used for that language's clips
+    words:list=field(default_factory=list) # closed word vocabulary (word-level CTC); empty: characters
+    vocab:dict=field(default_factory=dict) # a tokenizer's `spec()` (with words: `language`); {}: English
+    grammar:list=field(default_factory=list) # word slots (`slot_grammar`) to constrain decoding; []: greedy
+    grammars:dict=field(default_factory=dict) # multilingual judges: language → the word slots for its clips
 
     @property
     def n_tokens(self)->int:
@@ -104,7 +106,8 @@ class WordTokenizer:
     @property
     def text_language(self)->str: return self.language
     def encode(self, text:str, language:str|None=None)->list[int]:
-        "Ids of the words of `self.reference(text, language)`; a word outside the vocabulary is a `ConfigError`."
+        ("Ids of the words of `self.reference(text, language)`; a word outside the vocabulary is a "
+         "`ConfigError`.")
         out = []
         for w in self.reference(text, language).split():
             if w not in self._ids:
@@ -127,7 +130,8 @@ def tokenizer_for(cfg:JudgeConfig):
 
 # %% ../nbs/51_judge.ipynb #13673472
 class ChannelNorm(nn.Module):
-    "Layer norm over the channels of each frame of a `(B, C, T)` tensor (no batch statistics: train and eval agree)."
+    ("Layer norm over the channels of each frame of a `(B, C, T)` tensor (no batch statistics: train and "
+     "eval agree).")
     def __init__(self, channels:int, eps:float=1e-5):
         super().__init__(); self.eps = eps
         self.weight,self.bias = nn.Parameter(torch.ones(channels, 1)),nn.Parameter(torch.zeros(channels, 1))
@@ -137,7 +141,8 @@ class ChannelNorm(nn.Module):
 
 # %% ../nbs/51_judge.ipynb #88f035b8
 class CTCJudge(nn.Module):
-    "Small CTC recogniser on log-mels (conv front end + BiGRU): `(B, n_mels, T)` → per-frame token log-probabilities at T/2."
+    ("Small CTC recogniser on log-mels (conv front end + BiGRU): `(B, n_mels, T)` → per-frame token "
+     "log-probabilities at T/2.")
     def __init__(self, cfg:JudgeConfig=None):
         super().__init__()
         self.cfg = cfg = cfg or JudgeConfig()
@@ -153,7 +158,8 @@ class CTCJudge(nn.Module):
         self.grammars = {l: GrammarDecoder(s, self.tokenizer) for l,s in cfg.grammars.items()}
 
     def grammar_for(self, language:str|None=None)->GrammarDecoder|None:
-        "The decoder for clips in `language`: its own grammar when the judge has one, else the common one (or None)."
+        ("The decoder for clips in `language`: its own grammar when the judge has one, else the common one "
+         "(or None).")
         return self.grammars.get(language) or self.grammar
 
     @property
@@ -202,7 +208,8 @@ def greedy_decode(log_probs:torch.Tensor, # (B, T, n_tokens) from `CTCJudge`
 
 # %% ../nbs/51_judge.ipynb #13a5d085
 def slot_grammar(texts:Sequence[str], language:str='en')->list[list[str]]:
-    "Word slots of a fixed-length grammar read off transcripts (GRID: 6 slots); `[]` when transcripts differ in length."
+    ("Word slots of a fixed-length grammar read off transcripts (GRID: 6 slots); `[]` when transcripts "
+     "differ in length.")
     words = [normalize_text(t, language).split() for t in texts]
     if not words or len({len(w) for w in words})!=1: return []
     return [sorted({w[k] for w in words}) for k in range(len(words[0]))]
@@ -247,7 +254,8 @@ class GrammarDecoder:
         self._final = np.array([x for e in ends for x in (2*e, 2*e+1)])
 
     def decode(self, log_probs:np.ndarray)->str|None:
-        "Best sentence for one utterance's `(T, n_tokens)` log-probabilities; None when T is too short for any sentence."
+        ("Best sentence for one utterance's `(T, n_tokens)` log-probabilities; None when T is too short for "
+         "any sentence.")
         emit = np.asarray(log_probs, dtype=np.float32)[:, self._label]
         T,S = emit.shape
         delta = np.full(S+1, -np.inf, np.float32); delta[self._init] = emit[0, self._init]
@@ -284,8 +292,8 @@ class JudgeTrainConfig:
     freq_width:int=10 # widest frequency mask (mel bands)
     time_masks:int=2 # SpecAugment time masks per clip
     time_width:int=8 # widest time mask (frames)
-    threads:int=1 # torch CPU threads; 1 avoids OpenMP spin-waits that make steps 5–10× slower when other jobs share the cores
-    splice:float=0. # probability that a training clip becomes a word-spliced sentence (needs word spans, `splice_sentence`)
+    threads:int=1 # torch CPU threads; 1 avoids OpenMP spin-waits (5–10× slower steps on shared cores)
+    splice:float=0. # chance a training clip becomes a word-spliced sentence (`splice_sentence`, needs spans)
 
 # %% ../nbs/51_judge.ipynb #2904dc4f
 def spec_augment(mel:torch.Tensor, # (B, n_mels, T) log-mels
@@ -293,7 +301,8 @@ def spec_augment(mel:torch.Tensor, # (B, n_mels, T) log-mels
                  tcfg:JudgeTrainConfig, # mask counts and widths
                  g:torch.Generator, # seeded generator
                 )->torch.Tensor:
-    "Copy of `mel` with random frequency and time masks (inside the valid frames) set to each utterance's mean."
+    ("Copy of `mel` with random frequency and time masks (inside the valid frames) set to each utterance's "
+     "mean.")
     mel = mel.clone()
     def draw(hi): return int(torch.randint(0, max(hi, 1), (1,), generator=g))
     for b,n in enumerate(lengths.tolist()):
@@ -315,7 +324,8 @@ def word_spans(root, # GRID-layout corpus root
                clips:Sequence[Clip], # clips from `read_grid`
                frame_rate:float=100., # mel frames per second (sample_rate / hop_length)
               )->list[list[tuple[int,int]]]:
-    "Mel-frame `(start, end)` of every word of each clip, from its GRID `.align` file (times in 1/25000 s; silences dropped)."
+    ("Mel-frame `(start, end)` of every word of each clip, from its GRID `.align` file (times in 1/25000 s; "
+     "silences dropped).")
     aligns,out = {},[]
     for c in clips:
         if c.speaker not in aligns: aligns[c.speaker] = grid_aligns(root, c.speaker)
@@ -332,7 +342,8 @@ def splice_sentence(mels:Sequence[np.ndarray], # (n_mels, T) log-mels of equal-l
                     spans:Sequence[Sequence[tuple]], # their word spans in frames (`word_spans`)
                     rng:np.random.Generator,
                    )->tuple[np.ndarray,str]:
-    "A new sentence: word k cut from a random utterance, in order, between the leading silence of the first pick and the trailing silence of the last."
+    ("A new sentence: word k cut from a random utterance, in order, between the leading silence of the "
+     "first pick and the trailing silence of the last.")
     picks = rng.integers(len(mels), size=len(spans[0]))
     parts = [mels[picks[0]][:, :spans[picks[0]][0][0]]]
     parts += [mels[u][:, spans[u][k][0]:spans[u][k][1]] for k,u in enumerate(picks)]
@@ -349,7 +360,7 @@ def pad_mels(mels:Sequence[np.ndarray], floor:float=math.log(1e-5))->tuple[torch
 
 @torch.no_grad()
 def read_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
-              languages:str|Sequence[str]|None=None, # each clip's language: picks its grammar in a multilingual judge
+              languages:str|Sequence[str]|None=None, # clips' languages: pick a multilingual judge's grammars
              )->tuple[list[str],list[str]]:
     "Both readings of a list of `(n_mels, T)` log-mels from one forward pass: (grammar-constrained, greedy)."
     langs = _langs(languages, len(mels))
@@ -368,23 +379,26 @@ def recognize_mels(model:CTCJudge, mels:Sequence[np.ndarray], batch_size:int=32,
                    constrained:bool=True, # decode with the model's grammar when it has one (else greedy)
                    languages:str|Sequence[str]|None=None, # each clip's language (see `read_mels`)
                   )->list[str]:
-    "Transcripts of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and `constrained`."
+    ("Transcripts of `(n_mels, T)` log-mels: grammar-constrained when the model has a grammar and "
+     "`constrained`.")
     return read_mels(model, mels, batch_size, languages)[0 if constrained else 1]
 
 # %% ../nbs/51_judge.ipynb #011d249f
 class JudgeData(Dataset):
-    "Log-mels and transcripts as items `{mel, tokens}`; with `tcfg`, augmented per (seed, epoch, item): splicing, speed, SpecAugment."
+    ("Log-mels and transcripts as items `{mel, tokens}`; with `tcfg`, augmented per (seed, epoch, item): "
+     "splicing, speed, SpecAugment.")
     def __init__(self, mels:Sequence[np.ndarray], # log-mels (n_mels, T)
                  texts:Sequence[str], # their transcripts
                  tok, # the judge's tokenizer
-                 tcfg:JudgeTrainConfig|None=None, # augmentation settings (None: clips as they are, for validation)
-                 spans:Sequence|None=None, # word spans of every clip (`word_spans`), needed when `tcfg.splice > 0`
+                 tcfg:JudgeTrainConfig|None=None, # augmentation (None: clips as they are, for validation)
+                 spans:Sequence|None=None, # clips' word spans (`word_spans`), needed if `tcfg.splice > 0`
                  seed:int=0, # augmentation seed
                 ):
         if len(mels)!=len(texts) or not len(mels):
             raise ConfigError("train_judge: need matching non-empty mels and texts, "
                               f"got {len(mels)} and {len(texts)}")
-        self.mels,self.texts,self.tok,self.tcfg,self.spans,self.seed,self.epoch = mels,list(texts),tok,tcfg,spans,seed,0
+        self.mels,self.texts,self.tok,self.tcfg,self.spans,self.seed,self.epoch = (mels,list(texts),tok,tcfg,
+                                                                                   spans,seed,0)
         if tcfg and tcfg.splice>0:
             self.words = [normalize_text(t, getattr(tok, 'language', 'en')).split() for t in texts]
             if spans is None or len(spans)!=len(mels):
@@ -413,7 +427,8 @@ class JudgeData(Dataset):
         return dict(mel=mel, tokens=torch.tensor(self.tok.encode(text)))
 
 def judge_collate(items:list[dict])->dict:
-    "Pad `JudgeData` items: `mel` (B, n_mels, T) at the log floor, `mel_len`, `tokens` (B, L) padded with the blank, `token_len`."
+    ("Pad `JudgeData` items: `mel` (B, n_mels, T) at the log floor, `mel_len`, `tokens` (B, L) padded with "
+     "the blank, `token_len`.")
     mel,mel_len = pad_mels([it['mel'] for it in items])
     token_len = torch.tensor([len(it['tokens']) for it in items])
     tokens = torch.zeros(len(items), int(token_len.max()), dtype=torch.long)
@@ -422,7 +437,8 @@ def judge_collate(items:list[dict])->dict:
 
 # %% ../nbs/51_judge.ipynb #f10ed394
 class TrainableJudge(Trainable):
-    "The CTC judge as `fit` trains it: `forward(batch)` -> `log_probs` (B, T/2, n_tokens) and `out_len`; the loss is CTC."
+    ("The CTC judge as `fit` trains it: `forward(batch)` -> `log_probs` (B, T/2, n_tokens) and `out_len`; "
+     "the loss is CTC.")
     name,config_cls = 'ctc_judge',JudgeConfig
     def __init__(self, cfg:JudgeConfig):
         super().__init__(cfg)
@@ -439,7 +455,8 @@ class TrainableJudge(Trainable):
 
 # %% ../nbs/51_judge.ipynb #0951e3fa
 def _history(run_dir, per_epoch:int)->list[dict]:
-    "Per-epoch rows of a run's logs: the mean training loss and the validation loss and error rates (`val_*`)."
+    ("Per-epoch rows of a run's logs: the mean training loss and the validation loss and error rates "
+     "(`val_*`).")
     train,val = read_log(run_dir),{r['step']:r for r in read_log(run_dir, 'val')}
     rows = []
     for e in range(1, train[-1]['step']//per_epoch + 1):
@@ -455,11 +472,12 @@ def train_judge(train_mels:Sequence[np.ndarray], # log-mels (n_mels, T) of the t
                 cfg:JudgeConfig=None, # architecture
                 tcfg:JudgeTrainConfig=None, # optimisation and augmentation
                 seed:int=0, # seeds init, batching and augmentation
-                spans:Sequence=None, # word spans of the training clips (`word_spans`), needed when `tcfg.splice > 0`
-                run_dir=None, # the trainer's run folder, resumed when it holds a run (None: a temporary folder)
-                val_languages:Sequence[str]|None=None, # languages of the held-out clips: each is read with its grammar
+                spans:Sequence=None, # training clips' word spans (`word_spans`), needed if `tcfg.splice > 0`
+                run_dir=None, # trainer's run folder, resumed when it holds a run (None: a temporary folder)
+                val_languages:Sequence[str]|None=None, # held-out clips' languages: each read with its grammar
                )->tuple[CTCJudge,list[dict]]:
-    "Train a CTC judge from scratch with `l2s_nb.train.fit`; returns the model (eval mode) and per-epoch history (loss, val WER/CER)."
+    ("Train a CTC judge from scratch with `l2s_nb.train.fit`; returns the model (eval mode) and per-epoch "
+     "history (loss, val WER/CER).")
     cfg,tcfg = cfg or JudgeConfig(),tcfg or JudgeTrainConfig()
     torch.set_num_threads(tcfg.threads); seed_everything(seed)
     model = TrainableJudge(cfg); tok = model.judge.tokenizer
@@ -514,22 +532,26 @@ def load_ctc_judge(path, audio_cfg:AudioConfig=None)->CTCJudge:
 _DIGITS = 'zero one two three four five six seven eight nine'.split()
 
 def spell_digits(text:str)->str:
-    "Spell each digit as an English word ('F3' → 'F three'): external recognisers write numerals where GRID says words."
+    ("Spell each digit as an English word ('F3' → 'F three'): external recognisers write numerals where "
+     "GRID says words.")
     out = ''.join(f' {_DIGITS[int(c)]} ' if c.isdigit() else c for c in text)
     return ' '.join(out.split())
 
 class Judge:
-    "A named speech recogniser: `transcribe(wavs)` → normalised transcripts, `evaluate(wavs, refs)` → WER/CER."
-    def __init__(self, recognize:Callable[[list[np.ndarray], list], list[str]], # (16 kHz float32 waveforms, their languages or Nones) → transcripts
+    ("A named speech recogniser: `transcribe(wavs)` → normalised transcripts, `evaluate(wavs, refs)` → "
+     "WER/CER.")
+    def __init__(self,
+                 recognize:Callable[[list[np.ndarray], list], list[str]], # (16 kHz wavs, languages) → texts
                  name:str='judge', # how results name this recogniser
                  sample_rate:int=16000, # rate the recogniser expects
-                 language:str='en', # language of the transcripts it writes: how they are normalised and scored
-                 reference:Callable[[str, str], str]|None=None, # (transcript, its language) → what the judge should write
+                 language:str='en', # language of its transcripts: how they are normalised and scored
+                 reference:Callable[[str, str], str]|None=None, # (transcript, language) → the judge's target
                 ):
-        self.recognize,self.name,self.sample_rate,self.language,self.reference = recognize,name,sample_rate,language,reference
+        self.recognize,self.name,self.sample_rate,self.language,self.reference = (recognize,name,sample_rate,
+                                                                                   language,reference)
 
     def transcribe(self, wavs:Sequence[np.ndarray],
-                   languages:str|Sequence[str]|None=None, # what each wav speaks, when known (None: the judge's default)
+                   languages:str|Sequence[str]|None=None, # each wav's language (None: the judge's default)
                   )->list[str]:
         "Normalised transcripts of `wavs` (mono float32 at `sample_rate`)."
         hyps = list(self.recognize(list(wavs), _langs(languages, len(wavs))))
@@ -538,19 +560,21 @@ class Judge:
         return _normalized(hyps, self.language)
 
     def references(self, refs:Sequence[str], languages:str|Sequence[str]|None=None)->list[str]:
-        "`refs` (in `languages`, default the judge's) as the judge should write them: IPA for a phoneme judge."
+        ("`refs` (in `languages`, default the judge's) as the judge should write them: IPA for a phoneme "
+         "judge.")
         langs = _langs(languages or self.language, len(refs))
         return [self.reference(r, l) if self.reference else r for r,l in zip(refs, langs)]
 
     def evaluate(self, wavs:Sequence[np.ndarray], refs:Sequence[str],
                  languages:str|Sequence[str]|None=None)->dict:
-        "WER, CER and the transcripts of `wavs` against reference texts `refs` (in `languages`, default the judge's)."
+        ("WER, CER and the transcripts of `wavs` against reference texts `refs` (in `languages`, default "
+         "the judge's).")
         hyps,refs = self.transcribe(wavs, languages),self.references(refs, languages)
         return dict(wer=wer(refs, hyps, self.language), cer=cer(refs, hyps, self.language), hyps=hyps)
 
     @classmethod
     def from_checkpoint(cls, path, batch_size:int=32,
-                        constrained:bool=True, # use the checkpoint's grammar when it has one; False = greedy, open vocabulary
+                        constrained:bool=True, # use its grammar, if any (False: greedy, open vocabulary)
                        ):
         "Judge backed by a trained `CTCJudge` checkpoint."
         model = load_ctc_judge(path); cfg = AudioConfig()
@@ -561,9 +585,10 @@ class Judge:
                    reference=model.tokenizer.reference)
 
     @classmethod
-    def from_faster_whisper(cls, model_dir, # local folder of a CTranslate2 Whisper model (nothing is downloaded)
+    def from_faster_whisper(cls, model_dir, # local CTranslate2 Whisper model folder (nothing is downloaded)
                             device:str='cpu', compute_type:str='int8', language:str='en', beam_size:int=5):
-        "Judge backed by a faster-whisper model from a local folder (requires the optional `faster_whisper` package)."
+        ("Judge backed by a faster-whisper model from a local folder (requires the optional "
+         "`faster_whisper` package).")
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise MediaNotFoundError(model_dir, 'faster-whisper model folder not found')
@@ -603,7 +628,7 @@ def _stamp(path:Path)->str:
 def corpus_mels(root, # corpus root the clips' paths are relative to
                 clips:Sequence[Clip], # clips from `read_grid`
                 cfg:AudioConfig=None,
-                cache=None, # optional .npz: mels are reused while the AudioConfig and the clip's file (path, size, mtime) are unchanged
+                cache=None, # optional .npz of mels, reused while AudioConfig, file path, size and mtime match
                )->list[np.ndarray]:
     "Log-mels of `clips` (their audio file, or the video's sound track)."
     cfg,root = cfg or AudioConfig(),Path(root)
@@ -637,13 +662,15 @@ def slot_accuracy(refs:Sequence[str], hyps:Sequence[str], language:str='en')->li
     return [float(np.mean([len(b)>k and a[k]==b[k] for a,b in zip(r, h)])) for k in range(n)]
 
 def judge_report(model:CTCJudge, train:Sequence[Clip], train_mels, held:Sequence[Clip], held_mels)->dict:
-    "WER/CER (constrained and greedy) and per-slot accuracy on the training clips and every held-out split, plus the held-out errors."
+    ("WER/CER (constrained and greedy) and per-slot accuracy on the training clips and every held-out "
+     "split, plus the held-out errors.")
     tok = model.tokenizer; lang = tok.text_language
     # what the judge should write: IPA for a phoneme judge
     ref = lambda c: tok.reference(c.transcript, c.language)
     def rates(clips, mels):
         hyps,greedy = read_mels(model, mels, languages=[c.language for c in clips])
-        refs,scored = [ref(c) for c in clips],[c.language for c in clips] if lang=='mul' else lang  # 'mul': each its own
+        # 'mul': each its own
+        refs,scored = [ref(c) for c in clips],[c.language for c in clips] if lang=='mul' else lang
         r = dict(n=len(refs), wer=wer(refs, hyps, scored), cer=cer(refs, hyps, scored))
         if model.has_grammar:
             r.update(greedy_wer=wer(refs, greedy, scored), greedy_cer=cer(refs, greedy, scored),
@@ -699,12 +726,12 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
                     epochs:int=15, # training epochs
                     seed:int=0, # random seed
                     cache:str=None, # .npz of log-mels reused across runs (e.g. runs/grid_s1_mels.npz)
-                    unit:str='char', # output units: 'char' (open), 'word' (the training transcripts' words) or 'phoneme' (IPA)
+                    unit:str='char', # 'char' (open), 'word' (training transcripts' words) or 'phoneme' (IPA)
                     hidden:int=192, # GRU units per direction
                     layers:int=2, # bidirectional GRU layers
-                    grammar:bool=True, # store the slot grammar of the training transcripts (when they have one) for constrained decoding
-                    splice:float=0., # fraction of training items replaced by word-spliced sentences (needs .align files)
-                    run_dir:str=None, # trainer's run folder: logs, checkpoints, resume after an interruption (default: temporary)
+                    grammar:bool=True, # store the transcripts' slot grammar (if any) for constrained decoding
+                    splice:float=0., # fraction of items replaced by word-spliced sentences (needs .align)
+                    run_dir:str=None, # run folder: logs, checkpoints; resumable (default: temporary)
                    )->dict:
     "Train a CTC judge on a corpus's train split; report its WER/CER on every held-out split."
     clips = read_grid(corpus)
@@ -715,8 +742,8 @@ def train_judge_cli(corpus:str, # GRID-layout corpus root (e.g. ../shared/grid o
         raise ConfigError(f"train_judge_cli: unit must be 'word', 'char' or 'phoneme', got {unit!r}")
     langs = sorted({c.language for c in clips}); lang = langs[0] if len(langs)==1 else 'mul'
     if lang=='mul' and unit=='phoneme':
-        raise ConfigError(f"{corpus}: clips in {len(langs)} languages ({', '.join(langs)}): a multilingual judge "
-                          "writes characters (--unit char); train a phoneme judge per language")
+        raise ConfigError(f"{corpus}: clips in {len(langs)} languages ({', '.join(langs)}): a multilingual "
+                          "judge writes characters (--unit char); train a phoneme judge per language")
     train_refs = [normalize_text(c.transcript, c.language) for c in train]  # each in its own language's rules
     tok = (PhonemeTokenizer.from_texts(train_refs, lang) if unit=='phoneme'
            else CharTokenizer.from_texts(train_refs, [c.language for c in train]))

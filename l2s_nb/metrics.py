@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 from pystoi import stoi as _pystoi
 from pesq import pesq as _pesq
 from fastcore.script import store_true
-from .config import AudioConfig, ConfigError, L2SError, MediaError, MediaNotFoundError, atomic_write, get_logger, run_info
+from .config import (AudioConfig, ConfigError, L2SError, MediaError, MediaNotFoundError, atomic_write,
+                           get_logger, run_info)
 from .audio import load_audio, save_audio, log_mel, mel_to_audio, resample, MelSpectrogram, plot_mel
 from .vocoder import load_vocoder
 from .corpora import AUDIO_EXTS, read_tsv
@@ -41,11 +42,14 @@ def match_lengths(ref:np.ndarray, # reference waveform
                   tolerance:float=0.08, # largest allowed length difference (s)
                   name='<generated>', # file named in the error
                  )->tuple[np.ndarray,np.ndarray]:
-    "Crop `ref` and `gen` to the shorter length; a difference beyond `tolerance` seconds raises `LengthMismatchError`."
+    ("Crop `ref` and `gen` to the shorter length; a difference beyond `tolerance` seconds raises "
+     "`LengthMismatchError`.")
     diff = (len(gen)-len(ref))/sr
     if abs(diff)>tolerance:
-        raise LengthMismatchError(name, f"is {len(gen)/sr:.3f} s long but its reference is {len(ref)/sr:.3f} s ({diff:+.3f} s, tolerance {tolerance} s)",
-                                  "generate audio of the reference's length, or raise --tolerance if the difference is expected")
+        raise LengthMismatchError(name, f"is {len(gen)/sr:.3f} s long but its reference is "
+                                        f"{len(ref)/sr:.3f} s ({diff:+.3f} s, tolerance {tolerance} s)",
+                                  "generate audio of the reference's length, or raise --tolerance if the "
+                                  "difference is expected")
     n = min(len(ref), len(gen))
     return ref[:n], gen[:n]
 
@@ -58,7 +62,7 @@ def stoi(ref:np.ndarray, gen:np.ndarray, sr:int=16000, extended:bool=False)->flo
     state = np.random.get_state(); np.random.seed(0)  # ESTOI adds 1e-8-sized noise from NumPy's global RNG
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RuntimeWarning)  # pystoi warns on silent inputs; the score says it
+            warnings.simplefilter('ignore', RuntimeWarning)  # pystoi warns on silent input; the score says it
             return float(_pystoi(ref, gen, sr, extended=extended))
     finally: np.random.set_state(state)  # the caller's random stream goes on as if nothing had drawn from it
 
@@ -85,10 +89,11 @@ def mel_cepstra(logmel:np.ndarray, n_ceps:int=N_CEPS)->np.ndarray:
     return (dct(logmel, type=2, norm='ortho', axis=0)/np.sqrt(2*logmel.shape[0]))[1:n_ceps+1].T
 
 def dtw_path(cost:np.ndarray)->tuple[np.ndarray,np.ndarray]:
-    "Minimum-total-cost monotonic path through `cost` `(N, M)` with steps (1,0), (0,1), (1,1); returns row and column indices."
+    ("Minimum-total-cost monotonic path through `cost` `(N, M)` with steps (1,0), (0,1), (1,1); returns row "
+     "and column indices.")
     n,m = cost.shape
     acc = np.full((n+1, m+1), np.inf); acc[0, 0] = 0
-    for s in range(2, n+m+1):  # cells on one anti-diagonal depend only on earlier diagonals: fill each at once
+    for s in range(2, n+m+1):  # cells on an anti-diagonal depend only on earlier diagonals: fill each at once
         i = np.arange(max(1, s-m), min(n, s-1)+1); j = s-i
         acc[i, j] = cost[i-1, j-1] + np.minimum(np.minimum(acc[i-1, j], acc[i, j-1]), acc[i-1, j-1])
     i,j,path = n,m,[(n-1, m-1)]
@@ -113,12 +118,15 @@ def mcd(ref_mel:np.ndarray, # reference log-mel (n_mels, frames)
 
 def mel_l1(ref_mel:np.ndarray, gen_mel:np.ndarray)->float:
     "Mean absolute difference of two equally long log-mels (natural-log units)."
-    if ref_mel.shape!=gen_mel.shape: raise ConfigError(f"mel_l1: shapes differ, {ref_mel.shape} vs {gen_mel.shape}; match the lengths first")
+    if ref_mel.shape!=gen_mel.shape:
+        raise ConfigError(f"mel_l1: shapes differ, {ref_mel.shape} vs {gen_mel.shape}; "
+                          "match the lengths first")
     return float(np.abs(np.asarray(ref_mel, np.float64)-gen_mel).mean())
 
 def lsd(ref:np.ndarray, gen:np.ndarray, cfg:AudioConfig=AudioConfig(), floor:float=1e-10)->float:
     "Log-spectral distance (dB) between two equally long waveforms, frame by frame."
-    if len(ref)!=len(gen): raise ConfigError(f"lsd: lengths differ, {len(ref)} vs {len(gen)}; match the lengths first")
+    if len(ref)!=len(gen):
+        raise ConfigError(f"lsd: lengths differ, {len(ref)} vs {len(gen)}; match the lengths first")
     spec = MelSpectrogram(cfg).spectrogram
     p,q = (spec(torch.from_numpy(np.asarray(w, np.float32))).double().numpy()**2 for w in (ref, gen))
     d = 10*np.log10(np.maximum(p, floor)/np.maximum(q, floor))
@@ -126,7 +134,8 @@ def lsd(ref:np.ndarray, gen:np.ndarray, cfg:AudioConfig=AudioConfig(), floor:flo
 
 # %% ../nbs/50_metrics.ipynb #27368768
 METRICS = ('stoi', 'estoi', 'pesq_wb', 'pesq_nb', 'mcd', 'lsd', 'mel_l1') # signal metrics, in report order
-HIGHER_IS_BETTER = dict(stoi=True, estoi=True, pesq_wb=True, pesq_nb=True, mcd=False, lsd=False, mel_l1=False, wer=False, cer=False)
+HIGHER_IS_BETTER = dict(stoi=True, estoi=True, pesq_wb=True, pesq_nb=True, mcd=False, lsd=False, mel_l1=False,
+                        wer=False, cer=False)
 
 def score_pair(ref:np.ndarray, # reference waveform, mono float32
                gen:np.ndarray, # generated waveform
@@ -137,15 +146,20 @@ def score_pair(ref:np.ndarray, # reference waveform, mono float32
                undefined:dict|None=None, # collects {metric: reason} for the metrics that come out NaN
               )->dict:
     "All signal metrics of `gen` against `ref` (after the length rule) plus the length difference in ms."
-    if sr!=cfg.sample_rate: raise ConfigError(f"{name}: score_pair needs audio at {cfg.sample_rate} Hz, got {sr}; load with load_audio(path, sr={cfg.sample_rate})")
+    if sr!=cfg.sample_rate:
+        raise ConfigError(f"{name}: score_pair needs audio at {cfg.sample_rate} Hz, got {sr}; "
+                          f"load with load_audio(path, sr={cfg.sample_rate})")
     len_diff_ms = 1000*(len(gen)-len(ref))/sr
     ref,gen = match_lengths(np.asarray(ref, np.float32), np.asarray(gen, np.float32), sr, tolerance, name)
     rm,gm = log_mel(ref, cfg),log_mel(gen, cfg)
     why = {k:[] for k in ('pesq_wb', 'pesq_nb')}
     r = dict(stoi=stoi(ref, gen, sr), estoi=stoi(ref, gen, sr, extended=True),
-             pesq_wb=pesq(ref, gen, sr, 'wb', name, why['pesq_wb']), pesq_nb=pesq(ref, gen, sr, 'nb', name, why['pesq_nb']),
+             pesq_wb=pesq(ref, gen, sr, 'wb', name, why['pesq_wb']),
+             pesq_nb=pesq(ref, gen, sr, 'nb', name, why['pesq_nb']),
              mcd=mcd(rm, gm), lsd=lsd(ref, gen, cfg), mel_l1=mel_l1(rm, gm), len_diff_ms=len_diff_ms)
-    if undefined is not None: undefined.update({k:(why.get(k) or [f'{k} is not finite'])[0] for k in METRICS if not math.isfinite(r[k])})
+    if undefined is not None:
+        undefined.update({k:(why.get(k) or [f'{k} is not finite'])[0]
+                          for k in METRICS if not math.isfinite(r[k])})
     return r
 
 # %% ../nbs/50_metrics.ipynb #dc8e3d60
@@ -156,7 +170,8 @@ def mean_ci(values:Sequence[float], level:float=0.95)->dict:
     half = student_t.ppf((1+level)/2, len(v)-1)*v.std(ddof=1)/np.sqrt(len(v)) if len(v)>1 else float('nan')
     return dict(mean=float(v.mean()), lo=float(v.mean()-half), hi=float(v.mean()+half), n=int(len(v)))
 
-def ratio_ci(errors:Sequence[int], lengths:Sequence[int], level:float=0.95, n_boot:int=1000, seed:int=0)->dict:
+def ratio_ci(errors:Sequence[int], lengths:Sequence[int], level:float=0.95, n_boot:int=1000,
+             seed:int=0)->dict:
     "Corpus error rate Σerrors/Σlengths with a percentile-bootstrap interval over utterances."
     e,l = np.asarray(errors, np.float64),np.asarray(lengths, np.float64)
     idx = np.random.default_rng(seed).integers(0, len(e), (n_boot, len(e)))
@@ -166,21 +181,26 @@ def ratio_ci(errors:Sequence[int], lengths:Sequence[int], level:float=0.95, n_bo
 
 # %% ../nbs/50_metrics.ipynb #e44a167b
 def pair_files(ref_dir, gen_dir,
-               excluded:list|None=None, # collects the references that have no generated file (else they are logged)
+               excluded:list|None=None, # collects references without a generated file (else they are logged)
                ids=None, # only these references are expected (default: every reference)
               )->list[tuple[str,Path,Path]]:
     "(id, reference, generated) for every audio file in `gen_dir`, matched to `ref_dir` by file stem."
     ref_dir,gen_dir = Path(ref_dir),Path(gen_dir)
     for d in (ref_dir, gen_dir):
-        if not d.is_dir(): raise MediaNotFoundError(d, 'folder not found', 'pass a folder of .wav/.flac files')
+        if not d.is_dir():
+            raise MediaNotFoundError(d, 'folder not found', 'pass a folder of .wav/.flac files')
     audio = lambda d: {p.stem:p for p in sorted(d.iterdir()) if p.suffix.lower() in AUDIO_EXTS}
     refs,gens = audio(ref_dir),audio(gen_dir)
     if not gens: raise MediaNotFoundError(gen_dir, f'no audio files ({", ".join(AUDIO_EXTS)}) to score')
     missing = [p for i,p in gens.items() if i not in refs]
-    if missing: raise MediaNotFoundError(missing[0], f'has no reference {ref_dir}/{missing[0].stem}.wav|.flac ({len(missing)} generated files without one)', 'name generated files like their references')
+    if missing:
+        raise MediaNotFoundError(missing[0], f'has no reference {ref_dir}/{missing[0].stem}.wav|.flac '
+                                             f'({len(missing)} generated files without one)',
+                                 'name generated files like their references')
     lost = [i for i in refs if i not in gens and (ids is None or i in ids)]
     for i in lost if excluded is not None else []:
-        excluded.append(dict(id=i, file=str(refs[i]), kind='missing', reason=f"{refs[i]}: no generated file {gen_dir}/{i}.wav|.flac"))
+        excluded.append(dict(id=i, file=str(refs[i]), kind='missing',
+                             reason=f"{refs[i]}: no generated file {gen_dir}/{i}.wav|.flac"))
     if lost and excluded is None:
         _log.warning(f"{ref_dir}: {len(lost)} references have no generated file and are not scored: "
                      + ', '.join(lost[:10]) + (' ...' if len(lost)>10 else ''))
@@ -191,38 +211,48 @@ def read_transcripts(path)->dict[str,str]:
     "id → transcript from a TSV with a header naming `id` and `transcript` (or `text`) columns."
     rows = read_tsv(path)
     col = next((c for c in ('transcript', 'text') if rows and c in rows[0]), None)
-    if col is None or 'id' not in rows[0]: raise ConfigError(f"{path}: needs a header row with 'id' and 'transcript' (or 'text') columns; found {list(rows[0]) if rows else 'no rows'}")
+    if col is None or 'id' not in rows[0]:
+        raise ConfigError(f"{path}: needs a header row with 'id' and 'transcript' (or 'text') columns; "
+                          f"found {list(rows[0]) if rows else 'no rows'}")
     return {r['id']:r[col] for r in rows}
 
 def read_languages(path)->dict[str,str]:
-    "id → language from a transcripts TSV's `language` column (empty cells: 'en'); {} without one (all English)."
+    ("id → language from a transcripts TSV's `language` column (empty cells: 'en'); {} without one "
+     "(all English).")
     rows = read_tsv(path)
     return {r['id']: r['language'] or 'en' for r in rows} if rows and 'language' in rows[0] else {}
 
 # %% ../nbs/50_metrics.ipynb #a087e2dc
 class NonFiniteAudioError(MediaError): "An audio file holds NaN or infinite samples."
-class SilentReferenceError(MediaError): "A reference recording is all zeros, so nothing can be scored against it."
+class SilentReferenceError(MediaError):
+    "A reference recording is all zeros, so nothing can be scored against it."
 
 def _check_scorable(rp:Path, ref:np.ndarray, gp:Path, gen:np.ndarray):
-    "Raise a `MediaError` naming the file if a pair can't be scored: non-finite samples, or a silent reference."
+    ("Raise a `MediaError` naming the file if a pair can't be scored: non-finite samples, or a silent "
+     "reference.")
     for p,x in ((gp, gen), (rp, ref)):
         if (bad := int((~np.isfinite(x)).sum())):
             raise NonFiniteAudioError(p, f"contains {bad} NaN or infinite samples",
-                                      "the file is damaged or was written from a diverged model; regenerate it")
-    if not np.any(ref): raise SilentReferenceError(rp, "the reference is silent (all samples are zero), so no metric against it "
-                                                       "means anything",
-                                         "check the reference file; the pair is left out")
+                                      "the file is damaged or was written from a diverged model; "
+                                      "regenerate it")
+    if not np.any(ref):
+        raise SilentReferenceError(rp, "the reference is silent (all samples are zero), so no metric "
+                                       "against it means anything",
+                                   "check the reference file; the pair is left out")
 
 def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generated) from `pair_files`
                 texts:dict=None, # id → transcript, for WER/CER
                 judge:Judge=None, # recogniser used with `texts`
                 tolerance:float=0.08, # largest allowed length difference (s)
                 cfg:AudioConfig=AudioConfig(),
-                excluded:list|None=None, # collects pairs that can't be scored and metrics that are undefined; None: unscorable pairs raise
-                languages:dict|None=None, # id → language (`read_languages`): rows get a `language`, texts are read in it
+                excluded:list|None=None, # collects unscorable pairs, undefined metrics; None: those raise
+                languages:dict|None=None, # id → language (`read_languages`) of the rows; texts are read in it
                )->list[dict]:
-    "Per-utterance rows: signal metrics for every pair, plus judge transcripts and WER/CER of generated and reference audio."
-    if (texts is None) != (judge is None): raise ConfigError("WER/CER need both transcripts (--text) and a judge (--judge); pass both or neither")
+    ("Per-utterance rows: signal metrics for every pair, plus judge transcripts and WER/CER of generated "
+     "and reference audio.")
+    if (texts is None) != (judge is None):
+        raise ConfigError("WER/CER need both transcripts (--text) and a judge (--judge); "
+                          "pass both or neither")
     rows,refs,gens = [],[],[]
     for i,rp,gp in tqdm(pairs, desc='scoring'):
         try:
@@ -242,23 +272,28 @@ def score_files(pairs:Sequence[tuple[str,Path,Path]], # (id, reference, generate
     if judge:
         pairs = [p for p in pairs if p[0] in {r['id'] for r in rows}]
         missing = [i for i,_,_ in pairs if i not in texts]
-        if missing: raise ConfigError(f"{len(missing)} scored files have no transcript (first: {missing[0]}); add them to the transcripts TSV")
+        if missing:
+            raise ConfigError(f"{len(missing)} scored files have no transcript (first: {missing[0]}); "
+                              "add them to the transcripts TSV")
         langs = [r.get('language') for r in rows]  # a multilingual judge reads each clip in its language
         hyp_gen,hyp_ref = judge.transcribe(gens, langs),judge.transcribe(refs, langs)
         truth = judge.references([texts[r['id']] for r in rows], langs)  # IPA: phoneme judge
         for r,t,hg,hr in zip(rows, truth, hyp_gen, hyp_ref):
-            lang = judge.language if judge.language==IPA else r.get('language') or judge.language  # how to normalise
+            # how to normalise
+            lang = judge.language if judge.language==IPA else r.get('language') or judge.language
             count = lambda t, h, unit: error_counts([t], [h], unit, lang)
             (eg,),(ng,) = count(t, hg, 'word'); (cg,),(mg,) = count(t, hg, 'char')
             (er,),_ = count(t, hr, 'word'); (cr,),_ = count(t, hr, 'char')
-            r.update(text=texts[r['id']], hyp=hg, hyp_ref=hr, wer=eg/ng, cer=cg/mg, wer_ref=er/ng, cer_ref=cr/mg,
+            r.update(text=texts[r['id']], hyp=hg, hyp_ref=hr,
+                     wer=eg/ng, cer=cg/mg, wer_ref=er/ng, cer_ref=cr/mg,
                      _counts=dict(wer=(eg, ng), cer=(cg, mg), wer_ref=(er, ng), cer_ref=(cr, mg)))
     return rows
 
 def summarize(rows:Sequence[dict],
-              unscored:int=0, # clips that have no row (missing or unscorable files), counted as excluded from every metric
+              unscored:int=0, # clips without a row (missing or unscorable files): excluded from every metric
              )->dict:
-    "Mean and 95% CI of every metric in `rows` (corpus-level bootstrap for WER/CER), with the count of clips each leaves out."
+    ("Mean and 95% CI of every metric in `rows` (corpus-level bootstrap for WER/CER), with the count of "
+     "clips each leaves out.")
     out = {k:mean_ci([r[k] for r in rows]) for k in METRICS}
     if rows and '_counts' in rows[0]:
         for k in ('wer', 'cer', 'wer_ref', 'cer_ref'):
@@ -276,24 +311,29 @@ def summarize_by(rows:Sequence[dict], key:str='language',
     return {v: summarize(groups[v], (unscored or {}).get(v, 0)) for v in sorted(groups)}
 
 # %% ../nbs/50_metrics.ipynb #38752b39
-_LABELS = dict(stoi='STOI', estoi='ESTOI', pesq_wb='PESQ wb@16k', pesq_nb='PESQ nb@8k', mcd='MCD-DTW (dB)', lsd='LSD (dB)',
-               mel_l1='mel L1', wer='WER (judge)', cer='CER (judge)', wer_ref='WER ground truth (judge floor)', cer_ref='CER ground truth (judge floor)')
+_LABELS = dict(stoi='STOI', estoi='ESTOI', pesq_wb='PESQ wb@16k', pesq_nb='PESQ nb@8k', mcd='MCD-DTW (dB)',
+               lsd='LSD (dB)', mel_l1='mel L1', wer='WER (judge)', cer='CER (judge)',
+               wer_ref='WER ground truth (judge floor)', cer_ref='CER ground truth (judge floor)')
 
 def summary_markdown(summary:dict, title:str='',
-                     excluded:Sequence[dict]=(), # files left out (from `score_files`/`pair_files`), listed under the table
+                     excluded:Sequence[dict]=(), # files left out by `score_files`/`pair_files`, listed below
                      max_listed:int=30, # list at most this many (all are in summary.json)
                     )->str:
-    "Markdown table of a `summarize` result: metric, direction, mean, 95% CI, n, and clips excluded; then the excluded files."
+    ("Markdown table of a `summarize` result: metric, direction, mean, 95% CI, n, and clips excluded; then "
+     "the excluded files.")
     pct = lambda k: k.startswith(('wer', 'cer'))
     fmt = lambda k, v: f'{100*v:.2f}%' if pct(k) else f'{v:.3f}'
-    lines = ([f'### {title}', ''] if title else []) + ['| metric | | mean | 95% CI | n | excluded |', '|---|---|---|---|---|---|']
+    lines = ([f'### {title}', ''] if title else []) + ['| metric | | mean | 95% CI | n | excluded |',
+                                                       '|---|---|---|---|---|---|']
     for k,s in summary.items():
         arrow = '↑' if HIGHER_IS_BETTER[k.replace('_ref', '')] else '↓'
-        lines.append(f"| {_LABELS[k]} | {arrow} | {fmt(k, s['mean'])} | {fmt(k, s['lo'])} – {fmt(k, s['hi'])} | {s['n']} "
-                     f"| {s.get('excluded', 0)} |")
+        lines.append(f"| {_LABELS[k]} | {arrow} | {fmt(k, s['mean'])} | {fmt(k, s['lo'])} – "
+                     f"{fmt(k, s['hi'])} | {s['n']} | {s.get('excluded', 0)} |")
     if excluded:
-        lines += ['', f"Excluded ({len(excluded)}):", ''] + [f"- {e['id']}: {e['reason']}" for e in excluded[:max_listed]]
-        if len(excluded)>max_listed: lines.append(f"- ... and {len(excluded)-max_listed} more (see summary.json)")
+        lines += ['', f"Excluded ({len(excluded)}):", ''] + [f"- {e['id']}: {e['reason']}"
+                                                              for e in excluded[:max_listed]]
+        if len(excluded)>max_listed:
+            lines.append(f"- ... and {len(excluded)-max_listed} more (see summary.json)")
     return '\n'.join(lines)+'\n'
 
 # %% ../nbs/50_metrics.ipynb #afd1c329
@@ -316,7 +356,8 @@ def plot_mel_pair(ref_mel:np.ndarray, gen_mel:np.ndarray, title:str='', path=Non
     import matplotlib.pyplot as plt
     fig,axs = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True)
     for ax,m,t in zip(axs, (ref_mel, gen_mel), ('target', 'generated')):
-        plot_mel(m, ax=ax, title=f'{title} {t}'.strip()); ax.images[0].set_clim(float(ref_mel.min()), float(ref_mel.max()))
+        plot_mel(m, ax=ax, title=f'{title} {t}'.strip())
+        ax.images[0].set_clim(float(ref_mel.min()), float(ref_mel.max()))
     fig.tight_layout()
     if path: atomic_write(path, lambda p: fig.savefig(p, dpi=110, format='png'))
     return fig
@@ -327,11 +368,13 @@ def _write_csv(path, rows):
     def write(p):
         with open(p, 'w', newline='', encoding='utf-8') as f:
             w = csv.DictWriter(f, cols, extrasaction='ignore'); w.writeheader()
-            for r in rows: w.writerow({k:(f'{v:.6g}' if isinstance(v, float) else v) for k,v in r.items() if k in cols})
+            for r in rows:
+                w.writerow({k:(f'{v:.6g}' if isinstance(v, float) else v) for k,v in r.items() if k in cols})
     atomic_write(path, write)
 
 class IncompleteScoreError(L2SError):
-    "Some clips were left out of the means (missing, unscorable or undefined); the reports were written and list them."
+    ("Some clips were left out of the means (missing, unscorable or undefined); the reports were written "
+     "and list them.")
 
 def score_dirs(ref_dir, # folder of reference audio
                gen_dir, # folder of generated audio
@@ -340,11 +383,12 @@ def score_dirs(ref_dir, # folder of reference audio
                judge=None, # judge checkpoint or faster-whisper folder
                tolerance:float=0.08, # largest allowed reference/generated length difference (s)
                title:str|None=None, # heading of the markdown summary
-               allow_missing:bool=False, # accept clips left out of means (missing generated files, silent references, undefined metrics)
+               allow_missing:bool=False, # accept clips left out of means (missing, silent ref, NaN metric)
                ids=None, # references expected to have a generated file (default: all of them)
-               by_language:bool=False, # also summarise each language apart (automatic when `text` has several)
+               by_language:bool=False, # also summarise each language apart (automatic if `text` has several)
               )->dict:
-    "Score `gen_dir` against `ref_dir` and write the reports; raise `IncompleteScoreError` after writing them if clips were left out."
+    ("Score `gen_dir` against `ref_dir` and write the reports; raise `IncompleteScoreError` after writing "
+     "them if clips were left out.")
     t0,out,excluded = time.time(),Path(out),[]
     pairs = pair_files(ref_dir, gen_dir, excluded, ids)
     texts,jd = (read_transcripts(text) if text else None),(load_judge(judge) if judge else None)
@@ -357,51 +401,64 @@ def score_dirs(ref_dir, # folder of reference audio
         for r in rows: r.setdefault('language', langs.get(r['id'], 'en'))
         split = dict(by_language=summarize_by(rows, 'language', Counter(langs.get(i, 'en') for i in gone)))
     seconds = time.time()-t0
-    meta = dict(ref_dir=str(ref_dir), gen_dir=str(gen_dir), text=text and str(text), judge=jd.name if jd else None, tolerance_s=tolerance,
+    meta = dict(ref_dir=str(ref_dir), gen_dir=str(gen_dir), text=text and str(text),
+                judge=jd.name if jd else None, tolerance_s=tolerance,
                 n=len(rows), n_excluded=len({e['id'] for e in excluded}), excluded=excluded,
                 seconds=round(seconds, 1), utterances_per_s=round(len(rows)/seconds, 3),
-                protocol='pesq_wb: P.862.2 at 16 kHz; pesq_nb: P.862 (P.862.1 mapping) at 8 kHz; mcd: c1-c24 of the 80-band log-mel, DTW; lengths cropped to the shorter within tolerance',
+                protocol='pesq_wb: P.862.2 at 16 kHz; pesq_nb: P.862 (P.862.1 mapping) at 8 kHz; '
+                         'mcd: c1-c24 of the 80-band log-mel, DTW; '
+                         'lengths cropped to the shorter within tolerance',
                 run_info=run_info())
     if rows: _write_csv(out/'per_utterance.csv', rows)
-    atomic_write(out/'summary.json', lambda p: p.write_text(json.dumps(dict(summary=summary, **split, **meta), indent=1)))
+    atomic_write(out/'summary.json',
+                 lambda p: p.write_text(json.dumps(dict(summary=summary, **split, **meta), indent=1)))
     md = summary_markdown(summary, title, excluded)
-    md += ''.join('\n' + summary_markdown(s, f'{title}: {lang}') for lang,s in split.get('by_language', {}).items())
+    md += ''.join('\n' + summary_markdown(s, f'{title}: {lang}')
+                  for lang,s in split.get('by_language', {}).items())
     atomic_write(out/'summary.md', lambda p: p.write_text(md))
     if rows:
         plot_distributions(rows, out/'distributions.png')
         first = next(p for p in pairs if p[0]==rows[0]['id'])
-        worst = min(rows, key=lambda r: r['stoi'] if math.isfinite(r['stoi']) else math.inf)  # the clip a reader should look at first
-        plot_mel_pair(log_mel(load_audio(first[1])), log_mel(load_audio(first[2])), first[0], out/f'mel_{first[0]}.png')
+        # the clip a reader should look at first
+        worst = min(rows, key=lambda r: r['stoi'] if math.isfinite(r['stoi']) else math.inf)
+        plot_mel_pair(log_mel(load_audio(first[1])), log_mel(load_audio(first[2])), first[0],
+                      out/f'mel_{first[0]}.png')
         if worst['id']!=first[0]:
             rp,gp = next((r, g) for i,r,g in pairs if i==worst['id'])
-            plot_mel_pair(log_mel(load_audio(rp)), log_mel(load_audio(gp)), f"{worst['id']} (lowest STOI)", out/f"mel_{worst['id']}.png")
+            plot_mel_pair(log_mel(load_audio(rp)), log_mel(load_audio(gp)), f"{worst['id']} (lowest STOI)",
+                          out/f"mel_{worst['id']}.png")
         import matplotlib.pyplot as plt; plt.close('all')
     print(md, end='')
     errors = [e for e in excluded if e['kind'] not in ('missing', 'undefined', 'SilentReferenceError')]
     if errors or (excluded and not allow_missing):
         n_all = len(rows) + unscored
-        raise IncompleteScoreError(f"{meta['n_excluded']} of {n_all} clips were left out of some or all means (reports in {out}): "
+        raise IncompleteScoreError(f"{meta['n_excluded']} of {n_all} clips were left out of some or all "
+                                   f"means (reports in {out}): "
                                    + '; '.join(e['reason'] for e in (errors or excluded)[:5])
                                    + (' ...' if len(errors or excluded)>5 else '')
-                                   + ('' if errors else '. Pass --allow-missing to accept this (e.g. when REF_DIR is a whole corpus)'))
+                                   + ('' if errors else '. Pass --allow-missing to accept this '
+                                                        '(e.g. when REF_DIR is a whole corpus)'))
     return dict(summary=summary, **split, **meta)
 
 def score_cli(ref_dir:str, # folder of reference audio; files are matched to GEN_DIR by name stem
               gen_dir:str, # folder of generated audio (.wav/.flac) to score
               text:str=None, # transcripts TSV (id, transcript|text) for WER/CER; needs --judge
               out:str='score', # output folder: per_utterance.csv, summary.json, summary.md, plots
-              judge:str=None, # judge checkpoint (.pt, e.g. data/checkpoints/judge_grid_s1.pt) or a local faster-whisper folder
+              judge:str=None, # judge .pt (e.g. data/checkpoints/judge_grid_s1.pt) or faster-whisper folder
               tolerance:float=0.08, # largest allowed reference/generated length difference (s)
               title:str=None, # heading of the markdown summary (default: GEN_DIR's name)
-              allow_missing:store_true=False, # exit 0 although clips were left out (no generated file, silent reference, undefined metric)
-              by_language:store_true=False, # also summarise each language of the TSV apart (automatic with several)
+              allow_missing:store_true=False, # exit 0 with clips left out (missing, silent ref, NaN metric)
+              by_language:store_true=False, # also summarise each TSV language apart (automatic with several)
              )->dict:
-    "Score generated speech against references: STOI, ESTOI, PESQ, MCD, LSD, mel L1 and judge WER/CER, with 95% CIs."
-    return score_dirs(ref_dir, gen_dir, text, out, judge, tolerance, title, allow_missing, by_language=by_language)
+    ("Score generated speech against references: STOI, ESTOI, PESQ, MCD, LSD, mel L1 and judge WER/CER, "
+     "with 95% CIs.")
+    return score_dirs(ref_dir, gen_dir, text, out, judge, tolerance, title, allow_missing,
+                      by_language=by_language)
 
 # %% ../nbs/50_metrics.ipynb #6c71931d
 def gt_mel_oracle(wav:np.ndarray, cfg:AudioConfig=AudioConfig(), n_iter:int=32, vocoder=None)->np.ndarray:
-    "The reference resynthesised from its own log-mel by `vocoder` (a `Vocoder`; default Griffin-Lim): the vocoder's upper bound."
+    ("The reference resynthesised from its own log-mel by `vocoder` (a `Vocoder`; default Griffin-Lim): the "
+     "vocoder's upper bound.")
     if vocoder is None: return mel_to_audio(log_mel(wav, cfg), cfg, n_iter)
     return vocoder(torch.from_numpy(log_mel(wav, cfg))[None])[0].cpu().numpy()
 
@@ -409,7 +466,8 @@ def mean_logmel_frame(wavs:Sequence[np.ndarray], cfg:AudioConfig=AudioConfig())-
     "Average log-mel frame `(n_mels,)` over all frames of `wavs`."
     return np.concatenate([log_mel(w, cfg) for w in wavs], axis=1).mean(1)
 
-def mean_speech_baseline(n_samples:int, mean_frame:np.ndarray, cfg:AudioConfig=AudioConfig(), n_iter:int=32)->np.ndarray:
+def mean_speech_baseline(n_samples:int, mean_frame:np.ndarray, cfg:AudioConfig=AudioConfig(),
+                         n_iter:int=32)->np.ndarray:
     "`n_samples` of audio vocoded from `mean_frame` repeated over time (a model that ignores the video)."
     mel = np.repeat(np.asarray(mean_frame, np.float32)[:, None], n_samples//cfg.hop_length, axis=1)
     return np.pad(mel_to_audio(mel, cfg, n_iter), (0, n_samples % cfg.hop_length))
@@ -419,31 +477,38 @@ ORACLES = ('gt_mel', 'mean_speech', 'silence')
 
 def oracles_cli(ref_dir:str, # folder of reference audio (a whole corpus is fine)
                 out:str, # output folder: <oracle>/ audio and <oracle>_score/ reports, oracles.json
-                split:str=None, # TSV with id and split columns: 'train' clips give the mean frame, the others are scored (default: all clips, all scored)
+                split:str=None, # id/split TSV: 'train' clips → mean frame, rest scored (default: all do both)
                 text:str=None, # transcripts TSV for WER/CER (needs --judge)
                 judge:str=None, # judge checkpoint or faster-whisper folder
                 n_iter:int=32, # Griffin-Lim iterations
-                vocoder:str='griffin_lim', # vocoder of the gt_mel oracle (copy synthesis): griffin_lim or a trained vocoder checkpoint (.pt)
+                vocoder:str='griffin_lim', # gt_mel oracle's vocoder: griffin_lim or a trained vocoder's .pt
                 results:str=None, # also write the combined summaries to this JSON
                )->dict:
-    "Make and score the oracles (ground-truth mel through the vocoder, mean speech, silence) for a corpus's test clips."
+    ("Make and score the oracles (ground-truth mel through the vocoder, mean speech, silence) for a "
+     "corpus's test clips.")
     cfg,out = AudioConfig(),Path(out)
     voc = None if vocoder=='griffin_lim' else load_vocoder(vocoder, cfg)
-    files = {p.stem:p for p in sorted(Path(ref_dir).iterdir()) if p.suffix.lower() in AUDIO_EXTS} if Path(ref_dir).is_dir() else {}
+    files = ({p.stem:p for p in sorted(Path(ref_dir).iterdir()) if p.suffix.lower() in AUDIO_EXTS}
+             if Path(ref_dir).is_dir() else {})
     if not files: raise MediaNotFoundError(ref_dir, 'no reference audio (.wav/.flac) found')
     splits = {r['id']:r['split'] for r in read_tsv(split)} if split else {}
-    test = [i for i in files if splits.get(i, 'test')!='train']; train = [i for i in files if splits.get(i)=='train'] or test
-    mean_frame = mean_logmel_frame([load_audio(files[i], cfg.sample_rate) for i in tqdm(train, desc='mean frame')], cfg)
+    test = [i for i in files if splits.get(i, 'test')!='train']
+    train = [i for i in files if splits.get(i)=='train'] or test
+    mean_frame = mean_logmel_frame([load_audio(files[i], cfg.sample_rate)
+                                    for i in tqdm(train, desc='mean frame')], cfg)
     for i in tqdm(test, desc='oracles'):
         wav = load_audio(files[i], cfg.sample_rate)
-        for name,make in (('gt_mel', lambda: gt_mel_oracle(wav, cfg, n_iter, voc)), ('mean_speech', lambda: mean_speech_baseline(len(wav), mean_frame, cfg, n_iter)),
+        for name,make in (('gt_mel', lambda: gt_mel_oracle(wav, cfg, n_iter, voc)),
+                          ('mean_speech', lambda: mean_speech_baseline(len(wav), mean_frame, cfg, n_iter)),
                           ('silence', lambda: np.zeros_like(wav))):
-            if not (out/name/f'{i}.wav').exists(): save_audio(out/name/f'{i}.wav', make(), cfg.sample_rate)  # resumable
-    # train clips have no oracle audio on purpose, and PESQ is undefined on silence: both are listed in the reports, not errors
-    report = {name:score_dirs(ref_dir, out/name, text, out/f'{name}_score', judge, title=f'oracle: {name}', allow_missing=True,
-                              ids=set(test)) for name in ORACLES}
-    report = dict(ref_dir=str(ref_dir), n_test=len(test), n_mean_frame_clips=len(train), griffin_lim_iters=n_iter, vocoder=str(vocoder),
-                  oracles=report)
+            if not (out/name/f'{i}.wav').exists():  # resumable
+                save_audio(out/name/f'{i}.wav', make(), cfg.sample_rate)
+    # train clips have no oracle audio on purpose, and PESQ is undefined on silence: both are listed in the
+    # reports, not errors
+    report = {name:score_dirs(ref_dir, out/name, text, out/f'{name}_score', judge, title=f'oracle: {name}',
+                              allow_missing=True, ids=set(test)) for name in ORACLES}
+    report = dict(ref_dir=str(ref_dir), n_test=len(test), n_mean_frame_clips=len(train),
+                  griffin_lim_iters=n_iter, vocoder=str(vocoder), oracles=report)
     for p in (out/'oracles.json', *([Path(results)] if results else [])):
         atomic_write(p, lambda q: q.write_text(json.dumps(report, indent=1)))
     return report

@@ -41,7 +41,7 @@ class TrainConfig:
     min_lr_ratio:float=0.05 # cosine decays to `lr * min_lr_ratio` at `steps`
     grad_clip:float=1.0 # max gradient norm of each optimizer's parameters (0 disables)
     amp:bool=True # mixed precision on CUDA (ignored on CPU)
-    amp_dtype:str='bfloat16' # autocast dtype with `amp`: 'bfloat16', or 'float16' with a GradScaler per optimizer
+    amp_dtype:str='bfloat16' # autocast dtype of `amp`: 'bfloat16' or 'float16' (one GradScaler per optimizer)
     seed:int=0 # seeds model init, data order and dropout
     log_every:int=10 # steps between training-log rows
     val_every:int=250 # steps between validations (0: only at the end)
@@ -67,7 +67,8 @@ MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_ste
 
 # %% ../nbs/30_train.ipynb #58c43324
 class StepBatchSampler(torch.utils.data.Sampler):
-    "Lists of `(epoch, index)` for global steps `start..steps-1`: seeded per-epoch permutations (optionally length-bucketed), sharded over `world` processes."
+    ("Lists of `(epoch, index)` for global steps `start..steps-1`: seeded per-epoch permutations "
+     "(optionally length-bucketed), sharded over `world` processes.")
     def __init__(self, n:int, # dataset size
                  batch_size:int, # clips per process per step
                  steps:int, # last step (exclusive)
@@ -77,7 +78,8 @@ class StepBatchSampler(torch.utils.data.Sampler):
                  lengths:list|None=None, # item lengths for bucketing (None: plain shuffling)
                  pool:int=50, # global batches per bucketing pool
                 ):
-        self.n,self.bs,self.steps,self.seed,self.start,self.rank,self.world = n,batch_size,steps,seed,start,rank,world
+        self.n,self.bs,self.steps,self.seed,self.start,self.rank,self.world = (n,batch_size,steps,seed,
+                                                                                start,rank,world)
         self.lengths,self.pool = (torch.as_tensor(lengths) if lengths is not None else None),pool
         self.gbs = batch_size*world
         self.per_epoch = n // self.gbs
@@ -107,7 +109,8 @@ class StepBatchSampler(torch.utils.data.Sampler):
     def __len__(self): return max(0, self.steps-self.start)
 
 class EpochIndexed(Dataset):
-    "View of `data` indexed by `(epoch, index)`: calls `data.set_epoch(epoch)` (if it has one) before `data[index]`."
+    ("View of `data` indexed by `(epoch, index)`: calls `data.set_epoch(epoch)` (if it has one) before "
+     "`data[index]`.")
     def __init__(self, data): self.data = data
     def __len__(self): return len(self.data)
     def __getitem__(self, key):
@@ -167,7 +170,8 @@ def _broadcast(tensors, d:Dist):
     for t in tensors: dist.broadcast(t, 0)
 
 def _average_gradients(params:list, d:Dist):
-    "Replace each parameter's gradient by its mean over processes (none counts as zeros), with one flat all-reduce."
+    ("Replace each parameter's gradient by its mean over processes (none counts as zeros), with one flat "
+     "all-reduce.")
     flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
     dist.all_reduce(flat); flat /= d.world
     for p,g in zip(params, flat.split([p.numel() for p in params])): p.grad = g.view_as(p)
@@ -176,12 +180,13 @@ def _raise(what:str): raise TrainingDivergedError(what)
 
 # %% ../nbs/30_train.ipynb #5469fd21
 class Optimizers:
-    "A run's named optimizers with their schedules and gradient scalers; `step(name, loss)` is one update of optimizer `name`."
-    def __init__(self, optimizers:dict, # name -> (optimizer, scheduler), from `Trainable.configure_optimizers`
+    ("A run's named optimizers with their schedules and gradient scalers; `step(name, loss)` is one update "
+     "of optimizer `name`.")
+    def __init__(self, optimizers:dict, # name -> (optimizer, scheduler) from `Trainable.configure_optimizers`
                  grad_clip:float=0., # max gradient norm per optimizer (0: no clipping)
                  scale:bool=False, # fp16 loss scaling, one `GradScaler` per optimizer
                  d:Dist|None=None, # the processes whose gradients are averaged (default: this one alone)
-                 diverged:Callable=_raise, # called with a message on a non-finite loss or gradient norm; must raise
+                 diverged:Callable=_raise, # gets a message on a non-finite loss or gradient norm; must raise
                 ):
         self.d,self.grad_clip,self.diverged,self.grad_norms = d or Dist(),grad_clip,diverged,{}
         self.opts,self.scheds = {k:o for k,(o,_) in optimizers.items()},{k:s
@@ -191,7 +196,8 @@ class Optimizers:
         self.scalers = {k:torch.amp.GradScaler(self.device_type, enabled=scale) for k in self.opts}
 
     def step(self, name:str, loss:torch.Tensor)->torch.Tensor:
-        "Clear all gradients, backpropagate `loss`, average/unscale/clip optimizer `name`'s, step it and its schedule; returns the norm."
+        ("Clear all gradients, backpropagate `loss`, average/unscale/clip optimizer `name`'s, step it and "
+         "its schedule; returns the norm.")
         if name not in self.opts:
             raise ConfigError(f"training_step stepped optimizer {name!r}; "
                               f"configure_optimizers made {sorted(self.opts)}")
@@ -211,7 +217,8 @@ class Optimizers:
         return gnorm
 
     def log_values(self)->dict:
-        "Learning rate and last gradient norm of each optimizer: `lr`, `grad_norm` for 'main', `lr_<name>`, `grad_norm_<name>`."
+        ("Learning rate and last gradient norm of each optimizer: `lr`, `grad_norm` for 'main', "
+         "`lr_<name>`, `grad_norm_<name>`.")
         out = {}
         for k in self.opts:
             sfx = '' if k=='main' else f'_{k}'
@@ -220,13 +227,15 @@ class Optimizers:
         return out
 
     def state_dict(self)->dict:
-        "States of every optimizer, schedule and scaler by name, as the checkpoint keys `optimizers`, `schedulers`, `scalers`."
+        ("States of every optimizer, schedule and scaler by name, as the checkpoint keys `optimizers`, "
+         "`schedulers`, `scalers`.")
         states = lambda objs: {k:o.state_dict() for k,o in objs.items()}
         return dict(optimizers=states(self.opts), schedulers=states(self.scheds),
                     scalers=states(self.scalers))
 
     def load_state_dict(self, state:dict):
-        "Restore `state_dict()` output (e.g. a checkpoint; older ones hold one `optimizer`/`scheduler`, which is 'main')."
+        ("Restore `state_dict()` output (e.g. a checkpoint; older ones hold one `optimizer`/`scheduler`, "
+         "which is 'main').")
         if 'optimizer' in state:
             state = dict(optimizers=dict(main=state['optimizer']), schedulers=dict(main=state['scheduler']))
         if set(state['optimizers'])!=set(self.opts):
@@ -296,7 +305,8 @@ def _preset_of(model:Trainable, config:dict)->str|None:
     return next((p for p in type(model).presets if to_dict(type(model).config_from(p))==config), None)
 
 def check_resumable(ck:dict, path, model:Trainable, cfg:TrainConfig):
-    "Raise `ConfigError` unless checkpoint `ck` was made by the same recipe, model config and optimisation settings."
+    ("Raise `ConfigError` unless checkpoint `ck` was made by the same recipe, model config and optimisation "
+     "settings.")
     if ck.get('recipe')!=model.name:
         raise CheckpointError(f"{path}: checkpoint is recipe {ck.get('recipe')!r}, this run trains "
                               f"{model.name!r}; use another run_dir or the matching recipe")
@@ -334,7 +344,8 @@ def check_resumable(ck:dict, path, model:Trainable, cfg:TrainConfig):
 RUN_FILES = ('log.jsonl', 'metrics.csv', 'model_config.yaml', 'train_config.yaml', 'run_info.json')
 
 def remove_stale_temporaries(run_dir)->list[Path]:
-    "Delete the temporary files of atomic writes an interrupted run left in `run_dir` (and its checkpoints); returns them."
+    ("Delete the temporary files of atomic writes an interrupted run left in `run_dir` "
+     "(and its checkpoints); returns them.")
     run_dir = Path(run_dir)
     places = [(run_dir, RUN_FILES), (run_dir/'checkpoints', ('last.pt', 'best.pt'))]
     stale = [p for folder,names in places for n in names for p in sorted(folder.glob(f'.{n}.*.tmp'))]
@@ -343,7 +354,8 @@ def remove_stale_temporaries(run_dir)->list[Path]:
 
 # %% ../nbs/30_train.ipynb #7d9568fe
 def _mean_over_processes(values:dict, d:Dist)->dict:
-    "Average a dict of floats over processes; a key missing on some processes is averaged over those that have it."
+    ("Average a dict of floats over processes; a key missing on some processes is averaged over those that "
+     "have it.")
     if d.world==1: return values
     every = [None]*d.world; dist.all_gather_object(every, values)
     keys = dict.fromkeys(k for v in every for k in v)
@@ -360,8 +372,10 @@ def evaluate(model:Trainable, # the model to validate
              d:Dist=None, # process info (validation is sharded over processes)
              amp_dtype:torch.dtype|None=None, # autocast dtype on CUDA (None: full precision)
             )->dict:
-    "Mean validation loss terms of `model` on `data` (`loss` and each term), averaged over clips and processes."
-    # DataLoaders get their own generator: without one, each new iterator draws a seed from the global RNG, shifting dropout after validation
+    ("Mean validation loss terms of `model` on `data` (`loss` and each term), averaged over clips and "
+     "processes.")
+    # DataLoaders get their own generator: without one, each new iterator draws a seed from the global RNG,
+    # shifting dropout after validation
     d = d or Dist()
     was = model.training; model.eval()
     shard = Subset(data, range(d.rank, len(data), d.world))
@@ -390,13 +404,14 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
         cfg:TrainConfig|None=None, # optimisation settings
         run_dir='runs/train', # folder for logs and checkpoints
         collate_fn:Callable|None=None, # list of items -> batch dict
-        resume:bool=False, # continue from run_dir/checkpoints/last.pt (fresh start if there is none); without it an existing run is an error
-        on_validate:Callable|None=None, # extra validation: on_validate(model, step, run_dir) -> dict of metrics (rank 0)
+        resume:bool=False, # continue from run_dir/checkpoints/last.pt if any; False: a run there is an error
+        on_validate:Callable|None=None, # on_validate(model, step, run_dir) -> dict of extra metrics (rank 0)
         audio:AudioConfig|None=None, # audio settings of the data (stored in checkpoints)
         video:VideoConfig|None=None, # video settings of the data (stored in checkpoints)
         stop_at:int|None=None, # stop after this step (checkpointing first); None: run to cfg.steps
        )->dict:
-    "Train `model` with its optimizers and `training_step`; returns the final metrics. Works alone or under torchrun."
+    ("Train `model` with its optimizers and `training_step`; returns the final metrics. Works alone or "
+     "under torchrun.")
     cfg,audio,video = cfg or TrainConfig(),audio or AudioConfig(),video or VideoConfig()
     if video.region not in model.regions:
         raise ConfigError(f"recipe {model.name!r} learns from {' or '.join(model.regions)} crops, "
@@ -504,7 +519,7 @@ def _diverged(step:int, what:str, last:Path):
 # %% ../nbs/30_train.ipynb #276efce5
 def export_release(checkpoint, # training checkpoint (e.g. runs/x/checkpoints/best.pt)
                    out, # release file to write
-                   metrics:dict|None=None, # test-set metrics to store (default: the checkpoint's validation metrics)
+                   metrics:dict|None=None, # test-set metrics to store (default: the checkpoint's val metrics)
                   )->Path:
     "Write an fp16 inference checkpoint `{recipe, config, audio, video, step, metrics, run_info, model}`."
     ck = read_checkpoint(checkpoint)
@@ -533,7 +548,8 @@ def _typed(t, raw:str, key:str):
 def parse_overrides(cls:type, # config dataclass the fields belong to
                     pairs:list, # 'key=value' strings; fields of nested configs as 'frontend.widths=[8,16]'
                    )->dict:
-    "Nested dict of config overrides from `key=value` strings, each value read as the type of its field of `cls`."
+    ("Nested dict of config overrides from `key=value` strings, each value read as the type of its field of "
+     "`cls`.")
     out = {}
     for pair in pairs:
         key,eq,raw = pair.partition('=')
@@ -556,7 +572,8 @@ def model_config_for(recipe:str, # registered recipe name
                      overrides:dict|str|None=None, # fields to override: a dict or a YAML/JSON file
                      sets:list|None=None, # then 'key=value' overrides (`parse_overrides`)
                     ):
-    "Config of `recipe`: preset `preset` with fields overridden from a dict or a YAML/JSON file, then from `key=value` strings."
+    ("Config of `recipe`: preset `preset` with fields overridden from a dict or a YAML/JSON file, then from "
+     "`key=value` strings.")
     cls = recipe_class(recipe)
     base = to_dict(cls.config_from(preset))
     if isinstance(overrides, (str, Path)):
@@ -579,7 +596,8 @@ def load_factory(spec:str)->Callable:
 def factory_options(factory:Callable, # data factory, called as `factory(data, **options)`
                     pairs:list|None, # 'key=value' strings (`--data_set`)
                    )->dict:
-    "Keyword arguments for `factory` from `key=value` strings, each read as the type of its parameter ('none' for None)."
+    ("Keyword arguments for `factory` from `key=value` strings, each read as the type of its parameter "
+     "('none' for None).")
     params,hints,out = list(inspect.signature(factory).parameters)[1:],get_type_hints(factory),{}
     for pair in pairs or []:
         key,eq,raw = pair.partition('=')
@@ -592,7 +610,8 @@ def factory_options(factory:Callable, # data factory, called as `factory(data, *
 def init_weights(model:Trainable, # freshly built model
                  checkpoint, # training or release checkpoint whose weights start it
                 )->dict:
-    "Copy the weights of `checkpoint` that `model` has (same name and shape) into it; returns what was and wasn't copied."
+    ("Copy the weights of `checkpoint` that `model` has (same name and shape) into it; returns what was and "
+     "wasn't copied.")
     src = read_checkpoint(checkpoint)['model']; own = model.state_dict()
     fits = {k: v.to(own[k].dtype) for k,v in src.items() if k in own and v.shape == own[k].shape}
     if not fits:
@@ -602,7 +621,8 @@ def init_weights(model:Trainable, # freshly built model
 
 # %% ../nbs/30_train.ipynb #6f6fb8db
 def check_resumable_dir(run_dir, resume:bool):
-    "With `--resume`, a `ConfigError` unless `run_dir` holds a checkpoint to resume (a mistyped folder is no fresh start)."
+    ("With `--resume`, a `ConfigError` unless `run_dir` holds a checkpoint to resume (a mistyped folder is "
+     "no fresh start).")
     last = Path(run_dir)/'checkpoints'/'last.pt'
     if resume and not last.exists():
         raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume ({last} not found); "
@@ -611,7 +631,8 @@ def check_resumable_dir(run_dir, resume:bool):
 def cli_train_config(args:dict, # a training command's arguments (its `locals()`)
                      **fixed, # `TrainConfig` fields the command has no option for
                     )->TrainConfig:
-    "`TrainConfig` from the options named as its fields, after checking `--resume`, `--device`; sets `--threads`."
+    ("`TrainConfig` from the options named as its fields, after checking `--resume`, `--device`; sets "
+     "`--threads`.")
     check_resumable_dir(args['run_dir'], args['resume'])
     check_device(args['device'])
     if args['threads']: torch.set_num_threads(args['threads'])
@@ -636,14 +657,14 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               seed:int=0, # random seed
               device:str='auto', # auto, cpu, cuda, cuda:N
               num_workers:int=0, # DataLoader workers
-              threads:int=0, # torch CPU threads (0 = torch's default; 1 avoids OpenMP spin-waits when other jobs share the CPU)
+              threads:int=0, # torch CPU threads (0 = default; 1 avoids OpenMP spin-waits on a shared CPU)
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)
               data_set:Param("data factory options: key=value ... (e.g. time_mask=0 window=50)",
                              str, nargs='+')=None,
               export:str=None, # write an fp16 release checkpoint of the best (else last) model here
-              init:str=None, # start from the weights of this checkpoint where they fit (fine-tuning); --resume wins
+              init:str=None, # fine-tune from this checkpoint's weights (where they fit); --resume wins
              ):
     "Train a lip-to-speech recipe on prepared data."
     cfg = cli_train_config(locals())

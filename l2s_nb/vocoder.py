@@ -18,8 +18,8 @@ from .layers import LOG_MEL_CENTER, lsgan_disc_loss, lsgan_gen_loss, feature_mat
 from .recipes import Trainable, CheckpointError, adamw, read_checkpoint, load_recipe
 
 # %% auto #0
-__all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'MEL_MISMATCH', 'Vocoder', 'GriffinLimVocoder', 'VocoderConfig',
-           'ConvNeXtBlock', 'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator',
+__all__ = ['GENERATORS', 'VOCODER_PRESETS', 'VOCODERS', 'VOCODER_BETAS', 'MEL_MISMATCH', 'Vocoder', 'GriffinLimVocoder',
+           'VocoderConfig', 'ConvNeXtBlock', 'ISTFTGenerator', 'ResBlock', 'HiFiGANGenerator', 'PeriodDiscriminator',
            'MultiPeriodDiscriminator', 'ScaleDiscriminator', 'MultiScaleDiscriminator', 'anti_wrap', 'phase_loss',
            'VocoderGAN', 'WaveSegments', 'NeuralVocoder', 'export_vocoder', 'load_vocoder', 'vocoder_speed',
            'write_vocoder_speed', 'vocoder_datasets', 'train_vocoder', 'PredictedMelSegments', 'predicted_mel_datasets',
@@ -36,7 +36,8 @@ class Vocoder(nn.Module):
         "`mel` as a 3-D float batch, after checking its band count against the config."
         if mel.dim()==2: mel = mel[None]
         if mel.dim()!=3 or mel.shape[1]!=self.cfg.n_mels:
-            raise ConfigError(f"{type(self).__name__}: expected log-mels of shape (B, {self.cfg.n_mels}, frames), got {tuple(mel.shape)}")
+            raise ConfigError(f"{type(self).__name__}: expected log-mels of shape "
+                              f"(B, {self.cfg.n_mels}, frames), got {tuple(mel.shape)}")
         return mel.float()
 
 # %% ../nbs/20_vocoder.ipynb #65e57060
@@ -64,11 +65,11 @@ class VocoderConfig:
     hidden:int=480 # istft: ConvNeXt MLP width
     layers:int=6 # istft: ConvNeXt blocks
     upsample_rates:list=field(default_factory=lambda: [5, 4, 4, 2]) # hifigan: their product is the hop length
-    upsample_kernels:list=field(default_factory=lambda: [11, 8, 8, 4]) # hifigan: kernel - rate even gives rate× samples
+    upsample_kernels:list=field(default_factory=lambda: [11, 8, 8, 4]) # hifigan: kernel-rate even → rate× len
     upsample_channels:int=512 # hifigan: channels before the first upsampling (halved by each)
     resblock:int=1 # hifigan: 1 (V1, two convs per dilation) or 2 (V3, one)
     resblock_kernels:list=field(default_factory=lambda: [3, 7, 11]) # hifigan: kernel of each MRF branch
-    resblock_dilations:list=field(default_factory=lambda: [[1, 3, 5]]*3) # hifigan: dilations of each MRF branch
+    resblock_dilations:list=field(default_factory=lambda: [[1, 3, 5]]*3) # hifigan: dilations per MRF branch
     periods:list=field(default_factory=lambda: [2, 3, 5, 7, 11]) # multi-period discriminator periods
     mpd_width:int=32 # channels of the period discriminators' first conv (then ×4, ×16, ×32, ×32)
     msd_width:int=128 # channels of the scale discriminators' first conv (a multiple of 16)
@@ -76,10 +77,10 @@ class VocoderConfig:
     w_mel:float=45. # weight of the L1 log-mel loss
     w_fm:float=2. # weight of feature matching
     disc_lr_ratio:float=1. # discriminator peak LR / generator peak LR
-    adversarial:bool=True # train against the discriminators (False: reconstruction losses only, fast on a CPU)
+    adversarial:bool=True # train against the discriminators (False: reconstruction losses only; CPU-fast)
     w_amp:float=0. # istft: weight of the L1 between predicted and recorded STFT log-magnitudes
-    w_phase:float=0. # istft: weight of the anti-wrapping phase losses (instantaneous phase, group delay, frequency)
-    w_stft:float=0. # weight of the L1 between the real and imaginary parts of the output's STFT and the recording's
+    w_phase:float=0. # istft: weight of the anti-wrapping losses (instantaneous phase, group delay, frequency)
+    w_stft:float=0. # weight of the L1 between real and imaginary STFT parts of the output and the recording
 
     def __post_init__(self):
         if self.kind not in GENERATORS:
@@ -88,8 +89,10 @@ class VocoderConfig:
             raise ConfigError(f"VocoderConfig: {len(self.upsample_rates)} upsample_rates, "
                               f"{len(self.upsample_kernels)} upsample_kernels")
         if (self.w_amp or self.w_phase) and self.kind!='istft':
-            raise ConfigError(f"VocoderConfig: w_amp and w_phase need the istft generator, got kind {self.kind!r}")
-        if self.msd_width%16: raise ConfigError(f"VocoderConfig: msd_width must be a multiple of 16, got {self.msd_width}")
+            raise ConfigError(f"VocoderConfig: w_amp and w_phase need the istft generator, "
+                              f"got kind {self.kind!r}")
+        if self.msd_width%16:
+            raise ConfigError(f"VocoderConfig: msd_width must be a multiple of 16, got {self.msd_width}")
 
 # %% ../nbs/20_vocoder.ipynb #0fd3a69f
 class ConvNeXtBlock(nn.Module):
@@ -112,13 +115,15 @@ class ISTFTGenerator(nn.Module):
         self.audio,bins = audio,audio.n_fft//2 + 1
         self.embed = nn.Conv1d(audio.n_mels, cfg.dim, 7, padding=3)
         self.norm = nn.LayerNorm(cfg.dim)
-        self.blocks = nn.Sequential(*[ConvNeXtBlock(cfg.dim, cfg.hidden, 1/cfg.layers) for _ in range(cfg.layers)])
+        self.blocks = nn.Sequential(*[ConvNeXtBlock(cfg.dim, cfg.hidden, 1/cfg.layers)
+                                      for _ in range(cfg.layers)])
         self.final = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, 2*bins)
         self.register_buffer('window', torch.hann_window(audio.win_length), persistent=False)
 
     def spectrum(self, mel)->tuple:
-        "Log-magnitude (clamped at 7) and phase per bin and frame: (B, n_mels, F) -> 2 × (B, n_fft//2+1, F+1)."
+        ("Log-magnitude (clamped at 7) and phase per bin and frame: (B, n_mels, F) -> 2 × "
+         "(B, n_fft//2+1, F+1).")
         x = self.embed(F.pad(mel - LOG_MEL_CENTER, (0, 1), mode='replicate'))
         x = self.blocks(self.norm(x.transpose(1, 2)).transpose(1, 2))
         logmag,phase = self.head(self.final(x.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
@@ -137,7 +142,8 @@ GENERATORS['istft'] = ISTFTGenerator
 def _wn(conv:nn.Module)->nn.Module: return nn.utils.parametrizations.weight_norm(conv)
 
 class ResBlock(nn.Module):
-    "HiFi-GAN residual block: leaky ReLU, dilated conv (then an undilated one in type 1), residual: (B, C, n) -> (B, C, n)."
+    ("HiFi-GAN residual block: leaky ReLU, dilated conv (then an undilated one in type 1), residual: "
+     "(B, C, n) -> (B, C, n).")
     def __init__(self, channels:int, kernel:int, dilations:list, kind:int=1):
         super().__init__()
         conv = lambda d: _wn(nn.Conv1d(channels, channels, kernel, dilation=d, padding=d*(kernel-1)//2))
@@ -153,13 +159,14 @@ class HiFiGANGenerator(nn.Module):
     def __init__(self, cfg:VocoderConfig, audio:AudioConfig=AudioConfig()):
         super().__init__()
         if math.prod(cfg.upsample_rates)!=audio.hop_length:
-            raise ConfigError(f"HiFi-GAN upsample_rates {cfg.upsample_rates} multiply to {math.prod(cfg.upsample_rates)}, "
-                              f"not the hop length {audio.hop_length}")
+            raise ConfigError(f"HiFi-GAN upsample_rates {cfg.upsample_rates} multiply to "
+                              f"{math.prod(cfg.upsample_rates)}, not the hop length {audio.hop_length}")
         ch = [cfg.upsample_channels//2**i for i in range(len(cfg.upsample_rates)+1)]
         self.pre = _wn(nn.Conv1d(audio.n_mels, ch[0], 7, padding=3))
         self.ups = nn.ModuleList([_wn(nn.ConvTranspose1d(ch[i], ch[i+1], k, u, padding=(k-u)//2))
                                   for i,(u,k) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernels))])
-        mrf = lambda c: nn.ModuleList([ResBlock(c, k, d, cfg.resblock) for k,d in zip(cfg.resblock_kernels, cfg.resblock_dilations)])
+        mrf = lambda c: nn.ModuleList([ResBlock(c, k, d, cfg.resblock)
+                                       for k,d in zip(cfg.resblock_kernels, cfg.resblock_dilations)])
         self.mrfs = nn.ModuleList([mrf(c) for c in ch[1:]])
         self.post = _wn(nn.Conv1d(ch[-1], 1, 7, padding=3))
     def forward(self, mel):
@@ -175,15 +182,17 @@ VOCODER_PRESETS = dict(
     istft=lambda: VocoderConfig(),
     hifigan_v1=lambda: VocoderConfig('hifigan'),
     hifigan_v3=lambda: VocoderConfig('hifigan', upsample_rates=[8, 5, 4], upsample_kernels=[16, 11, 8],
-                                     upsample_channels=256, resblock=2, resblock_kernels=[3, 5, 7], resblock_dilations=[[1, 2], [2, 6], [3, 12]]),
+                                     upsample_channels=256, resblock=2, resblock_kernels=[3, 5, 7],
+                                     resblock_dilations=[[1, 2], [2, 6], [3, 12]]),
     istft_recon=lambda: VocoderConfig(adversarial=False, w_amp=45., w_phase=100., w_stft=20., segment=64),
     istft_tiny=lambda: VocoderConfig(dim=16, hidden=32, layers=2, mpd_width=4, msd_width=16, segment=8),
-    hifigan_tiny=lambda: VocoderConfig('hifigan', upsample_channels=16, resblock_kernels=[3], resblock_dilations=[[1, 3]],
-                                       mpd_width=4, msd_width=16, segment=8))
+    hifigan_tiny=lambda: VocoderConfig('hifigan', upsample_channels=16, resblock_kernels=[3],
+                                       resblock_dilations=[[1, 3]], mpd_width=4, msd_width=16, segment=8))
 
 # %% ../nbs/20_vocoder.ipynb #19071ae2
 class PeriodDiscriminator(nn.Module):
-    "2-D convs over the waveform folded by `period`: (B, n) -> scores (B, N) and the feature map of every layer."
+    ("2-D convs over the waveform folded by `period`: (B, n) -> scores (B, N) and the feature map of every "
+     "layer.")
     def __init__(self, period:int, width:int=32):
         super().__init__()
         self.period,cs = period,[1, width, 4*width, 16*width, 32*width, 32*width]
@@ -210,8 +219,8 @@ class ScaleDiscriminator(nn.Module):
     def __init__(self, width:int=128):
         super().__init__()
         w = width
-        specs = [(1, w, 15, 1, 1), (w, w, 41, 2, 4), (w, 2*w, 41, 2, 16), (2*w, 4*w, 41, 4, 16), (4*w, 8*w, 41, 4, 16),
-                 (8*w, 8*w, 41, 1, 16), (8*w, 8*w, 5, 1, 1)]
+        specs = [(1, w, 15, 1, 1), (w, w, 41, 2, 4), (w, 2*w, 41, 2, 16), (2*w, 4*w, 41, 4, 16),
+                 (4*w, 8*w, 41, 4, 16), (8*w, 8*w, 41, 1, 16), (8*w, 8*w, 5, 1, 1)]
         self.convs = nn.ModuleList([_wn(nn.Conv1d(a, b, k, s, k//2, groups=g)) for a,b,k,s,g in specs])
         self.out = _wn(nn.Conv1d(8*w, 1, 3, padding=1))
     def forward(self, wav):
@@ -221,7 +230,8 @@ class ScaleDiscriminator(nn.Module):
         return x.flatten(1), feats
 
 class MultiScaleDiscriminator(nn.Module):
-    "`ScaleDiscriminator`s on the waveform and its 2×, 4×, ... average-pooled versions: (B, n) -> [(scores, features)]."
+    ("`ScaleDiscriminator`s on the waveform and its 2×, 4×, ... average-pooled versions: (B, n) -> "
+     "[(scores, features)].")
     def __init__(self, scales:int=3, width:int=128):
         super().__init__()
         self.discs = nn.ModuleList([ScaleDiscriminator(width) for _ in range(scales)])
@@ -237,14 +247,16 @@ def anti_wrap(x:torch.Tensor)->torch.Tensor:
 def phase_loss(phase:torch.Tensor, # predicted phase (B, bins, frames)
                target:torch.Tensor, # recorded phase, same shape
               )->torch.Tensor:
-    "Anti-wrapping L1 of the instantaneous phase, the group delay (along bins) and the instantaneous frequency (along frames)."
+    ("Anti-wrapping L1 of the instantaneous phase, the group delay (along bins) and the instantaneous "
+     "frequency (along frames).")
     d = lambda x, dim: torch.diff(x, dim=dim)
     return (anti_wrap(phase - target).mean() + anti_wrap(d(phase, 1) - d(target, 1)).mean()
             + anti_wrap(d(phase, 2) - d(target, 2)).mean())
 
 # %% ../nbs/20_vocoder.ipynb #07f34236
 class VocoderGAN(Trainable):
-    "Generator + multi-period and multi-scale discriminators of a vocoder; batches `{wav (B, n), mel (B, n_mels, n//hop)}`."
+    ("Generator + multi-period and multi-scale discriminators of a vocoder; batches "
+     "`{wav (B, n), mel (B, n_mels, n//hop)}`.")
     name,config_cls,presets = 'vocoder',VocoderConfig,VOCODER_PRESETS
 
     def __init__(self, cfg:VocoderConfig, audio:AudioConfig=AudioConfig()):
@@ -267,7 +279,8 @@ class VocoderGAN(Trainable):
     def stft(self, wav:torch.Tensor)->torch.Tensor:
         "Complex STFT with the project's analysis settings: (B, n) -> (B, n_fft//2+1, n//hop+1)."
         a = self.audio
-        return torch.stft(wav, a.n_fft, a.hop_length, a.win_length, self.window, center=True, return_complex=True)
+        return torch.stft(wav, a.n_fft, a.hop_length, a.win_length, self.window, center=True,
+                          return_complex=True)
 
     def reconstruction(self, batch:dict)->tuple:
         "Generated waveform, the weighted sum of its reconstruction losses, and each loss by name."
@@ -286,7 +299,8 @@ class VocoderGAN(Trainable):
     def discriminate(self, wav:torch.Tensor)->list: return self.mpd(wav) + self.msd(wav)
 
     def configure_optimizers(self, train_cfg)->dict:
-        "AdamW for the generator (`main`) and, if adversarial, both discriminators (`disc`, at `disc_lr_ratio` × the LR)."
+        ("AdamW for the generator (`main`) and, if adversarial, both discriminators (`disc`, at "
+         "`disc_lr_ratio` × the LR).")
         opts = dict(main=adamw(self.generator.parameters(), train_cfg))
         if self.cfg.adversarial:
             opts['disc'] = adamw([*self.mpd.parameters(), *self.msd.parameters()], train_cfg,
@@ -294,7 +308,8 @@ class VocoderGAN(Trainable):
         return opts
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        "A discriminator turn, then the generator's (adversarial + feature matching + reconstruction); or only the latter."
+        ("A discriminator turn, then the generator's (adversarial + feature matching + reconstruction); or "
+         "only the latter.")
         c,real = self.cfg,batch['wav']
         fake,recon,terms = self.reconstruction(batch)
         logs = dict(loss=terms['mel'].item(), **{k:v.item() for k,v in terms.items()})
@@ -311,8 +326,10 @@ class VocoderGAN(Trainable):
 
 # %% ../nbs/20_vocoder.ipynb #6b70a3dc
 class WaveSegments(torch.utils.data.Dataset):
-    "Segments `{wav (segment*hop,), mel (n_mels, segment)}` of audio files: random per (seed, epoch, item), or the first."
-    def __init__(self, files:list, audio:AudioConfig=AudioConfig(), segment:int=32, train:bool=True, seed:int=0):
+    ("Segments `{wav (segment*hop,), mel (n_mels, segment)}` of audio files: random per "
+     "(seed, epoch, item), or the first.")
+    def __init__(self, files:list, audio:AudioConfig=AudioConfig(), segment:int=32, train:bool=True,
+                 seed:int=0):
         self.audio,self.n,self.train,self.seed,self.epoch = audio,segment*audio.hop_length,train,seed,0
         self.wavs = [torch.from_numpy(load_audio(f, audio.sample_rate)) for f in files]
         self.mel = MelSpectrogram(audio)
@@ -338,14 +355,17 @@ class NeuralVocoder(Vocoder):
 
     @classmethod
     def load(cls, path, device='cpu')->NeuralVocoder:
-        "The vocoder in checkpoint `path` (an `export_vocoder` release or a `VocoderGAN` training checkpoint)."
+        ("The vocoder in checkpoint `path` (an `export_vocoder` release or a `VocoderGAN` training "
+         "checkpoint).")
         ck = read_checkpoint(path)
-        if ck['recipe']!='vocoder': raise CheckpointError(f"{path}: checkpoint is recipe {ck['recipe']!r}, not a vocoder")
+        if ck['recipe']!='vocoder':
+            raise CheckpointError(f"{path}: checkpoint is recipe {ck['recipe']!r}, not a vocoder")
         voc = cls(from_dict(AudioConfig, ck['audio']), VocoderGAN.config_from(ck['config']))
         gen = {k[len('generator.'):]:v.float() for k,v in ck['model'].items() if k.startswith('generator.')}
         try: voc.generator.load_state_dict(gen)
         except RuntimeError as e:
-            raise CheckpointError(f"{path}: weights do not fit its vocoder config ({str(e).splitlines()[0][:300]})") from None
+            raise CheckpointError(f"{path}: weights do not fit its vocoder config "
+                                  f"({str(e).splitlines()[0][:300]})") from None
         voc.step,voc.metrics = ck['step'],ck['metrics']
         return voc.to(device).eval()
 
@@ -363,15 +383,16 @@ def export_vocoder(checkpoint, # `VocoderGAN` training checkpoint (e.g. runs/voc
 # %% ../nbs/20_vocoder.ipynb #a38590df
 VOCODERS = {'griffin_lim': GriffinLimVocoder}
 
-def load_vocoder(name_or_checkpoint:str='griffin_lim', # a name in `VOCODERS`, or a trained vocoder's checkpoint (.pt)
-                 cfg:AudioConfig=AudioConfig(), # the mel config of the model whose mels it will turn into audio
+def load_vocoder(name_or_checkpoint:str='griffin_lim', # a name in `VOCODERS`, or a trained vocoder's .pt
+                 cfg:AudioConfig=AudioConfig(), # mel config of the model whose mels it will turn into audio
                  device='cpu', # where a trained vocoder runs
                  **kwargs, # options of a registered vocoder (e.g. `n_iter`)
                 )->Vocoder:
     "The vocoder registered as `name_or_checkpoint`, or loaded from that checkpoint, checked against `cfg`."
     name = str(name_or_checkpoint)
     if name in VOCODERS: return VOCODERS[name](cfg, **kwargs)
-    if name in GENERATORS: raise ConfigError(f"vocoder {name!r} must be trained first: pass its checkpoint (.pt) instead")
+    if name in GENERATORS:
+        raise ConfigError(f"vocoder {name!r} must be trained first: pass its checkpoint (.pt) instead")
     if not name.endswith('.pt') and not Path(name).exists():
         raise ConfigError(f"unknown vocoder {name!r}; available: {', '.join(VOCODERS)}, "
                           "or a trained vocoder checkpoint (.pt)")
@@ -379,7 +400,8 @@ def load_vocoder(name_or_checkpoint:str='griffin_lim', # a name in `VOCODERS`, o
     if voc.cfg!=cfg:
         diff = ', '.join(f"{k}: vocoder {a!r}, model {b!r}" for k,(a,b) in
                          ((k, (v, getattr(cfg, k))) for k,v in to_dict(voc.cfg).items()) if a!=b)
-        raise ConfigError(f"{name}: the vocoder's mel config {voc.cfg} differs from the model's {cfg} ({diff})")
+        raise ConfigError(f"{name}: the vocoder's mel config {voc.cfg} differs from the model's {cfg} "
+                          f"({diff})")
     return voc
 
 # %% ../nbs/20_vocoder.ipynb #07854d6a
@@ -400,11 +422,14 @@ def vocoder_speed(vocoder:Vocoder, # e.g. `NeuralVocoder(vcfg=VOCODER_PRESETS['i
 def write_vocoder_speed(out, # JSON file to write
                         presets=('istft', 'hifigan_v3', 'hifigan_v1'), # `VOCODER_PRESETS` names to time
                         seconds:float=3., threads:int=1)->dict:
-    "Time Griffin-Lim and each preset's generator on a `seconds` clip and write the results (with `run_info`) to `out`."
-    vocs = {'griffin_lim': GriffinLimVocoder()} | {p:NeuralVocoder(vcfg=VOCODER_PRESETS[p]()).eval() for p in presets}
+    ("Time Griffin-Lim and each preset's generator on a `seconds` clip and write the results "
+     "(with `run_info`) to `out`.")
+    vocs = {'griffin_lim': GriffinLimVocoder()} | {p:NeuralVocoder(vcfg=VOCODER_PRESETS[p]()).eval()
+                                                   for p in presets}
     res = {k:dict(seconds=round(vocoder_speed(v, seconds, 3 if k=='hifigan_v1' else 10, threads), 4),
                   params=sum(p.numel() for p in v.parameters())) for k,v in vocs.items()}
-    report = dict(clip_seconds=seconds, threads=threads, target_seconds=0.02, vocoders=res, run_info=run_info(0))
+    report = dict(clip_seconds=seconds, threads=threads, target_seconds=0.02, vocoders=res,
+                  run_info=run_info(0))
     atomic_write(out, lambda p: p.write_text(json.dumps(report, indent=1)))
     return report
 
@@ -414,8 +439,7 @@ def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac); with `layo
                      segment:int=32, # mel frames per segment
                      audio:AudioConfig=AudioConfig(),
                      seed:int=0,
-                     layout:str|None=None, # corpus layout (`l2s_nb.corpora.LAYOUTS`): its `train` clips train,
-                                           # its `val` clips validate
+                     layout:str|None=None, # corpus layout: its `train` clips train, its `val` clips validate
                     )->tuple:
     "`(train, val)` `WaveSegments` of the audio in `audio_dir` or a corpus (val is None without a split)."
     if layout: return _corpus_segments(audio_dir, layout, split, segment, audio, seed)
@@ -424,7 +448,8 @@ def vocoder_datasets(audio_dir, # folder of audio files (.wav/.flac); with `layo
     if split is None: return WaveSegments(files, audio, segment, True, seed), None
     splits = {r['id']:r['split'] for r in csv.DictReader(open(split), delimiter='\t')}
     part = lambda train: [f for f in files if (splits.get(f.stem)=='train')==train]
-    return WaveSegments(part(True), audio, segment, True, seed), WaveSegments(part(False), audio, segment, False)
+    return (WaveSegments(part(True), audio, segment, True, seed),
+            WaveSegments(part(False), audio, segment, False))
 
 def _corpus_segments(root, layout:str, split, segment:int, audio:AudioConfig, seed:int)->tuple:
     "`vocoder_datasets` of the recordings of a corpus in `layout`, split as the corpus splits them."
@@ -432,12 +457,14 @@ def _corpus_segments(root, layout:str, split, segment:int, audio:AudioConfig, se
                                 "splits its own clips: drop --split")
     clips = read_corpus(layout, root)
     silent = [c.id for c in clips if not c.audio]
-    if silent: raise ConfigError(f"{root}: {len(silent)} clips of the {layout} corpus (e.g. {silent[0]}) have no "
-                                 "audio file of their own; train on a folder of their recordings instead")
+    if silent:
+        raise ConfigError(f"{root}: {len(silent)} clips of the {layout} corpus (e.g. {silent[0]}) have no "
+                          "audio file of their own; train on a folder of their recordings instead")
     part = lambda s: [Path(root)/c.audio for c in clips if c.split==s]
     if not part('train') or not part('val'):
         raise ConfigError(f"{root}: the {layout} corpus needs train and val clips to train a vocoder")
-    return WaveSegments(part('train'), audio, segment, True, seed), WaveSegments(part('val'), audio, segment, False)
+    return (WaveSegments(part('train'), audio, segment, True, seed),
+            WaveSegments(part('val'), audio, segment, False))
 
 def _check_mels(found:AudioConfig, audio:AudioConfig, what:str, name:str):
     "A `ConfigError` naming both configs if `found` (the mel config of `what`) is not the vocoder's `audio`."
@@ -445,6 +472,8 @@ def _check_mels(found:AudioConfig, audio:AudioConfig, what:str, name:str):
     diff = ', '.join(f"{k}: {name} {v!r}, vocoder {getattr(audio, k)!r}"
                      for k,v in to_dict(found).items() if v!=getattr(audio, k))
     raise ConfigError(f"{what}: its mel config {found} differs from the vocoder's {audio} ({diff})")
+
+VOCODER_BETAS = (0.8, 0.99)  # AdamW betas of every vocoder run: HiFi-GAN's (Kong et al. 2020)
 
 def train_vocoder(audio_dir, # audio files; with `layout`, a corpus root (with `mels_from`: `cache`'s)
                   run_dir='runs/vocoder', # run folder (logs, checkpoints, vocoder.pt)
@@ -455,11 +484,11 @@ def train_vocoder(audio_dir, # audio files; with `layout`, a corpus root (with `
                   init=None, # vocoder checkpoint whose weights start a new run, where they fit
                   mels_from=None, # lip-to-speech checkpoint: train on the mels it predicts for `cache`
                   cache=None, # with `mels_from`: prep cache (`train` clips train, `val` clips validate)
-                  layout:str|None=None, # corpus layout of `audio_dir` (with `mels_from`: the one `cache` was prepared from)
+                  layout:str|None=None, # `audio_dir`'s corpus layout (with `mels_from`: `cache`'s corpus)
                  )->Path:
     "Train vocoder `preset` on `audio_dir` (or predicted mels) with `fit`; returns the fp16 release file."
     from l2s_nb.train import fit, TrainConfig, init_weights
-    tcfg = train_cfg or TrainConfig(lr=2e-4, betas=[0.8, 0.99], warmup_steps=0)
+    tcfg = train_cfg or TrainConfig(lr=2e-4, betas=list(VOCODER_BETAS), warmup_steps=0)
     last = Path(run_dir)/'checkpoints'/'last.pt'
     if last.exists() and not resume:  # fit's own check, before the data is read
         raise ConfigError(f"{run_dir} already holds a training run ({last}); pass resume=True (--resume) "
@@ -641,12 +670,12 @@ def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --layout, a 
                       init:str=None, # start from this trained vocoder's checkpoint; --resume wins
                       mels_from:str=None, # fine-tune on the mels this lip-to-speech checkpoint predicts
                       cache:str=None, # with --mels_from: prep cache (train clips train, val clips validate)
-                      layout:str=None, # corpus layout of AUDIO (grid, synthgrid, manifest...): train on its train clips
+                      layout:str=None, # corpus layout of AUDIO (grid, manifest...): train on its train clips
                       export:str=None, # also write the fp16 release vocoder here
                      ):
     "Train a neural vocoder on recordings, or fine-tune one on a lip-to-speech model's predicted mels."
     from l2s_nb.train import cli_train_config
-    tcfg = cli_train_config(locals(), betas=[0.8, 0.99])
+    tcfg = cli_train_config(locals(), betas=list(VOCODER_BETAS))
     rel = train_vocoder(audio, run_dir, preset, split, tcfg, resume, init, mels_from, cache, layout)
     if export and int(os.environ.get('RANK', 0))==0: atomic_write(export, lambda p: shutil.copyfile(rel, p))
     ck = read_checkpoint(rel)
