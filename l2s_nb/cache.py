@@ -28,7 +28,8 @@ def _configs(config:dict)->tuple:
     return from_dict(AudioConfig, config['audio']), from_dict(VideoConfig, config['video'])
 
 def stored_config(config:dict)->dict:
-    "A cache's config dict with the fields it predates at their defaults (caches from before `region` hold mouth crops)."
+    ("A cache's config dict with the fields it predates at their defaults (caches from before `region` hold "
+     "mouth crops).")
     return dict(zip(('audio', 'video'), map(to_dict, _configs(config))))
 
 CACHE_KEYS = ('mouth', 'mel', 'text', 'speaker', 'id', 'config')
@@ -64,7 +65,8 @@ class CacheFormatError(L2SError, ValueError):
     "A folder is not a prep cache, holds a format this version can't read, or a record in it is damaged."
 
 def cache_format(folder)->int:
-    "Format of the prep cache in `folder`: 2 (it has `cache.json`) or 1 (`prep_config.json`); else `CacheFormatError`."
+    ("Format of the prep cache in `folder`: 2 (it has `cache.json`) or 1 (`prep_config.json`); else "
+     "`CacheFormatError`.")
     folder = Path(folder)
     if (folder/'cache.json').exists():
         fmt = json.loads((folder/'cache.json').read_text()).get('format')
@@ -88,7 +90,8 @@ MOUTH_X264 = {'crf': '18', 'preset': 'slow', 'threads': '1',
               'x264-params': 'cabac=0:no-deblock=1:weightb=0:weightp=0:psy=0'}
 
 def _nal_units(stream:bytes)->list[bytes]:
-    "The NAL units of an H.264 Annex-B stream, without start codes (no NAL unit contains `00 00 01` or, without CABAC, ends in `00`)."
+    ("The NAL units of an H.264 Annex-B stream, without start codes (no NAL unit contains `00 00 01` or, "
+     "without CABAC, ends in `00`).")
     return [n.rstrip(b'\0') for n in stream.split(b'\0\0\1')[1:]]
 
 def encode_mouth(mouth:np.ndarray, # (T, H, W) uint8 crops, H and W even
@@ -169,7 +172,8 @@ def encode_record(rec:dict, # a record (`mouth`, `mel`, `text`, `speaker`, `id`)
 def decode_record(members:dict, # `{member: bytes}` of one clip
                   where:str='<record>', # named in errors
                  )->dict:
-    "A record from its format-2 members: the JSON's fields, `mouth (T, H, W) uint8` and `mel (n_mels, 4T) float32`."
+    ("A record from its format-2 members: the JSON's fields, `mouth (T, H, W) uint8` and "
+     "`mel (n_mels, 4T) float32`.")
     if missing := [m for m in MEMBERS if m not in members]:
         raise CacheFormatError(f"{where}: clip has no {', '.join(missing)} member")
     head = json.loads(members['json'])
@@ -179,7 +183,8 @@ def decode_record(members:dict, # `{member: bytes}` of one clip
                 mel=decode_mel(members['mel.zlib'], head['mel']))
 
 def _member_bytes(name:str, data:bytes)->bytes:
-    "One tar member — header (PAX if the name needs it), data, zero padding to 512 bytes — with owner, mode and time fixed."
+    ("One tar member — header (PAX if the name needs it), data, zero padding to 512 bytes — with owner, mode "
+     "and time fixed.")
     info = tarfile.TarInfo(name); info.size, info.mtime, info.mode = len(data), 0, 0o644
     return info.tobuf(tarfile.PAX_FORMAT) + data + b'\0'*(-len(data) % 512)
 
@@ -210,7 +215,8 @@ def iter_shard(stream, # binary file object read front to back: an open file, a 
     if members: yield key, members
 
 def block_members(block:bytes, where:str='<clip>')->dict:
-    "`{member: bytes}` of one clip's tar block: its ustar headers read directly (~20 µs), or by `tarfile` if one is PAX."
+    ("`{member: bytes}` of one clip's tar block: its ustar headers read directly (~20 µs), or by `tarfile` "
+     "if one is PAX.")
     out, pos = {}, 0
     while pos + 512 <= len(block) and block[pos:pos+1] != b'\0':
         h = block[pos:pos+512]
@@ -223,9 +229,11 @@ def block_members(block:bytes, where:str='<clip>')->dict:
 
 # %% ../nbs/08_cache.ipynb #4692172f
 class ShardWriter:
-    "Append clip blocks to tar shards `<prefix>-000000.tar`, `-000001`, ... of at most `max_bytes`; each appears whole or not at all."
+    ("Append clip blocks to tar shards `<prefix>-000000.tar`, `-000001`, ... of at most `max_bytes`; each "
+     "appears whole or not at all.")
     def __init__(self, folder, prefix:str, max_bytes:int):
-        self.folder, self.prefix, self.max_bytes, self.shards, self._f = Path(folder), prefix, max_bytes, [], None
+        (self.folder, self.prefix, self.max_bytes,
+         self.shards, self._f) = Path(folder), prefix, max_bytes, [], None
 
     def add(self, key:str, members:dict, frames:int)->tuple[str, int, int]:
         "Write one clip; returns `(shard name, offset, size)` of its block."

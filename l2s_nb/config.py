@@ -25,7 +25,8 @@ class ConfigError(L2SError, ValueError):
     "A config file or value is invalid, or two configs that must agree do not."
 
 class OutputClashError(ConfigError):
-    "An output file would replace an input file, or two outputs would get one name; raised before anything is written."
+    ("An output file would replace an input file, or two outputs would get one name; raised before anything "
+     "is written.")
 
 class MediaError(L2SError):
     "A media file can't be used; the message names the file and the reason."
@@ -38,7 +39,8 @@ class NotMediaError(MediaError): "The file exists but is not a readable audio/vi
 class NoVideoStreamError(MediaError): "The file has no video stream."
 class NoAudioStreamError(MediaError): "The file has no audio stream but audio is required."
 class EmptyMediaError(MediaError): "The file decodes to zero samples or frames."
-class UnsupportedMediaError(MediaError): "The media is readable but has a sample rate, channel layout or size we refuse."
+class UnsupportedMediaError(MediaError):
+    "The media is readable but has a sample rate, channel layout or size we refuse."
 
 # %% ../nbs/00_config.ipynb #c65702d0
 @dataclass
@@ -54,10 +56,14 @@ class AudioConfig:
     log_floor:float=1e-5 # magnitudes are clamped here before the log
 
     def __post_init__(self):
-        if self.sample_rate<=0 or self.hop_length<=0: raise ConfigError(f"AudioConfig: sample_rate and hop_length must be positive, got {self.sample_rate}, {self.hop_length}")
-        if self.win_length>self.n_fft: raise ConfigError(f"AudioConfig: win_length ({self.win_length}) must be <= n_fft ({self.n_fft})")
+        if self.sample_rate<=0 or self.hop_length<=0:
+            raise ConfigError(f"AudioConfig: sample_rate and hop_length must be positive, "
+                              f"got {self.sample_rate}, {self.hop_length}")
+        if self.win_length>self.n_fft:
+            raise ConfigError(f"AudioConfig: win_length ({self.win_length}) must be <= n_fft ({self.n_fft})")
         if not 0<=self.f_min<self.f_max<=self.sample_rate/2:
-            raise ConfigError(f"AudioConfig: need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, f_max={self.f_max}, sample_rate={self.sample_rate}")
+            raise ConfigError(f"AudioConfig: need 0 <= f_min < f_max <= sample_rate/2, "
+                              f"got f_min={self.f_min}, f_max={self.f_max}, sample_rate={self.sample_rate}")
 
     @property
     def frames_per_second(self)->float:
@@ -74,18 +80,23 @@ class VideoConfig:
     roi_size:int=96 # aligned region (pixels, square)
     crop_size:int=88 # centre crop fed to the model (pixels, square)
     grayscale:bool=True # mouth crops are single-channel
-    region:str='mouth' # what the crops show: 'mouth', 'lower_face' (cheeks and jaw too) or 'face' (brows to chin)
+    region:str='mouth' # what crops show: 'mouth', 'lower_face' (cheeks and jaw too) or 'face' (brows to chin)
 
     def __post_init__(self):
         if self.fps<=0: raise ConfigError(f"VideoConfig: fps must be positive, got {self.fps}")
-        if self.region not in REGIONS: raise ConfigError(f"VideoConfig: region must be one of {REGIONS}, got {self.region!r}")
-        if not 0<self.crop_size<=self.roi_size: raise ConfigError(f"VideoConfig: need 0 < crop_size <= roi_size, got {self.crop_size} > {self.roi_size}")
+        if self.region not in REGIONS:
+            raise ConfigError(f"VideoConfig: region must be one of {REGIONS}, got {self.region!r}")
+        if not 0<self.crop_size<=self.roi_size:
+            raise ConfigError(f"VideoConfig: need 0 < crop_size <= roi_size, "
+                              f"got {self.crop_size} > {self.roi_size}")
 
 # %% ../nbs/00_config.ipynb #4fdfbf59
 def mels_per_frame(audio:AudioConfig, video:VideoConfig)->int:
     "Number of mel frames per video frame (4 for the defaults); errors unless it is a whole number."
     r = audio.frames_per_second/video.fps
-    if abs(r-round(r))>1e-6: raise ConfigError(f"mel rate {audio.frames_per_second} Hz is not a whole multiple of the video rate {video.fps} fps; change hop_length or fps")
+    if abs(r-round(r))>1e-6:
+        raise ConfigError(f"mel rate {audio.frames_per_second} Hz is not a whole multiple of the video rate "
+                          f"{video.fps} fps; change hop_length or fps")
     return int(round(r))
 
 # %% ../nbs/00_config.ipynb #30d65a7a
@@ -94,11 +105,14 @@ def to_dict(cfg)->dict:
     return asdict(cfg)
 
 def from_dict(cls, d:dict):
-    "Build dataclass `cls` from dict `d`, recursing into nested dataclasses; unknown keys are a `ConfigError`."
-    if not isinstance(d, dict): raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(d).__name__}")
+    ("Build dataclass `cls` from dict `d`, recursing into nested dataclasses; unknown keys are a "
+     "`ConfigError`.")
+    if not isinstance(d, dict):
+        raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(d).__name__}")
     names = {f.name for f in fields(cls)}
     unknown = set(d)-names
-    if unknown: raise ConfigError(f"{cls.__name__}: unknown keys {sorted(unknown)}; valid keys are {sorted(names)}")
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown keys {sorted(unknown)}; valid keys are {sorted(names)}")
     hints = get_type_hints(cls)
     def _conv(k, v):
         t = hints.get(k)
@@ -135,24 +149,29 @@ def load_config(cls, path):
     "Read a `cls` config from a YAML or JSON file."
     path = Path(path)
     if not path.exists(): raise ConfigError(f"{path}: config file not found")
-    try: d = (json.loads(path.read_text()) if path.suffix=='.json' else yaml.safe_load(path.read_text())) or {}
-    except (yaml.YAMLError, json.JSONDecodeError) as e: raise ConfigError(f"{path}: not valid {path.suffix[1:].upper()} ({e})") from None
+    try: d = (json.loads(path.read_text()) if path.suffix=='.json'
+              else yaml.safe_load(path.read_text())) or {}
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not valid {path.suffix[1:].upper()} ({e})") from None
     try: return from_dict(cls, d)
     except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
 # %% ../nbs/00_config.ipynb #c4e37b9c
 def check_compatible(expected, found, what:str='config'):
-    "Raise `ConfigError` listing the fields where configs (dataclasses or dicts) `expected` and `found` differ."
+    ("Raise `ConfigError` listing the fields where configs (dataclasses or dicts) `expected` and `found` "
+     "differ.")
     e = to_dict(expected) if is_dataclass(expected) else dict(expected)
     f = to_dict(found) if is_dataclass(found) else dict(found)
     diff = {k:(e.get(k), f.get(k)) for k in sorted(set(e)|set(f)) if e.get(k)!=f.get(k)}
     if diff:
         lines = ', '.join(f"{k}: expected {a!r}, found {b!r}" for k,(a,b) in diff.items())
-        raise ConfigError(f"{what} was made with a different config ({lines}); rebuild it or use the matching config")
+        raise ConfigError(f"{what} was made with a different config ({lines}); "
+                          "rebuild it or use the matching config")
 
 # %% ../nbs/00_config.ipynb #dbf90492
 def same_file(a, b)->bool:
-    "Whether paths `a` and `b` name the same file: equal once resolved, or the same existing file (hard links)."
+    ("Whether paths `a` and `b` name the same file: equal once resolved, or the same existing file (hard "
+     "links).")
     a, b = Path(a), Path(b)
     if a.resolve() == b.resolve(): return True
     try: return a.exists() and b.exists() and os.path.samefile(a, b)
@@ -165,7 +184,8 @@ def is_inside(path, folder)->bool:
 # %% ../nbs/00_config.ipynb #df07a0de
 def check_device(device:str='cpu', # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' (CUDA when this machine has it)
                 )->'torch.device':
-    "The `torch.device` named by `device`; a `ConfigError` saying what to pass instead when this machine can't serve it."
+    ("The `torch.device` named by `device`; a `ConfigError` saying what to pass instead when this machine "
+     "can't serve it.")
     import torch
     name = str(device or 'auto').strip().lower()
     if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -174,14 +194,17 @@ def check_device(device:str='cpu', # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' (C
         raise ConfigError(f"unknown device {device!r}; use --device cpu, cuda or cuda:N") from None
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
-            raise ConfigError(f"CUDA was requested (--device {device}) but this machine has no CUDA device; use --device cpu")
+            raise ConfigError(f"CUDA was requested (--device {device}) but this machine has no CUDA device; "
+                              "use --device cpu")
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
-            raise ConfigError(f"--device {device}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n-1}; "
-                              "pick one of them or use --device cpu")
+            raise ConfigError(f"--device {device}: this machine has {n} CUDA device(s), "
+                              f"cuda:0 to cuda:{n-1}; pick one of them or use --device cpu")
     elif dev.type == 'mps' and not torch.backends.mps.is_available():
-        raise ConfigError(f"Apple MPS was requested (--device {device}) but is not available on this machine; use --device cpu")
-    elif dev.type not in ('cpu', 'cuda', 'mps'): raise ConfigError(f"device {device!r} is not supported; use --device cpu or cuda")
+        raise ConfigError(f"Apple MPS was requested (--device {device}) "
+                          "but is not available on this machine; use --device cpu")
+    elif dev.type not in ('cpu', 'cuda', 'mps'):
+        raise ConfigError(f"device {device!r} is not supported; use --device cpu or cuda")
     return dev
 
 # %% ../nbs/00_config.ipynb #8ad71eae
@@ -211,7 +234,8 @@ def run_info(seed:int|None=None)->dict:
 
 # %% ../nbs/00_config.ipynb #54e31a14
 def get_logger(name:str)->logging.Logger:
-    "The `l2s_nb.<name>` logger; the package logs at INFO to stderr unless the application configured logging."
+    ("The `l2s_nb.<name>` logger; the package logs at INFO to stderr unless the application configured "
+     "logging.")
     root = logging.getLogger('l2s_nb')
     if not root.handlers:
         h = logging.StreamHandler(); h.setFormatter(logging.Formatter('%(levelname)s %(name)s: %(message)s'))

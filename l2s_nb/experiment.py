@@ -44,8 +44,8 @@ class ExperimentConfig:
     eval_split:str='test' # split to speak and score
     max_eval:int=0 # score at most this many clips (0 = all)
     eval_languages:list=field(default_factory=list) # score only the clips of these languages (empty: all)
-    recipe_set:list=field(default_factory=list) # recipe config overrides 'key=value', as `l2s train --set` (e.g. ['w_adv=0.02'])
-    data_set:list=field(default_factory=list) # data factory options 'key=value', as `l2s train --data_set` (e.g. ['time_mask=0'])
+    recipe_set:list=field(default_factory=list) # recipe config overrides 'key=value', as `l2s train --set`
+    data_set:list=field(default_factory=list) # data factory options 'key=value', as `l2s train --data_set`
     judge:str='' # ASR judge checkpoint for WER/CER; empty = data/checkpoints/judge_<corpus>.pt when it exists
     vocoder:str='griffin_lim' # registered vocoder
     text_from:str='truth' # text for recipes that need it: 'truth' (the transcript) or a lip_reader checkpoint
@@ -57,7 +57,8 @@ class ExperimentConfig:
 def corpus_root(cfg:ExperimentConfig, run_dir)->Path:
     "The corpus root of `cfg`, generating a SynthGRID corpus in `run_dir/corpus` when none is given."
     if cfg.root: return Path(cfg.root)
-    if cfg.corpus!='synthgrid': raise ConfigError(f"ExperimentConfig.root is empty: give the folder of your {cfg.corpus} corpus")
+    if cfg.corpus!='synthgrid':
+        raise ConfigError(f"ExperimentConfig.root is empty: give the folder of your {cfg.corpus} corpus")
     from l2s_nb.synthgrid import synthgrid
     root = Path(run_dir)/'corpus'
     synthgrid(root, cfg.clips, cfg.speakers, cfg.seed)
@@ -80,11 +81,14 @@ def audio_samples(val_ds, # validation dataset (items with `mouth`, `mel`, `id`,
         for i in range(min(n, len(val_ds))):
             it = val_ds[i]
             device = next(model.parameters()).device
-            text = dict(text=[it['text']]) if model.needs_text else {}  # the transcript: samples show the ceiling
-            mel = model.generate(it['mouth'][None].to(device), torch.tensor([len(it['mouth'])], device=device),
+            # the transcript: samples show the ceiling
+            text = dict(text=[it['text']]) if model.needs_text else {}
+            mel = model.generate(it['mouth'][None].to(device),
+                                 torch.tensor([len(it['mouth'])], device=device),
                                  **text, **language_kw(model, it['language']))[0].float().cpu()
             wavs = voc(torch.stack([mel, it['mel'].float()]))
-            save_audio(folder/f"{it['id']}_gen.wav", wavs[0]); save_audio(folder/f"{it['id']}_oracle.wav", wavs[1])
+            save_audio(folder/f"{it['id']}_gen.wav", wavs[0])
+            save_audio(folder/f"{it['id']}_oracle.wav", wavs[1])
         return {}
     return hook
 
@@ -93,14 +97,17 @@ def train_model(cfg:ExperimentConfig, cache, run_dir)->Path:
     "Train `cfg.recipe` on `cache`; returns the path of the release checkpoint `run_dir/model.pt`."
     check_device(cfg.device)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    mcfg = model_config_for(cfg.recipe, cfg.preset, None, cfg.recipe_set)  # a typo fails before the data is read
-    train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed, **factory_options(train_val_datasets, cfg.data_set))
+    # a typo fails before the data is read
+    mcfg = model_config_for(cfg.recipe, cfg.preset, None, cfg.recipe_set)
+    train_ds, val_ds, collate = train_val_datasets(cache, seed=cfg.seed,
+                                                   **factory_options(train_val_datasets, cfg.data_set))
     seed_everything(cfg.seed)
     model = build_recipe(cfg.recipe, mcfg, train_ds)
-    tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed,
-                       device=cfg.device, val_every=max(cfg.steps//4, 1), ckpt_every=max(cfg.steps//10, 1))
-    fit(model, train_ds, val_ds, tcfg, Path(run_dir)/'train', collate, resume=True, audio=train_ds.audio, video=train_ds.video,
-        on_validate=audio_samples(val_ds, vocoder=cfg.vocoder) if val_ds else None)
+    tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps,
+                       seed=cfg.seed, device=cfg.device, val_every=max(cfg.steps//4, 1),
+                       ckpt_every=max(cfg.steps//10, 1))
+    fit(model, train_ds, val_ds, tcfg, Path(run_dir)/'train', collate, resume=True, audio=train_ds.audio,
+        video=train_ds.video, on_validate=audio_samples(val_ds, vocoder=cfg.vocoder) if val_ds else None)
     ck = Path(run_dir)/'train'/'checkpoints'
     return export_release(ck/'best.pt' if (ck/'best.pt').exists() else ck/'last.pt', Path(run_dir)/'model.pt')
 
@@ -125,7 +132,8 @@ def clip_texts(model, # the speaking model
 def evaluate_model(checkpoint, # release or training checkpoint
                    cache, # prep cache with the clips to speak
                    cfg:ExperimentConfig, run_dir, root=None)->dict:
-    "Speak `cfg.eval_split` of `cache` and score model, oracle and mean-speech baseline; writes wavs, tables and plots under `run_dir/eval`."
+    ("Speak `cfg.eval_split` of `cache` and score model, oracle and mean-speech baseline; writes wavs, "
+     "tables and plots under `run_dir/eval`.")
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out = Path(run_dir)/'eval'
     model = load_recipe(checkpoint, device=check_device(cfg.device), speech=True)
@@ -135,11 +143,13 @@ def evaluate_model(checkpoint, # release or training checkpoint
     # clips the reader can't use are left out (prep lists them in the cache's failed.tsv)
     audio_of = {(c.speaker, c.id): root/c.audio for c in read_corpus(cfg.corpus, root, skipped=[])}
     manifest = read_tsv(Path(cache)/'manifest.tsv')
-    rows = [r for r in manifest if r['split']==cfg.eval_split and language_of(r) in (cfg.eval_languages or [language_of(r)])]
+    rows = [r for r in manifest
+            if r['split']==cfg.eval_split and language_of(r) in (cfg.eval_languages or [language_of(r)])]
     if not rows: raise ConfigError(f"{cache}: no clips in split {cfg.eval_split!r}"
                                    + (f" and languages {cfg.eval_languages}" if cfg.eval_languages else ''))
     rows = rows[:cfg.max_eval] if cfg.max_eval else rows
-    mels = [load_record(Path(cache)/r['path'], model.audio, model.video)['mel'] for r in ([r for r in manifest if r['split']=='train'][:200] or rows)]
+    mels = [load_record(Path(cache)/r['path'], model.audio, model.video)['mel']
+            for r in ([r for r in manifest if r['split']=='train'][:200] or rows)]
     mean_frame = torch.from_numpy(np.concatenate(mels, 1).astype(np.float32).mean(1))
     texts, langs = {}, {}
     for r in tqdm(rows, desc='speaking'):
@@ -149,11 +159,14 @@ def evaluate_model(checkpoint, # release or training checkpoint
         gt_mel = torch.from_numpy(rec['mel'].astype(np.float32))
         wavs = voc(torch.stack([gen_mel, gt_mel, mean_frame[:, None].expand_as(gt_mel)]))
         ref = load_audio(audio_of[(r['speaker'], r['id'])], model.audio.sample_rate)
-        save_audio(out/'ref'/f'{key}.wav', fit_audio(ref, len(rec['mouth']), model.audio, model.video, 0.2, key))
+        save_audio(out/'ref'/f'{key}.wav',
+                   fit_audio(ref, len(rec['mouth']), model.audio, model.video, 0.2, key))
         for name,wav in zip(('gen', 'oracle', 'mean_speech'), wavs): save_audio(out/name/f'{key}.wav', wav)
         texts[key], langs[key] = str(rec['text']), language_of(r)
-    cols = manifest_columns([dict(language=l) for l in langs.values()], ['id', 'transcript', 'language'])  # English: as before
-    write_tsv(out/'transcripts.tsv', [dict(id=k, transcript=t, language=langs[k]) for k,t in texts.items()], cols)
+    # English: as before
+    cols = manifest_columns([dict(language=l) for l in langs.values()], ['id', 'transcript', 'language'])
+    write_tsv(out/'transcripts.tsv',
+              [dict(id=k, transcript=t, language=langs[k]) for k,t in texts.items()], cols)
     judge = _judge_for(cfg)
     results, by_language, several = {}, {}, len(set(langs.values()))>1
     for name in ('gen', 'oracle', 'mean_speech'):
@@ -163,7 +176,8 @@ def evaluate_model(checkpoint, # release or training checkpoint
         if several: by_language[name] = summarize_by(scored)
     k0 = next(iter(texts))
     from l2s_nb.audio import log_mel
-    plot_mel_pair(log_mel(load_audio(out/'ref'/f'{k0}.wav')), log_mel(load_audio(out/'gen'/f'{k0}.wav')), k0, out/f'mel_{k0}.png')
+    plot_mel_pair(log_mel(load_audio(out/'ref'/f'{k0}.wav')), log_mel(load_audio(out/'gen'/f'{k0}.wav')),
+                  k0, out/f'mel_{k0}.png')
     import matplotlib.pyplot as plt; plt.close('all')
     names = dict(model='gen', oracle='oracle', baseline='mean_speech')
     return dict(n=len(rows), judge=getattr(judge, 'name', None), **{k: results[n] for k,n in names.items()},
@@ -171,25 +185,31 @@ def evaluate_model(checkpoint, # release or training checkpoint
 
 # %% ../nbs/70_experiment.ipynb #f09bb83a
 def results_markdown(res:dict)->str:
-    "Markdown table of a `run_experiment` result: model beside the oracle and the mean-speech baseline (results from before the baseline existed have two columns)."
-    cols = [('model', f"{res['config']['recipe']} `{res['config']['preset']}`"), ('oracle', 'Griffin-Lim oracle (ground-truth mel)'),
+    ("Markdown table of a `run_experiment` result: model beside the oracle and the mean-speech baseline "
+     "(results from before the baseline existed have two columns).")
+    cols = [('model', f"{res['config']['recipe']} `{res['config']['preset']}`"),
+            ('oracle', 'Griffin-Lim oracle (ground-truth mel)'),
             ('baseline', 'mean-speech baseline (ignores the video)')]
     cols = [(k, title) for k,title in cols if k in res]
     pct = lambda k: k.startswith(('wer', 'cer'))
-    fmt = lambda k, s: (f"{100*s['mean']:.1f}% [{100*s['lo']:.1f}, {100*s['hi']:.1f}]" if pct(k) else f"{s['mean']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]")
+    fmt = lambda k, s: (f"{100*s['mean']:.1f}% [{100*s['lo']:.1f}, {100*s['hi']:.1f}]" if pct(k)
+                        else f"{s['mean']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]")
     def table(r:dict)->list[str]:
         lines = ['| metric | ' + ' | '.join(t for _,t in cols) + ' |', '|---' * (len(cols)+1) + '|']
         return lines + [f"| {m} | " + ' | '.join(fmt(m, r[k][m]) for k,_ in cols) + ' |'
                         for m in r['model'] if all(m in r[k] for k,_ in cols)]
     lines = table(res)
-    for lang in res['by_language']['model'] if 'by_language' in res else []:  # several languages: a table for each
+    # several languages: a table for each
+    for lang in res['by_language']['model'] if 'by_language' in res else []:
         lines += ['', f'**{lang}**', ''] + table({k: v[lang] for k,v in res['by_language'].items()})
-    return '\n'.join(lines) + f"\n\n{res['n']} clips of split `{res['config']['eval_split']}`; judge: {res['judge'] or 'none'}; 95% confidence intervals in brackets.\n"
+    return '\n'.join(lines) + (f"\n\n{res['n']} clips of split `{res['config']['eval_split']}`; "
+                               f"judge: {res['judge'] or 'none'}; 95% confidence intervals in brackets.\n")
 
 def train_experiment(cfg:ExperimentConfig, # what to run
                      run_dir, # folder for everything the run makes (resumable)
                     )->tuple:
-    "Prepare data and train: `(corpus root, cache, release checkpoint, seconds)`; training seconds add up over calls."
+    ("Prepare data and train: `(corpus root, cache, release checkpoint, seconds)`; training seconds add up "
+     "over calls.")
     check_device(cfg.device)  # before hours of data preparation
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir/'experiment.yaml')
@@ -209,7 +229,8 @@ def run_experiment(cfg:ExperimentConfig, # what to run
     run_dir = Path(run_dir)
     root, cache, ckpt, times = train_experiment(cfg, run_dir); t = time.perf_counter()
     res = evaluate_model(ckpt, cache, cfg, run_dir, root); times['eval_s'] = time.perf_counter()-t
-    res = dict(config=to_dict(cfg), **res, seconds={k:round(v, 1) for k,v in times.items()}, checkpoint=str(ckpt), run=run_info(cfg.seed))
+    res = dict(config=to_dict(cfg), **res, seconds={k:round(v, 1) for k,v in times.items()},
+               checkpoint=str(ckpt), run=run_info(cfg.seed))
     atomic_write(run_dir/'results.json', lambda p: p.write_text(json.dumps(res, indent=1)))
     atomic_write(run_dir/'results.md', lambda p: p.write_text(results_markdown(res)))
     return res

@@ -37,7 +37,8 @@ def mouth_crops(rois:np.ndarray, # mouth regions (T, roi, roi) uint8
     return torch.from_numpy(crop_frames(rois, video.crop_size).astype(np.float32)/255)
 
 def language_kw(model:Recipe, language:str|None)->dict:
-    "`generate`'s `language` argument for a model with a language embedding (`cfg.languages`); {} for other models."
+    ("`generate`'s `language` argument for a model with a language embedding (`cfg.languages`); {} for other "
+     "models.")
     return dict(language=language) if getattr(model.cfg, 'languages', None) else {}
 
 @torch.no_grad()
@@ -57,7 +58,8 @@ def speak(model:Recipe, # trained recipe (eval mode)
     mouth, device = mouth_crops(rois, video), next(model.parameters()).device
     kw = ({} if text is None else dict(text=[text])) | language_kw(model, language)
     for a, b, s, e in chunk_spans(len(mouth), chunk if text is None else len(mouth), context):
-        mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker, **kw)[0]
+        mel = model.generate(mouth[None, a:b].to(device), torch.tensor([b-a], device=device), speaker,
+                             **kw)[0]
         parts.append(mel[:, (s-a)*mpf:(e-a)*mpf].cpu())
     return torch.cat(parts, -1)
 
@@ -78,7 +80,8 @@ def lip_reader_text(checkpoint, # lip_reader checkpoint
                     video:VideoConfig, # the speaking model's: the reader must read the same regions
                     device='cpu', # torch device
                    ):
-    "A function `rois -> transcript` reading mouth regions cut for `video` with the lip reader in `checkpoint`."
+    ("A function `rois -> transcript` reading mouth regions cut for `video` with the lip reader in "
+     "`checkpoint`.")
     reader = load_recipe(checkpoint, recipe='lip_reader', device=device)
     same = ('fps', 'roi_size', 'region')
     check_compatible({k: getattr(video, k) for k in same}, {k: getattr(reader.video, k) for k in same},
@@ -111,7 +114,8 @@ def infer_video(path, # input video
     video = model.video if hasattr(model, 'video') else VideoConfig()
     frames = read_video(path, video.fps); lap('decode')
     if len(frames) < min_frames:
-        raise MediaError(path, f"only {len(frames)} frames ({len(frames)/video.fps:.2f} s); at least {min_frames} are needed")
+        raise MediaError(path, f"only {len(frames)} frames ({len(frames)/video.fps:.2f} s); "
+                               f"at least {min_frames} are needed")
     rois, _ = mouth_rois(frames, landmarks=landmarks, video=video, path=path); lap('track_crop')
     if callable(text): text = text(rois); lap('read_lips')
     mel = speak(model, rois, speaker, video=video, text=text, language=language); lap('model')
@@ -127,10 +131,12 @@ def infer_video(path, # input video
 VIDEO_EXTS = ('.mp4', '.mpg', '.mpeg', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 
 def _named_files(inputs)->list[tuple[Path, Path]]:
-    "`(file, name)` of each input video: files named by their file name, videos found in folders by their path in the folder."
+    ("`(file, name)` of each input video: files named by their file name, videos found in folders by their "
+     "path in the folder.")
     out = []
     for p in map(Path, [inputs] if isinstance(inputs, (str, Path)) else inputs):
-        if p.is_dir(): out += [(f, f.relative_to(p)) for f in sorted(p.rglob('*')) if f.suffix.lower() in VIDEO_EXTS and f.is_file()]
+        if p.is_dir(): out += [(f, f.relative_to(p)) for f in sorted(p.rglob('*'))
+                               if f.suffix.lower() in VIDEO_EXTS and f.is_file()]
         elif p.exists(): out.append((p, Path(p.name)))
         else: raise MediaNotFoundError(p, "file or folder not found")
     seen, uniq = set(), []
@@ -148,13 +154,15 @@ def plan_outputs(inputs, # video files and/or folders
                  others=(), # other input files (checkpoint, landmarks) no output may replace
                  text:bool=False, # also plan the transcripts (`.txt`) of a model that speaks text
                 )->dict:
-    "`{video: {'name', 'wav'[, 'mp4']}}` of every input video; `OutputClashError` if an output is an input or two share a name."
+    ("`{video: {'name', 'wav'[, 'mp4']}}` of every input video; `OutputClashError` if an output is an input "
+     "or two share a name.")
     named, out, kinds = _named_files(inputs), Path(out), ['wav'] + ['mp4']*mux + ['txt']*text
     stems = {}
     for f, n in named: stems.setdefault(n.with_suffix('').as_posix(), []).append(f)
     plan = {}
     for f, n in named:
-        name = (n.with_suffix('') if len(stems[n.with_suffix('').as_posix()]) == 1 else n).as_posix()  # x.mp4 + x.mpg -> x.mp4.*, x.mpg.*
+        # x.mp4 + x.mpg -> x.mp4.*, x.mpg.*
+        name = (n.with_suffix('') if len(stems[n.with_suffix('').as_posix()]) == 1 else n).as_posix()
         plan[f] = dict(name=name, **{k: out/f'{name}.{k}' for k in kinds})
     writers = {}
     for f, p in plan.items():
@@ -164,12 +172,14 @@ def plan_outputs(inputs, # video files and/or folders
             raise OutputClashError(f"{fs[0]} and {fs[1]} would both be written to {dest}; "
                                    "pass their common folder instead of the files one by one, "
                                    "or speak them in separate runs with different --out folders")
-    ids = {}  # every input by resolved path, and existing ones by (device, inode) too, which also catches hard links
+    # every input by resolved path, and existing ones by (device, inode) too, which also catches hard links
+    ids = {}
     for f in [*plan, *map(Path, others)]:
         ids[os.path.realpath(f)] = f
         if f.exists(): ids[(f.stat().st_dev, f.stat().st_ino)] = f
     for dest in [*(p[k] for p in plan.values() for k in kinds), out/'infer_summary.json']:
-        src = ids.get(os.path.realpath(dest)) or (ids.get((dest.stat().st_dev, dest.stat().st_ino)) if dest.exists() else None)
+        src = ids.get(os.path.realpath(dest)) or (ids.get((dest.stat().st_dev, dest.stat().st_ino))
+                                                  if dest.exists() else None)
         if src is not None:
             raise OutputClashError(f"{src}: is an input, and {dest.name} would be written over it; "
                                    "choose an --out folder that holds none of the inputs "
@@ -180,22 +190,24 @@ class InferenceError(L2SError):
     "Some videos of a batch could not be spoken; the rest were written."
 
 # %% ../nbs/40_infer.ipynb #dc89a9ee
-def infer(inputs, # video files and/or folders
-          checkpoint, # trained model (release or training checkpoint)
-          out, # output folder
-          mux:bool=False, # also write dubbed mp4s
-          landmarks_dir=None, # folder of `<stem>.npy` landmark files (e.g. a SynthGRID speaker's `landmarks/`)
-          speaker=None, # speaker id for id-conditioned models
-          vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
-          device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
-          text:str|None=None, # models that `needs_text`: the transcript to speak (the same for every video)
-          lip_reader=None, # or: a lip_reader checkpoint reading each video's transcript
-          language:str|None=None, # the language spoken in the videos, for models with a language embedding
-         )->dict:
+def infer(
+    inputs, # video files and/or folders
+    checkpoint, # trained model (release or training checkpoint)
+    out, # output folder
+    mux:bool=False, # also write dubbed mp4s
+    landmarks_dir=None, # folder of `<stem>.npy` landmark files (e.g. a SynthGRID speaker's `landmarks/`)
+    speaker=None, # speaker id for id-conditioned models
+    vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
+    device:str='cpu', # torch device ('cpu', 'cuda', 'cuda:N', 'auto')
+    text:str|None=None, # models that `needs_text`: the transcript to speak (the same for every video)
+    lip_reader=None, # or: a lip_reader checkpoint reading each video's transcript
+    language:str|None=None, # the language spoken in the videos, for models with a language embedding
+)->dict:
     "Speak every video in `inputs` with the model in `checkpoint`; returns a summary."
     out = Path(out)
     if text is not None and lip_reader: raise ConfigError("give --text or --lip_reader, not both")
-    others = [checkpoint, *([vocoder] if str(vocoder).endswith('.pt') else []), *([lip_reader] if lip_reader else [])]
+    others = [checkpoint, *([vocoder] if str(vocoder).endswith('.pt') else []),
+              *([lip_reader] if lip_reader else [])]
     plan = plan_outputs(inputs, out, mux, others=others, text=text is not None or bool(lip_reader))
     model = load_recipe(checkpoint, device=check_device(device), speech=True)
     check_text_source(model, text is not None or bool(lip_reader))
@@ -205,48 +217,55 @@ def infer(inputs, # video files and/or folders
     done, failed = [], []
     for f, p in tqdm(plan.items(), desc='infer', unit='video'):
         lm = Path(landmarks_dir)/f'{f.stem}.npy' if landmarks_dir else None
-        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker, name=p['name'],
-                                     text=text, language=language))
+        try: done.append(infer_video(f, model, voc, out, mux, np.load(lm) if lm else None, speaker,
+                                     name=p['name'], text=text, language=language))
         except (L2SError, OSError) as e:
-            failed.append(dict(video=str(f), error=type(e).__name__, reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
-        except Exception as e:  # a library error on one damaged file must not stop the batch; it is reported with its type
+            failed.append(dict(video=str(f), error=type(e).__name__,
+                               reason=str(e) if str(f) in str(e) else f"{f}: {e}"))
+        # a library error on one damaged file must not stop the batch; it is reported with its type
+        except Exception as e:
             first = (str(e).strip().splitlines() or [''])[0]
-            failed.append(dict(video=str(f), error=type(e).__name__, reason=f"{f}: unexpected {type(e).__name__}: {first}"))
+            failed.append(dict(video=str(f), error=type(e).__name__,
+                               reason=f"{f}: unexpected {type(e).__name__}: {first}"))
     outputs = {str(f): {k: str(v) for k, v in p.items()} for f, p in plan.items()}
     summary = dict(checkpoint=str(checkpoint), outputs=outputs, done=done, failed=failed)
     atomic_write(out/'infer_summary.json', lambda p: p.write_text(json.dumps(summary, indent=1)))
     if failed:
-        raise InferenceError(f"{len(failed)} of {len(plan)} videos failed ({len(done)} written; details in {out/'infer_summary.json'}): "
-                             + '; '.join(d['reason'] for d in failed[:5]) + (f"; and {len(failed)-5} more" if len(failed) > 5 else ''))
+        raise InferenceError(f"{len(failed)} of {len(plan)} videos failed "
+                             f"({len(done)} written; details in {out/'infer_summary.json'}): "
+                             + '; '.join(d['reason'] for d in failed[:5])
+                             + (f"; and {len(failed)-5} more" if len(failed) > 5 else ''))
     return summary
 
 # %% ../nbs/40_infer.ipynb #5fa8dd42
-def infer_cli(inputs:Param("video files and/or folders", str, nargs='+'),
-              checkpoint:str=None, # trained model checkpoint (.pt)
-              out:str='runs/infer', # output folder
-              mux:store_true=False, # also write each video with the generated speech muxed in
-              landmarks:str=None, # folder of <stem>.npy landmarks to use instead of face tracking
-              speaker:int=None, # speaker id (models trained with a speaker table)
-              vocoder:str='griffin_lim', # vocoder: griffin_lim, or a trained vocoder checkpoint (.pt, `l2s_nb.vocoder.train_vocoder`)
-              device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
-              text:str=None, # the words said, for models that speak text with the lips (e.g. --recipe visual_tts)
-              lip_reader:str=None, # or: a lip_reader checkpoint that reads each video's words for such models
-              language:str=None, # the language spoken (e.g. es), for models trained with a language embedding
-             ):
+def infer_cli(
+    inputs:Param("video files and/or folders", str, nargs='+'),
+    checkpoint:str=None, # trained model checkpoint (.pt)
+    out:str='runs/infer', # output folder
+    mux:store_true=False, # also write each video with the generated speech muxed in
+    landmarks:str=None, # folder of <stem>.npy landmarks to use instead of face tracking
+    speaker:int=None, # speaker id (models trained with a speaker table)
+    vocoder:str='griffin_lim', # griffin_lim, or a trained checkpoint (.pt, `l2s_nb.vocoder.train_vocoder`)
+    device:str='cpu', # torch device: cpu, cuda, cuda:N or auto
+    text:str=None, # the words said, for models that speak text with the lips (e.g. --recipe visual_tts)
+    lip_reader:str=None, # or: a lip_reader checkpoint that reads each video's words for such models
+    language:str=None, # the language spoken (e.g. es), for models trained with a language embedding
+):
     "Turn silent videos into speech with a trained model."
     if checkpoint is None: raise ConfigError("l2s infer needs --checkpoint (a .pt file from `l2s train`)")
     s = infer(inputs, checkpoint, out, mux, landmarks, speaker, vocoder, device, text, lip_reader, language)
     print(f"{len(s['done'])} videos spoken into {out}")
 
 # %% ../nbs/40_infer.ipynb #6db66a08
-def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first GRID s1 clip)
-                    recipe:str='multitask', # registered recipe name
-                    preset:str='base', # model size preset of the recipe
-                    repeats:int=3, # timed runs (best kept per stage)
-                    threads:int=1, # torch CPU threads
-                    n_iter:int=32, # Griffin-Lim iterations
-                    vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
-                   )->dict:
+def benchmark_infer(
+    video=None, # a ~3 s talking-face video (default: the first GRID s1 clip)
+    recipe:str='multitask', # registered recipe name
+    preset:str='base', # model size preset of the recipe
+    repeats:int=3, # timed runs (best kept per stage)
+    threads:int=1, # torch CPU threads
+    n_iter:int=32, # Griffin-Lim iterations
+    vocoder:str='griffin_lim', # registered vocoder name, or a trained vocoder checkpoint (.pt)
+)->dict:
     "Best-of-`repeats` seconds per stage of `infer_video`, and the real-time factor."
     from l2s_nb.recipes import build_recipe
     torch.set_num_threads(threads)
@@ -254,9 +273,12 @@ def benchmark_infer(video=None, # a ~3 s talking-face video (default: the first 
     model = build_recipe(recipe, preset).eval()
     voc = load_vocoder(vocoder, n_iter=n_iter) if vocoder=='griffin_lim' else load_vocoder(vocoder)
     with tempfile.TemporaryDirectory() as d:
-        runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]  # the first run warms caches up
+        # the first run warms caches up
+        runs = [infer_video(video, model, voc, d) for _ in range(repeats+1)][1:]
     best = {k: min(r['times'][k] for r in runs) for k in runs[0]['times']}
     total = sum(best.values())
-    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], recipe=recipe, preset=preset, threads=threads,
-                vocoder=str(vocoder), griffin_lim_iters=n_iter if vocoder=='griffin_lim' else None,
-                stages_s={k: round(v, 4) for k,v in best.items()}, total_s=round(total, 3), real_time_factor=round(total/runs[0]['seconds'], 3))
+    return dict(video=video.name, seconds_of_video=runs[0]['seconds'], recipe=recipe, preset=preset,
+                threads=threads, vocoder=str(vocoder),
+                griffin_lim_iters=n_iter if vocoder=='griffin_lim' else None,
+                stages_s={k: round(v, 4) for k,v in best.items()}, total_s=round(total, 3),
+                real_time_factor=round(total/runs[0]['seconds'], 3))

@@ -16,7 +16,8 @@ from .audio import load_audio, log_mel
 from .video import read_video
 from .sync import av_offset, MAX_AV_OFFSET
 from .face import mouth_rois, crop_jitter, contact_sheet, save_image
-from .corpora import Clip, safe_name, inside_root, read_tsv, write_tsv, read_corpus, manifest_columns, ManifestError
+from .corpora import (Clip, safe_name, inside_root, read_tsv, write_tsv, read_corpus, manifest_columns,
+                            ManifestError)
 from .cache import cache_config, stored_config, save_record, load_record, npz_frames
 
 # %% auto #0
@@ -31,12 +32,16 @@ class LandmarksError(MediaError):
     "A ground-truth landmark file does not fit its video."
 
 # %% ../nbs/09_prep.ipynb #9f4ec721
-def fit_audio(wav:np.ndarray, n_frames:int, audio:AudioConfig, video:VideoConfig, max_av_diff:float, path)->np.ndarray:
-    "Trim or zero-pad `wav` to exactly `n_frames` video frames; raise `LengthMismatchError` beyond `max_av_diff` seconds."
+def fit_audio(wav:np.ndarray, n_frames:int, audio:AudioConfig, video:VideoConfig, max_av_diff:float,
+              path)->np.ndarray:
+    ("Trim or zero-pad `wav` to exactly `n_frames` video frames; raise `LengthMismatchError` beyond "
+     "`max_av_diff` seconds.")
     n = int(round(n_frames*audio.sample_rate/video.fps))
     diff = (len(wav) - n)/audio.sample_rate
     if abs(diff) > max_av_diff:
-        raise LengthMismatchError(path, f"audio is {len(wav)/audio.sample_rate:.3f} s but video is {n_frames/video.fps:.3f} s ({diff:+.3f} s, more than max_av_diff={max_av_diff})",
+        raise LengthMismatchError(path, f"audio is {len(wav)/audio.sample_rate:.3f} s "
+                                        f"but video is {n_frames/video.fps:.3f} s "
+                                        f"({diff:+.3f} s, more than max_av_diff={max_av_diff})",
                                   "check the files belong together; the clip is skipped")
     return np.pad(wav[:n], (0, max(0, n-len(wav))))
 
@@ -46,7 +51,9 @@ def load_landmarks(path, n_frames:int)->np.ndarray:
     except (OSError, ValueError) as e: raise LandmarksError(path, f"unreadable landmarks ({e})") from None
     if lm.ndim != 3 or lm.shape[1:] not in ((20, 2), (68, 2)):
         raise LandmarksError(path, f"landmarks must be (T, 20, 2) or (T, 68, 2), got {lm.shape}")
-    if len(lm) != n_frames: raise LandmarksError(path, f"{len(lm)} landmark frames for a {n_frames}-frame video", "regenerate the landmarks at 25 fps")
+    if len(lm) != n_frames:
+        raise LandmarksError(path, f"{len(lm)} landmark frames for a {n_frames}-frame video",
+                             "regenerate the landmarks at 25 fps")
     return lm
 
 # %% ../nbs/09_prep.ipynb #f783211f
@@ -66,13 +73,13 @@ def prep_clip(clip:Clip, # the clip
     mouth, stats = mouth_rois(frames, tracker, lm, video, max_gap, vpath)
     mel = log_mel(wav, audio)[:, :len(frames)*mels_per_frame(audio, video)]
     sync = av_offset(mouth, mel, stats['landmarks'], audio, video, exact_landmarks=lm is not None)
-    return dict(mouth=mouth, mel=mel.astype(np.float16), text=clip.transcript, speaker=clip.speaker, id=clip.id,
-                config=cache_config(audio, video), n_lost=stats['n_lost'], jitter=round(crop_jitter(mouth), 3),
-                av_offset=sync['offset'], av_corr=sync['corr'])
+    return dict(mouth=mouth, mel=mel.astype(np.float16), text=clip.transcript, speaker=clip.speaker,
+                id=clip.id, config=cache_config(audio, video), n_lost=stats['n_lost'],
+                jitter=round(crop_jitter(mouth), 3), av_offset=sync['offset'], av_corr=sync['corr'])
 
 # %% ../nbs/09_prep.ipynb #953c3bd9
-OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'av_offset', 'av_corr', 'path',
-               'transcript', 'language']
+OUT_COLUMNS = ['id', 'speaker', 'split', 'n_frames', 'duration', 'n_lost', 'jitter', 'av_offset', 'av_corr',
+               'path', 'transcript', 'language']
 _log = get_logger('prep')
 
 def parse_shard(shard:str|None)->tuple[int, int]:
@@ -84,40 +91,51 @@ def parse_shard(shard:str|None)->tuple[int, int]:
     return i, n
 
 def cache_path(out, clip:Clip)->Path:
-    "Where `prep` writes `clip`: `out/<speaker>/<id>.npz`, always inside `out` (speaker and id must be plain names)."
-    return Path(out)/safe_name(clip.speaker, 'speaker', clip.video)/f"{safe_name(clip.id, 'id', clip.video)}.npz"
+    ("Where `prep` writes `clip`: `out/<speaker>/<id>.npz`, always inside `out` (speaker and id must be "
+     "plain names).")
+    return (Path(out)/safe_name(clip.speaker, 'speaker', clip.video)
+            /f"{safe_name(clip.id, 'id', clip.video)}.npz")
 
 def prep_outputs(out, clips:list[Clip], shard:tuple=(0, 1))->list[Path]:
     "Every file `prep` writes into cache folder `out` for `clips` (shard `(i, n)`)."
     out = Path(out); tag = '' if shard == (0, 1) else f'-{shard[0]}of{shard[1]}'
-    return [out/'prep_config.json', out/f'manifest{tag}.tsv', out/f'failed{tag}.tsv', out/f'prep_summary{tag}.json',
-            out/'contact_sheet.png',
+    return [out/'prep_config.json', out/f'manifest{tag}.tsv', out/f'failed{tag}.tsv',
+            out/f'prep_summary{tag}.json', out/'contact_sheet.png',
             *(cache_path(out, c) for c in clips)]
 
 def _corpus_files(root:Path, out:Path, clips:list[Clip])->dict:
-    "`{real path: path}` of the files a corpus's readers read: clip files, their `.txt`/`.align` siblings, tables beside them."
+    ("`{real path: path}` of the files a corpus's readers read: clip files, their `.txt`/`.align` siblings, "
+     "tables beside them.")
     real = os.path.realpath(root); files = {}
     for c in clips:
-        for rel in (c.video, c.audio, c.landmarks, str(Path(c.video).with_suffix('.txt')), str(Path(c.video).with_suffix('.align'))):
+        for rel in (c.video, c.audio, c.landmarks, str(Path(c.video).with_suffix('.txt')),
+                    str(Path(c.video).with_suffix('.align'))):
             if rel: files[os.path.normpath(os.path.join(real, rel))] = root/rel
-    # the tables: manifest.tsv, transcripts.tsv, splits.tsv, split lists, ... (not the cache's own, if it lies in the corpus)
+    # the tables: manifest.tsv, transcripts.tsv, splits.tsv, split lists, ...
+    # (not the cache's own, if it lies in the corpus)
     for folder in [root, *(p for p in root.iterdir() if p.is_dir() and not is_inside(p, out))]:
-        files |= {os.path.realpath(f): f for f in folder.iterdir() if f.suffix in ('.tsv', '.txt', '.json') and f.is_file()}
+        files |= {os.path.realpath(f): f for f in folder.iterdir()
+                  if f.suffix in ('.tsv', '.txt', '.json') and f.is_file()}
     return files
 
 def check_prep_outputs(root, out, clips:list[Clip], shard:tuple=(0, 1), also=()):
-    "Raise `OutputClashError` if cache `out` is or holds corpus `root`, or if a file prep writes (or one of `also`) is a corpus file."
+    ("Raise `OutputClashError` if cache `out` is or holds corpus `root`, or if a file prep writes (or one of "
+     "`also`) is a corpus file.")
     root, out = Path(root), Path(out)
     if is_inside(root, out):
-        raise OutputClashError(f"{out}: the cache folder {'is' if same_file(root, out) else 'holds'} the corpus root {root}, "
-                               "so prep's manifest.tsv, failed.tsv and .npz files would go among (and could replace) the corpus's "
-                               f"own files; choose a separate cache folder, e.g. {root.parent/(root.name+'_cache')}")
+        raise OutputClashError(f"{out}: the cache folder {'is' if same_file(root, out) else 'holds'} "
+                               f"the corpus root {root}, "
+                               "so prep's manifest.tsv, failed.tsv and .npz files would go among "
+                               "(and could replace) the corpus's own files; "
+                               f"choose a separate cache folder, e.g. {root.parent/(root.name+'_cache')}")
     inputs, real_out = _corpus_files(root, out, clips), os.path.realpath(out)
-    writes = {os.path.normpath(os.path.join(real_out, os.path.relpath(w, out))): w for w in prep_outputs(out, clips, shard)}
+    writes = {os.path.normpath(os.path.join(real_out, os.path.relpath(w, out))): w
+              for w in prep_outputs(out, clips, shard)}
     writes |= {os.path.realpath(w): Path(w) for w in also}
     for real, w in writes.items():
         if real in inputs:
-            raise OutputClashError(f"{inputs[real]}: is a file of the corpus and prep would write {w} over it; "
+            raise OutputClashError(f"{inputs[real]}: is a file of the corpus "
+                                   f"and prep would write {w} over it; "
                                    "choose a cache folder (and --report) away from the corpus's files")
 
 # %% ../nbs/09_prep.ipynb #f81508b5
@@ -134,27 +152,32 @@ def _run_one(job:tuple)->dict:
     try:
         rec = prep_clip(clip, w['root'], w['audio'], w['video'], w['max_gap'], w['max_av_diff'])
         save_record(path, rec)
-        return dict(id=clip.id, speaker=clip.speaker, n_frames=len(rec['mouth']), n_lost=rec['n_lost'], jitter=rec['jitter'],
-                    av_offset=rec['av_offset'], av_corr=rec['av_corr'], cpu_seconds=time.process_time()-t0)
-    except L2SError as e: return dict(id=clip.id, speaker=clip.speaker, reason=type(e).__name__, message=str(e))
-    except Exception as e:  # an unexpected library error on one clip must not kill a long job; it is reported in full
-        return dict(id=clip.id, speaker=clip.speaker, reason=f'unexpected {type(e).__name__}', message=f"{clip.video}: {e}")
+        return dict(id=clip.id, speaker=clip.speaker, n_frames=len(rec['mouth']), n_lost=rec['n_lost'],
+                    jitter=rec['jitter'], av_offset=rec['av_offset'], av_corr=rec['av_corr'],
+                    cpu_seconds=time.process_time()-t0)
+    except L2SError as e:
+        return dict(id=clip.id, speaker=clip.speaker, reason=type(e).__name__, message=str(e))
+    # an unexpected library error on one clip must not kill a long job; it is reported in full
+    except Exception as e:
+        return dict(id=clip.id, speaker=clip.speaker, reason=f'unexpected {type(e).__name__}',
+                    message=f"{clip.video}: {e}")
 
 def _remove_stale_tmp(path:Path):
     "Delete temporary files a killed run left for `path`."
     for p in path.parent.glob(f'.{path.name}.*.tmp'): p.unlink(missing_ok=True)
 
 # %% ../nbs/09_prep.ipynb #ace8df0c
-def prep(layout:str, # corpus layout (see `LAYOUTS`)
-         root, # corpus root folder
-         out, # cache folder
-         workers:int=2, # processes (0 = in this process)
-         shard:str|None=None, # 'i/n': only every n-th clip starting at i
-         audio:AudioConfig|None=None, video:VideoConfig|None=None,
-         max_gap:int=12, # longest run of lost face frames to interpolate
-         max_av_diff:float=0.2, # largest audio/video duration difference (s) to absorb
-         also_writes=(), # other files the caller will write (e.g. a report), checked against the corpus's files too
-        )->dict:
+def prep(
+    layout:str, # corpus layout (see `LAYOUTS`)
+    root, # corpus root folder
+    out, # cache folder
+    workers:int=2, # processes (0 = in this process)
+    shard:str|None=None, # 'i/n': only every n-th clip starting at i
+    audio:AudioConfig|None=None, video:VideoConfig|None=None,
+    max_gap:int=12, # longest run of lost face frames to interpolate
+    max_av_diff:float=0.2, # largest audio/video duration difference (s) to absorb
+    also_writes=(), # other files the caller writes (e.g. a report), checked against the corpus's files too
+)->dict:
     "Prepare a corpus into `.npz` cache files + manifest; returns the summary."
     audio, video = audio or AudioConfig(), video or VideoConfig()
     out = Path(out); i, n = parse_shard(shard)
@@ -162,16 +185,19 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
     clips = read_corpus(layout, root, unreadable)[i::n]
     check_prep_outputs(root, out, clips, (i, n), also_writes)
     cfg_path, cfg = out/'prep_config.json', json.loads(cache_config(audio, video))
-    if cfg_path.exists(): check_compatible(cfg, stored_config(json.loads(cfg_path.read_text())), f"cache {out}")
+    if cfg_path.exists(): check_compatible(cfg, stored_config(json.loads(cfg_path.read_text())),
+                                           f"cache {out}")
     else: atomic_write(cfg_path, lambda p: p.write_text(json.dumps(cfg, indent=1)))
     todo = [(c, cache_path(out, c)) for c in clips if not cache_path(out, c).exists()]
     for _,p in todo: _remove_stale_tmp(p)
     t0, results = time.time(), []
     args = (Path(root), audio, video, max_gap, max_av_diff)
     if workers > 0 and len(todo) > 1:
-        # spawn, not fork: a forked worker inherits the caller's OpenCV and torch thread pools and can hang in them
+        # spawn, not fork: a forked worker inherits the caller's OpenCV and torch thread pools
+        # and can hang in them
         with multiprocessing.get_context('spawn').Pool(workers, _init_worker, args) as pool:
-            results = list(tqdm(pool.imap_unordered(_run_one, todo, chunksize=4), total=len(todo), desc='prep'))
+            results = list(tqdm(pool.imap_unordered(_run_one, todo, chunksize=4), total=len(todo),
+                                desc='prep'))
     else:
         _WORKER.update(zip(('root', 'audio', 'video', 'max_gap', 'max_av_diff'), args))
         results = [_run_one(j) for j in tqdm(todo, desc='prep')]
@@ -181,19 +207,29 @@ def prep(layout:str, # corpus layout (see `LAYOUTS`)
 # %% ../nbs/09_prep.ipynb #b43c68d8
 def av_sync_report(rows:list[dict], # manifest rows with `speaker`, `id` and `av_offset` ('' where unknown)
                   )->dict:
-    "Median A/V offset per speaker and every clip more than `MAX_AV_OFFSET` frames out of sync, with warnings."
+    ("Median A/V offset per speaker and every clip more than `MAX_AV_OFFSET` frames out of sync, with "
+     "warnings.")
     known = [r for r in rows if str(r.get('av_offset', '')) != '']
-    median = {s: float(np.median([int(r['av_offset']) for r in known if r['speaker'] == s])) for s in sorted({r['speaker'] for r in known})}
-    bad = {f"{r['speaker']}/{r['id']}": int(r['av_offset']) for r in known if abs(int(r['av_offset'])) > MAX_AV_OFFSET}
-    for k, o in bad.items(): _log.warning(f"{k}: sound {abs(o)} frames {'late' if o > 0 else 'early'} against the picture (A/V offset {o:+d})")
+    median = {s: float(np.median([int(r['av_offset']) for r in known if r['speaker'] == s]))
+              for s in sorted({r['speaker'] for r in known})}
+    bad = {f"{r['speaker']}/{r['id']}": int(r['av_offset']) for r in known
+           if abs(int(r['av_offset'])) > MAX_AV_OFFSET}
+    for k, o in bad.items():
+        _log.warning(f"{k}: sound {abs(o)} frames {'late' if o > 0 else 'early'} against the picture "
+                     f"(A/V offset {o:+d})")
     for s, m in median.items():
-        if abs(m) > MAX_AV_OFFSET: _log.warning(f"speaker {s}: median A/V offset {m:+g} frames; the whole recording or its decoding is out of sync")
-    return dict(max_offset=MAX_AV_OFFSET, measured=len(known), out_of_sync=len(bad), clips=bad, median_by_speaker=median)
+        if abs(m) > MAX_AV_OFFSET:
+            _log.warning(f"speaker {s}: median A/V offset {m:+g} frames; "
+                         "the whole recording or its decoding is out of sync")
+    return dict(max_offset=MAX_AV_OFFSET, measured=len(known), out_of_sync=len(bad), clips=bad,
+                median_by_speaker=median)
 
 # %% ../nbs/09_prep.ipynb #5fbbc9a5
-def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_skipped:int, shard:tuple, fps:float)->dict:
+def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_skipped:int, shard:tuple,
+            fps:float)->dict:
     "Write manifest, failures, summary and contact sheet of a prep run; log and return the summary."
-    failed = [r for r in results if 'reason' in r]; done = {r['id']+'\0'+r['speaker']: r for r in results if 'reason' not in r}
+    failed = [r for r in results if 'reason' in r]
+    done = {r['id']+'\0'+r['speaker']: r for r in results if 'reason' not in r}
     for r in failed: _log.warning(f"skipped {r['speaker']}/{r['id']}: {r['message']}")
     old = {}
     man_name = 'manifest.tsv' if shard == (0, 1) else f'manifest-{shard[0]}of{shard[1]}.tsv'
@@ -203,23 +239,31 @@ def _finish(out:Path, clips:list[Clip], results:list[dict], seconds:float, n_ski
         p = cache_path(out, c); key = c.id+'\0'+c.speaker
         if not p.exists(): continue
         r = done.get(key) or old.get(key) or dict(n_frames=npz_frames(p))
-        rows.append(dict(asdict(c), n_frames=r['n_frames'], duration=int(r['n_frames'])/fps, path=str(p.relative_to(out)),
+        rows.append(dict(asdict(c), n_frames=r['n_frames'], duration=int(r['n_frames'])/fps,
+                         path=str(p.relative_to(out)),
                          **{k: r.get(k, '') for k in ('n_lost', 'jitter', 'av_offset', 'av_corr')}))
     write_tsv(out/man_name, rows, manifest_columns(rows, OUT_COLUMNS))  # `language` if not all English
     write_tsv(out/man_name.replace('manifest', 'failed'), failed, ['id', 'speaker', 'reason', 'message'])
     n_frames, cpu = sum(r['n_frames'] for r in done.values()), sum(r['cpu_seconds'] for r in done.values())
     jit = [float(r['jitter']) for r in rows if r['jitter'] != '']
-    summary = dict(clips=len(clips)+sum(1 for r in failed if r.get('unreadable')),  # + clips the reader could not use
+    # + clips the reader could not use
+    summary = dict(clips=len(clips)+sum(1 for r in failed if r.get('unreadable')),
                    done=len(done), skipped=n_skipped, failed=dict(Counter(r['reason'] for r in failed)),
-                   frames=n_frames, seconds=round(seconds, 2), frames_per_second=round(n_frames/seconds, 1) if n_frames else None,
-                   cpu_seconds=round(cpu, 2), frames_per_cpu_second=round(n_frames/cpu, 1) if cpu else None, load_average=os.getloadavg()[0],
+                   frames=n_frames, seconds=round(seconds, 2),
+                   frames_per_second=round(n_frames/seconds, 1) if n_frames else None,
+                   cpu_seconds=round(cpu, 2), frames_per_cpu_second=round(n_frames/cpu, 1) if cpu else None,
+                   load_average=os.getloadavg()[0],
                    full_track=sum(1 for r in rows if str(r['n_lost']) == '0'),
-                   jitter_mean=round(float(np.mean(jit)), 3) if jit else None, jitter_p95=round(float(np.percentile(jit, 95)), 3) if jit else None,
+                   jitter_mean=round(float(np.mean(jit)), 3) if jit else None,
+                   jitter_p95=round(float(np.percentile(jit, 95)), 3) if jit else None,
                    av_sync=av_sync_report(rows))
-    atomic_write(out/man_name.replace('manifest', 'prep_summary').replace('.tsv', '.json'), lambda p: p.write_text(json.dumps(summary, indent=1)))
+    atomic_write(out/man_name.replace('manifest', 'prep_summary').replace('.tsv', '.json'),
+                 lambda p: p.write_text(json.dumps(summary, indent=1)))
     if rows: save_image(out/'contact_sheet.png', sheet_from_cache(out, [r['path'] for r in rows]))
-    _log.info(f"prep: {summary['done']} done, {summary['skipped']} skipped (already done), {len(failed)} failed {summary['failed'] or ''}"
-              + (f"; {n_frames} frames in {seconds:.1f} s = {summary['frames_per_second']} frames/s" if n_frames else ''))
+    _log.info(f"prep: {summary['done']} done, {summary['skipped']} skipped (already done), "
+              f"{len(failed)} failed {summary['failed'] or ''}"
+              + (f"; {n_frames} frames in {seconds:.1f} s = {summary['frames_per_second']} frames/s"
+                 if n_frames else ''))
     return summary
 
 def sheet_from_cache(out, paths:list[str], n:int=48, cols:int=8)->np.ndarray:
@@ -231,21 +275,23 @@ def sheet_from_cache(out, paths:list[str], n:int=48, cols:int=8)->np.ndarray:
     return contact_sheet(crops, cols=cols)
 
 # %% ../nbs/09_prep.ipynb #35a4bcde
-def prep_cli(layout:str, # corpus layout: grid, synthgrid, lrs2, lrs3, lrw, lip2wav or manifest
-             root:str, # corpus root folder
-             out:str, # cache folder (created; re-running resumes)
-             workers:int=2, # worker processes (0 = run in this process)
-             shard:str=None, # i/n: prepare only every n-th clip starting at i (0-based), for job arrays
-             max_gap:int=12, # longest run of frames without a face that is interpolated
-             region:str='mouth', # face crop: mouth, lower_face or face (each recipe says which it learns from)
-             report:str=None, # also write the summary (with provenance) as JSON here
-            ):
+def prep_cli(
+    layout:str, # corpus layout: grid, synthgrid, lrs2, lrs3, lrw, lip2wav or manifest
+    root:str, # corpus root folder
+    out:str, # cache folder (created; re-running resumes)
+    workers:int=2, # worker processes (0 = run in this process)
+    shard:str=None, # i/n: prepare only every n-th clip starting at i (0-based), for job arrays
+    max_gap:int=12, # longest run of frames without a face that is interpolated
+    region:str='mouth', # face crop: mouth, lower_face or face (each recipe says which it learns from)
+    report:str=None, # also write the summary (with provenance) as JSON here
+):
     "Preprocess a corpus into face-crop + log-mel `.npz` files and a manifest (resumable)."
     summary = prep(layout, root, out, workers, shard, video=VideoConfig(region=region), max_gap=max_gap,
                    also_writes=[report] if report else [])
     print(json.dumps(summary))
     if report:
-        rep = dict(command=f"l2s prep {layout} {root} {out} --workers {workers}" + (f" --shard {shard}" if shard else '')
+        rep = dict(command=f"l2s prep {layout} {root} {out} --workers {workers}"
+                           + (f" --shard {shard}" if shard else '')
                            + (f" --region {region}" if region != 'mouth' else ''),
                    cpu_cores=os.cpu_count(), **summary, run_info=run_info())
         atomic_write(report, lambda p: p.write_text(json.dumps(rep, indent=1)))

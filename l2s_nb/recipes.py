@@ -18,11 +18,13 @@ __all__ = ['RECIPES', 'CHECKPOINT_KEYS', 'Trainable', 'Recipe', 'lr_factor', 'ad
 
 # %% ../nbs/19_recipes.ipynb #4c7c0167
 class Trainable(nn.Module):
-    "What `l2s_nb.train.fit` trains: a config, `forward(batch)->dict`, `loss(batch, out)->(loss, logs)`, its optimizers and step."
+    ("What `l2s_nb.train.fit` trains: a config, `forward(batch)->dict`, `loss(batch, out)->(loss, logs)`, "
+     "its optimizers and step.")
     name:str = ''  # registry name, e.g. 'multitask'
     config_cls:type = None  # the config dataclass
     presets:dict = {}  # preset name -> function returning a config
-    regions:tuple = REGIONS  # the face crops (`VideoConfig.region`) it can learn from; the trainer refuses others
+    # the face crops (`VideoConfig.region`) it can learn from; the trainer refuses others
+    regions:tuple = REGIONS
 
     def __init__(self, cfg):
         super().__init__()
@@ -36,36 +38,46 @@ class Trainable(nn.Module):
         "A config of this recipe from a preset name, a dict (e.g. from a checkpoint) or a config instance."
         if isinstance(config, cls.config_cls): return config
         if isinstance(config, str):
-            if config not in cls.presets: raise ConfigError(f"recipe {cls.name!r} has no preset {config!r}; choose one of {sorted(cls.presets)}")
+            if config not in cls.presets:
+                raise ConfigError(f"recipe {cls.name!r} has no preset {config!r}; "
+                                  f"choose one of {sorted(cls.presets)}")
             return cls.presets[config]()
         if isinstance(config, dict): return from_dict(cls.config_cls, config)
-        raise ConfigError(f"recipe {cls.name!r}: expected a preset name, dict or {cls.config_cls.__name__}, got {type(config).__name__}")
+        raise ConfigError(f"recipe {cls.name!r}: expected a preset name, dict or {cls.config_cls.__name__}, "
+                          f"got {type(config).__name__}")
 
     @classmethod
     def config_for_data(cls, cfg, data)->object:
-        "`cfg` adapted to the training set `data` before the model is built (e.g. a speaker table sized from it); default: unchanged."
+        ("`cfg` adapted to the training set `data` before the model is built (e.g. a speaker table sized "
+         "from it); default: unchanged.")
         return cfg
 
     def setup_training(self, device):
         "Prepare for training on `device` (called by `fit` before the first step); default: nothing to do."
 
     def configure_optimizers(self, train_cfg)->dict:
-        "Named `(optimizer, scheduler)` pairs for `train_cfg` (a `TrainConfig`); default: `{'main': adamw(every parameter)}`."
+        ("Named `(optimizer, scheduler)` pairs for `train_cfg` (a `TrainConfig`); default: "
+         "`{'main': adamw(every parameter)}`.")
         return dict(main=adamw(self.parameters(), train_cfg))
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        "One step on `batch` at global `step`, calling `opt.step(name, loss)` per optimizer; returns float logs with `loss`."
+        ("One step on `batch` at global `step`, calling `opt.step(name, loss)` per optimizer; returns float "
+         "logs with `loss`.")
         loss,logs = self.loss(batch, self(batch))
         opt.step('main', loss)
         return dict(loss=loss.item(), **logs)
 
 class Recipe(Trainable):
-    "A lip-to-speech system: a `Trainable` whose `forward` gives `mel`, plus `generate(mouth, video_len, speaker)->mel`."
-    needs_text:bool = False  # True: `generate` also takes `text=` (one transcript per clip), e.g. from a lip reader
-    def generate(self, mouth:torch.Tensor, video_len:torch.Tensor, speaker=None)->torch.Tensor: raise NotImplementedError
+    ("A lip-to-speech system: a `Trainable` whose `forward` gives `mel`, plus "
+     "`generate(mouth, video_len, speaker)->mel`.")
+    # True: `generate` also takes `text=` (one transcript per clip), e.g. from a lip reader
+    needs_text:bool = False
+    def generate(self, mouth:torch.Tensor, video_len:torch.Tensor, speaker=None)->torch.Tensor:
+        raise NotImplementedError
 
     def language_embedding(self, language, B:int)->torch.Tensor|None:
-        "(B, d) embedding of the clips' `language` from the recipe's `language_table`; None for a recipe without one."
+        ("(B, d) embedding of the clips' `language` from the recipe's `language_table`; None for a recipe "
+         "without one.")
         return self.language_table(language, B) if hasattr(self, 'language_table') else None
 
 # %% ../nbs/19_recipes.ipynb #b590a7bb
@@ -84,13 +96,16 @@ def adamw(params, # parameters to optimize (those with requires_grad)
           cfg, # `l2s_nb.train.TrainConfig`: lr, betas, weight_decay, steps, warmup_steps, min_lr_ratio
           lr:float|None=None, # peak learning rate (default: cfg.lr)
          )->tuple:
-    "`(optimizer, scheduler)`: AdamW (fused on CUDA), decay on tensors of 2+ dimensions, `lr_factor`'s warmup-cosine."
+    ("`(optimizer, scheduler)`: AdamW (fused on CUDA), decay on tensors of 2+ dimensions, `lr_factor`'s "
+     "warmup-cosine.")
     params = [p for p in params if p.requires_grad]
-    fused = bool(params) and all(p.is_cuda for p in params)  # one kernel for the whole step (the H200 profile's largest op)
+    # one kernel for the whole step (the H200 profile's largest op)
+    fused = bool(params) and all(p.is_cuda for p in params)
     groups = [dict(params=[p for p in params if p.dim()>1], weight_decay=cfg.weight_decay),
               dict(params=[p for p in params if p.dim()<=1], weight_decay=0.)]
     opt = torch.optim.AdamW(groups, lr=lr or cfg.lr, betas=tuple(cfg.betas), fused=fused or None)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio))
+    return opt, torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio))
 
 # %% ../nbs/19_recipes.ipynb #721c6a60
 RECIPES = {'multitask': 'l2s_nb.multitask:MultitaskL2S', 'vca_gan': 'l2s_nb.vca_gan:VCAGAN',
@@ -126,25 +141,32 @@ CHECKPOINT_KEYS = ('recipe', 'config', 'audio', 'video', 'step', 'metrics', 'mod
 def read_checkpoint(path)->dict:
     "Load checkpoint `path` safely (`weights_only=True`) and check it has the keys every checkpoint carries."
     path = Path(path)
-    if not path.exists(): raise CheckpointError(f"{path}: checkpoint not found — check the path or train a model first (`l2s train`)")
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found — "
+                              "check the path or train a model first (`l2s train`)")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as e:
-        lines = str(e).splitlines(); why = next((l.strip() for l in lines if 'Unsupported global' in l), lines[0] if lines else type(e).__name__)
+        lines = str(e).splitlines()
+        why = next((l.strip() for l in lines if 'Unsupported global' in l),
+                   lines[0] if lines else type(e).__name__)
         raise CheckpointError(f"{path}: not a readable l2s_nb checkpoint ({why[:300]})") from None
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
     if missing: raise CheckpointError(f"{path}: not an l2s_nb checkpoint (missing {missing})")
     return ck
 
-def load_recipe(path, # checkpoint file (training or release)
-                expected_config=None, # if given (preset, dict or config), the checkpoint's config must equal it
-                recipe:str|None=None, # if given, the checkpoint must be of this recipe
-                audio:AudioConfig|None=None, # if given, must match the checkpoint's audio config
-                device='cpu', # where to put the model
-                speech:bool=False, # refuse a recipe that makes no speech (not a `Recipe`: no `generate`)
-               )->Trainable:
-    "The recipe stored in checkpoint `path`, in eval mode and float32, with its `step`, `metrics`, `audio`, `video` attached."
+def load_recipe(
+    path, # checkpoint file (training or release)
+    expected_config=None, # if given (preset, dict or config), the checkpoint's config must equal it
+    recipe:str|None=None, # if given, the checkpoint must be of this recipe
+    audio:AudioConfig|None=None, # if given, must match the checkpoint's audio config
+    device='cpu', # where to put the model
+    speech:bool=False, # refuse a recipe that makes no speech (not a `Recipe`: no `generate`)
+)->Trainable:
+    ("The recipe stored in checkpoint `path`, in eval mode and float32, with its `step`, `metrics`, `audio`, "
+     "`video` attached.")
     ck = read_checkpoint(path)
-    if recipe is not None and ck['recipe']!=recipe: raise CheckpointError(f"{path}: checkpoint is recipe {ck['recipe']!r}, expected {recipe!r}")
+    if recipe is not None and ck['recipe']!=recipe:
+        raise CheckpointError(f"{path}: checkpoint is recipe {ck['recipe']!r}, expected {recipe!r}")
     cls = recipe_class(ck['recipe'])
     if speech and not issubclass(cls, Recipe):
         what = ' (it reads lips: `l2s lipread`)' if hasattr(cls, 'transcribe') else ''
@@ -152,11 +174,14 @@ def load_recipe(path, # checkpoint file (training or release)
         raise CheckpointError(f"{path}: recipe {ck['recipe']!r} makes no speech{what}; "
                               f"give a lip-to-speech checkpoint (one of the recipes {speaking})")
     cfg = cls.config_from(ck['config'])
-    if expected_config is not None: check_compatible(cls.config_from(expected_config), cfg, what=f"checkpoint {path}")
+    if expected_config is not None:
+        check_compatible(cls.config_from(expected_config), cfg, what=f"checkpoint {path}")
     if audio is not None: check_compatible(audio, ck['audio'], what=f"checkpoint {path} (audio settings)")
     model = cls(cfg)
     try: model.load_state_dict({k:v.float() if v.is_floating_point() else v for k,v in ck['model'].items()})
-    except RuntimeError as e: raise CheckpointError(f"{path}: weights do not fit recipe {ck['recipe']!r} with its stored config ({str(e).splitlines()[0][:300]})") from None
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit recipe {ck['recipe']!r} with its stored config "
+                              f"({str(e).splitlines()[0][:300]})") from None
     model.step,model.metrics = ck['step'],ck['metrics']
     model.audio,model.video = from_dict(AudioConfig, ck['audio']),from_dict(VideoConfig, ck['video'])
     return model.to(device).eval()
@@ -168,48 +193,60 @@ def random_batch(B:int=2, # clips; all but the first are 3 frames shorter
                  n_speakers:int=3, # speaker ids cycle through this many
                  vocab:int=29, # CTC classes: token ids are drawn from 1..vocab-1
                 )->dict:
-    "A batch in the documented format made of noise: mouth (B,T,88,88), mel (B,80,4T) padded at the log floor, tokens, ids."
+    ("A batch in the documented format made of noise: mouth (B,T,88,88), mel (B,80,4T) padded at the log "
+     "floor, tokens, ids.")
     mpf,floor = mels_per_frame(AudioConfig(), VideoConfig()),math.log(AudioConfig().log_floor)
-    vlen = torch.tensor([T] + [T-3]*(B-1)); mouth = torch.rand(B, T, 88, 88) * length_mask(vlen, T)[..., None, None]
-    mel = torch.randn(B, AudioConfig().n_mels, mpf*T) - 5; mel.masked_fill_(~length_mask(mpf*vlen, mpf*T)[:, None], floor)
+    vlen = torch.tensor([T] + [T-3]*(B-1))
+    mouth = torch.rand(B, T, 88, 88) * length_mask(vlen, T)[..., None, None]
+    mel = torch.randn(B, AudioConfig().n_mels, mpf*T) - 5
+    mel.masked_fill_(~length_mask(mpf*vlen, mpf*T)[:, None], floor)
     tokens = torch.randint(1, vocab, (B, L)); tlen = torch.tensor([L] + [L-2]*(B-1)); tokens[1:, L-2:] = 0
     return dict(mouth=mouth, mel=mel, video_len=vlen, mel_len=mpf*vlen, tokens=tokens, token_len=tlen,
                 speaker=torch.arange(B) % n_speakers, text=['x']*B, id=[str(i) for i in range(B)])
 
 # %% ../nbs/19_recipes.ipynb #3bb8db6a
-def check_recipe(name:str, # registered recipe name
-                 config=None, # preset name, dict or config (default: the recipe's first preset)
-                 speaker=None, # what `generate` gets as `speaker` (ids or a reference mel, for configs that need one)
-                 T:int=5, # frames of the longest clip
-                )->dict:
-    "Check recipe `name` against the contract (shapes, loss, optimizers, checkpoint, generate or transcribe); returns logs."
+def check_recipe(
+    name:str, # registered recipe name
+    config=None, # preset name, dict or config (default: the recipe's first preset)
+    speaker=None, # what `generate` gets as `speaker` (ids or a reference mel, for configs that need one)
+    T:int=5, # frames of the longest clip
+)->dict:
+    ("Check recipe `name` against the contract (shapes, loss, optimizers, checkpoint, generate or "
+     "transcribe); returns logs.")
     from l2s_nb.train import TrainConfig, Optimizers  # the trainer imports this module
-    cls,floor,mpf = recipe_class(name),math.log(AudioConfig().log_floor),mels_per_frame(AudioConfig(), VideoConfig())
+    cls,floor,mpf = (recipe_class(name),math.log(AudioConfig().log_floor),
+                     mels_per_frame(AudioConfig(), VideoConfig()))
     torch.manual_seed(0)
     model = cls(cls.config_from(next(iter(cls.presets)) if config is None else config))
-    batch = random_batch(T=T, L=max(2, T//2), vocab=getattr(model.cfg, 'vocab_size', 29))  # short enough for CTC
+    # short enough for CTC
+    batch = random_batch(T=T, L=max(2, T//2), vocab=getattr(model.cfg, 'vocab_size', 29))
     model.setup_training('cpu')
     out,speech = model(batch),isinstance(model, Recipe)
     shape = tuple(batch['mel'].shape)
     if speech:
-        assert out['mel'].shape==shape, f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
+        assert out['mel'].shape==shape, \
+            f"{name}: forward gives mel {tuple(out['mel'].shape)}, the batch {shape}"
     else:  # a reader: character log-probabilities per frame, and `transcribe` instead of `generate`
         lp = out.get('ctc_logp')
         assert lp is not None and lp.shape[:2]==batch['mouth'].shape[:2], \
             f"{name}: forward gives neither mel nor ctc_logp (B, T, vocab) but {sorted(out)}"
-        assert callable(getattr(model, 'transcribe', None)), f"{name}: a Trainable without mel needs `transcribe`"
+        assert callable(getattr(model, 'transcribe', None)), \
+            f"{name}: a Trainable without mel needs `transcribe`"
     loss,_ = model.loss(batch, out)
     assert loss.dim()==0 and torch.isfinite(loss), f"{name}: loss {loss} is not a finite scalar"
     tcfg = TrainConfig(steps=1, device='cpu')
     opts = Optimizers(model.configure_optimizers(tcfg))
     before = {k:[p.detach().clone() for p in ps] for k,ps in opts.params.items()}
     logs = model.training_step(batch, 0, opts)
-    assert 'loss' in logs and all(math.isfinite(v) for v in logs.values()), f"{name}: training_step logs {logs}"
+    assert 'loss' in logs and all(math.isfinite(v) for v in logs.values()), \
+        f"{name}: training_step logs {logs}"
     for k,ps in opts.params.items():
-        assert any(not torch.equal(a, p) for a,p in zip(before[k], ps)), f"{name}: training_step did not step optimizer {k!r}"
+        assert any(not torch.equal(a, p) for a,p in zip(before[k], ps)), \
+            f"{name}: training_step did not step optimizer {k!r}"
     with tempfile.TemporaryDirectory() as d:
-        state = dict(recipe=name, config=to_dict(model.cfg), audio=to_dict(AudioConfig()), video=to_dict(VideoConfig()), step=1,
-                     metrics={}, model=model.state_dict(), **opts.state_dict())
+        state = dict(recipe=name, config=to_dict(model.cfg), audio=to_dict(AudioConfig()),
+                     video=to_dict(VideoConfig()), step=1, metrics={}, model=model.state_dict(),
+                     **opts.state_dict())
         path = atomic_write(Path(d)/'ck.pt', lambda p: torch.save(state, p))
         back = load_recipe(path)
         Optimizers(back.configure_optimizers(tcfg)).load_state_dict(read_checkpoint(path))
@@ -219,13 +256,16 @@ def check_recipe(name:str, # registered recipe name
         assert torch.allclose(again['ctc_logp'], out['ctc_logp'], atol=1e-5), \
             f"{name}: the model loaded from its checkpoint reads otherwise"
         texts = model.transcribe(out)
-        one_each = isinstance(texts, list) and len(texts)==len(batch['mouth']) and all(isinstance(t, str) for t in texts)
+        one_each = (isinstance(texts, list) and len(texts)==len(batch['mouth'])
+                    and all(isinstance(t, str) for t in texts))
         assert one_each, f"{name}: transcribe gives {texts!r}, not one string per clip"
         return logs
     text = dict(text=batch['text']) if model.needs_text else {}
     mel = model.eval().generate(batch['mouth'], batch['video_len'], speaker, **text)
     assert mel.shape==shape, f"{name}: generate gives {tuple(mel.shape)}, expected {shape}"
     again = back.generate(batch['mouth'], batch['video_len'], speaker, **text)
-    assert torch.allclose(again, mel, atol=1e-5), f"{name}: the model loaded from its checkpoint generates another mel"
-    assert (mel[1, :, int(mpf*batch['video_len'][1]):]==floor).all(), f"{name}: generate leaves padded frames above the log floor"
+    assert torch.allclose(again, mel, atol=1e-5), \
+        f"{name}: the model loaded from its checkpoint generates another mel"
+    assert (mel[1, :, int(mpf*batch['video_len'][1]):]==floor).all(), \
+        f"{name}: generate leaves padded frames above the log floor"
     return logs
