@@ -25,10 +25,12 @@ def _decode_av(path:Path):
     import av
     try: container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as e:
-        raise NotMediaError(path, f"not a readable audio or video file ({e.__class__.__name__})", "check the file is complete and in a common format") from None
+        raise NotMediaError(path, f"not a readable audio or video file ({e.__class__.__name__})",
+                            "check the file is complete and in a common format") from None
     with container:
         if not container.streams.audio:
-            raise NoAudioStreamError(path, "has no audio stream", "give the audio as a separate file, or use a video with a sound track")
+            raise NoAudioStreamError(path, "has no audio stream",
+                                     "give the audio as a separate file, or use a video with a sound track")
         stream = container.streams.audio[0]
         rate, channels = stream.rate, stream.layout.nb_channels
         chunks = []
@@ -37,7 +39,8 @@ def _decode_av(path:Path):
                 a = frame.to_ndarray()
                 chunks.append(a if frame.format.is_planar else a.reshape(-1, channels).T)
         except av.error.FFmpegError as e:
-            raise NotMediaError(path, f"audio stream is corrupt ({e})", "re-encode or replace the file") from None
+            raise NotMediaError(path, f"audio stream is corrupt ({e})",
+                                "re-encode or replace the file") from None
     if not chunks: return np.zeros((channels, 0), np.float32), rate
     a = np.concatenate(chunks, axis=1)
     if np.issubdtype(a.dtype, np.integer): a = a.astype(np.float32)/np.iinfo(a.dtype).max
@@ -54,7 +57,9 @@ def _read_any(path:Path):
 # %% ../nbs/01_audio.ipynb #1974e5fb
 def to_mono(a:np.ndarray, path='<array>')->np.ndarray:
     "Average the channels of a (channels, n) array, logging the down-mix."
-    if a.shape[0]>MAX_CHANNELS: raise UnsupportedMediaError(path, f"has {a.shape[0]} audio channels; at most {MAX_CHANNELS} are supported", "extract one channel first")
+    if a.shape[0]>MAX_CHANNELS:
+        raise UnsupportedMediaError(path, f"has {a.shape[0]} audio channels; "
+                                    f"at most {MAX_CHANNELS} are supported", "extract one channel first")
     if a.shape[0]>1: _log.info(f"{path}: down-mixed {a.shape[0]} channels to mono")
     return a.mean(0)
 
@@ -72,10 +77,12 @@ def load_audio(path, # audio file, or a video whose audio track to read
     path = Path(path)
     if not path.exists(): raise MediaNotFoundError(path, "file not found", "check the path")
     if path.is_dir(): raise NotMediaError(path, "is a folder, not an audio file")
-    if path.stat().st_size==0: raise EmptyMediaError(path, "is empty (0 bytes)", "the download or copy may have failed")
+    if path.stat().st_size==0:
+        raise EmptyMediaError(path, "is empty (0 bytes)", "the download or copy may have failed")
     a, rate = _read_any(path)
     if not MIN_RATE<=rate<=MAX_RATE:
-        raise UnsupportedMediaError(path, f"sample rate {rate} Hz is outside the supported {MIN_RATE}–{MAX_RATE} Hz", "resample it first")
+        raise UnsupportedMediaError(path, f"sample rate {rate} Hz is outside the supported "
+                                    f"{MIN_RATE}–{MAX_RATE} Hz", "resample it first")
     if a.shape[1]==0: raise EmptyMediaError(path, "contains no audio samples")
     wav = to_mono(a, path)
     if rate!=sr: _log.info(f"{path}: resampled {rate} Hz -> {sr} Hz")
@@ -157,7 +164,8 @@ def mel_to_linear(logmel:torch.Tensor, # log-mel, (..., n_mels, frames)
                  )->torch.Tensor: # linear magnitude (..., n_fft//2+1, frames)
     "Non-negative approximate inverse of the mel filterbank applied to `exp(logmel)`."
     fb = torch.from_numpy(mel_filterbank(cfg)).to(logmel.device)
-    pinv = torch.from_numpy(_mel_pinv(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)).to(logmel.device)
+    pinv = torch.from_numpy(_mel_pinv(cfg.sample_rate, cfg.n_fft, cfg.n_mels,
+                                      cfg.f_min, cfg.f_max)).to(logmel.device)
     m = torch.exp(logmel.float())
     s = torch.clamp(pinv @ m, min=cfg.log_floor)
     ftm = fb.T @ m
@@ -176,10 +184,13 @@ def griffin_lim(mag:torch.Tensor, # linear magnitude (..., n_fft//2+1, frames)
     mag = mag.reshape(-1, nf, nt).float()
     n = nt*cfg.hop_length
     window = torch.hann_window(cfg.win_length, device=mag.device)
-    stft = lambda x: torch.stft(x, cfg.n_fft, cfg.hop_length, cfg.win_length, window, center=True, pad_mode='constant', return_complex=True)[..., :nt]
+    stft = lambda x: torch.stft(x, cfg.n_fft, cfg.hop_length, cfg.win_length, window, center=True,
+                                pad_mode='constant', return_complex=True)[..., :nt]
     istft = lambda X: torch.istft(X, cfg.n_fft, cfg.hop_length, cfg.win_length, window, center=True, length=n)
     g = torch.Generator(device='cpu').manual_seed(seed)
-    angles = torch.exp(2j*math.pi*torch.rand((1, nf, nt), generator=g)).to(mag.device).expand(mag.shape[0], -1, -1)  # same start for every item: output doesn't depend on batch position
+    # same start for every item: output doesn't depend on batch position
+    angles = (torch.exp(2j*math.pi*torch.rand((1, nf, nt), generator=g)).to(mag.device)
+              .expand(mag.shape[0], -1, -1))
     prev = torch.zeros_like(angles)
     for _ in range(n_iter):
         rebuilt = stft(istft(mag*angles))
@@ -220,20 +231,25 @@ def resynth_cli(src:str, # audio file, or a video with a sound track
     cfg = AudioConfig()
     wav = load_audio(src, cfg.sample_rate)
     save_audio(out, mel_to_audio(log_mel(wav, cfg), cfg, n_iter), cfg.sample_rate)
-    print(f"{out}: {len(wav)/cfg.sample_rate:.2f} s resynthesised from {cfg.n_mels} mel bands, {n_iter} Griffin-Lim iterations")
+    print(f"{out}: {len(wav)/cfg.sample_rate:.2f} s resynthesised from {cfg.n_mels} mel bands, "
+          f"{n_iter} Griffin-Lim iterations")
 
 # %% ../nbs/01_audio.ipynb #a15990ff
-def benchmark_mel_griffin_lim(seconds:float=3., n_iter:int=32, repeats:int=3, cfg:AudioConfig=AudioConfig())->dict:
-    "Best-of-`repeats` seconds for mel + Griffin-Lim on a `seconds`-long clip, ours vs librosa, and their ratio."
+def benchmark_mel_griffin_lim(seconds:float=3., n_iter:int=32, repeats:int=3,
+                              cfg:AudioConfig=AudioConfig())->dict:
+    ("Best-of-`repeats` seconds for mel + Griffin-Lim on a `seconds`-long clip, "
+     "ours vs librosa, and their ratio.")
     import librosa
     rng = np.random.default_rng(0)
     wav = (0.1*rng.standard_normal(int(seconds*cfg.sample_rate))).astype(np.float32)
     def ours(): mel_to_audio(log_mel(wav, cfg), cfg, n_iter)
     def theirs():
-        m = librosa.feature.melspectrogram(y=wav, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                win_length=cfg.win_length, power=1, n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max)
-        librosa.feature.inverse.mel_to_audio(m, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                win_length=cfg.win_length, power=1, n_iter=n_iter, fmin=cfg.f_min, fmax=cfg.f_max)
+        m = librosa.feature.melspectrogram(y=wav, sr=cfg.sample_rate, n_fft=cfg.n_fft,
+                hop_length=cfg.hop_length, win_length=cfg.win_length, power=1, n_mels=cfg.n_mels,
+                fmin=cfg.f_min, fmax=cfg.f_max)
+        librosa.feature.inverse.mel_to_audio(m, sr=cfg.sample_rate, n_fft=cfg.n_fft,
+                hop_length=cfg.hop_length, win_length=cfg.win_length, power=1, n_iter=n_iter,
+                fmin=cfg.f_min, fmax=cfg.f_max)
     def best(f):
         ts = []
         for _ in range(repeats): t = time.perf_counter(); f(); ts.append(time.perf_counter()-t)

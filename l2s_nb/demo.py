@@ -33,11 +33,13 @@ __all__ = ['CHECKPOINTS', 'MODELS', 'JUDGES', 'OFFLINE_TEMPLATE', 'checkpoint_ki
 
 # %% ../nbs/95_demo.ipynb #fa4de324
 CHECKPOINTS = Path(l2s_nb.__file__).parents[1]/'data'/'checkpoints' # the committed models and judges
-MODELS = dict(grid='multitask_base_grid_s1.pt', synthgrid='multitask_tiny_synthgrid.pt') # model of each corpus
+MODELS = dict(grid='multitask_base_grid_s1.pt',
+              synthgrid='multitask_tiny_synthgrid.pt') # model of each corpus
 JUDGES = dict(grid='judge_grid_s1.pt', synthgrid='judge_synthgrid.pt') # judge of each corpus
 
 def checkpoint_kind(path)->str|None:
-    "'model' for a lip-to-speech checkpoint, 'vocoder' for a trained vocoder, 'judge' for an ASR judge, else None."
+    ("'model' for a lip-to-speech checkpoint, 'vocoder' for a trained vocoder, 'judge' for an ASR judge, "
+     "else None.")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
     except Exception: return None
     if not isinstance(ck, dict): return None
@@ -52,7 +54,8 @@ def find_checkpoints(folder=CHECKPOINTS, # folder of `.pt` files
 
 # %% ../nbs/95_demo.ipynb #a3865af5
 def clip_sidecars(video)->dict:
-    "Corpus kind, recording, landmarks and transcript kept beside a GRID-layout clip `<root>/<spk>/video/<id>.*`."
+    ("Corpus kind, recording, landmarks and transcript kept beside a GRID-layout clip "
+     "`<root>/<spk>/video/<id>.*`.")
     video = Path(video); spk = video.parent.parent
     out = dict(corpus=None, audio=None, landmarks=None, text=None)
     if video.parent.name!='video': return out
@@ -96,7 +99,8 @@ def mouth_box(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landmark
     "Corners `(T, 4, 2)` in frame pixels of the aligned square region that `mouth_rois` cuts."
     M = roi_transforms(landmarks, roi_size).astype(np.float64)
     square = np.array([[0, 0], [roi_size, 0], [roi_size, roi_size], [0, roi_size]], np.float64)
-    return np.einsum('tij,tnj->tni', np.linalg.inv(M[:, :, :2]), square[None]-M[:, None, :, 2]).astype(np.float32)
+    return np.einsum('tij,tnj->tni', np.linalg.inv(M[:, :, :2]),
+                     square[None]-M[:, None, :, 2]).astype(np.float32)
 
 def draw_frame(frame:np.ndarray, # (H, W) gray or (H, W, 3) RGB uint8
                landmarks:np.ndarray|None=None, # (N, 2) points of this frame
@@ -155,8 +159,8 @@ def plot_mels(gen_mel, # generated log-mel (n_mels, frames)
     centres = band_centres(cfg)
     ticks = [t for t in (100, 250, 500, 1000, 2000, 4000, 7000) if centres[0] <= t <= centres[-1]]
     for ax,(m,title) in zip(axs[:, 0], mels):
-        im = ax.imshow(m, origin='lower', aspect='auto', cmap='magma', vmin=lo, vmax=hi, interpolation='nearest',
-                       extent=(0, m.shape[-1]/cfg.frames_per_second, 0, m.shape[0]))
+        im = ax.imshow(m, origin='lower', aspect='auto', cmap='magma', vmin=lo, vmax=hi,
+                       interpolation='nearest', extent=(0, m.shape[-1]/cfg.frames_per_second, 0, m.shape[0]))
         ax.set_yticks(np.interp(ticks, centres, np.arange(len(centres)))+0.5, [f'{t:g}' for t in ticks])
         ax.set(title=title, ylabel='frequency (Hz)')
     axs[-1, 0].set_xlabel('time (s)')
@@ -168,7 +172,8 @@ def plot_mels(gen_mel, # generated log-mel (n_mels, frames)
 def lip_read(model, # a trained recipe
              rois:np.ndarray, # mouth crops (T, roi, roi) uint8
             )->str|None:
-    "Greedy CTC reading of the model's lip-reading head; None for models without one (or that need a speaker)."
+    ("Greedy CTC reading of the model's lip-reading head; "
+     "None for models without one (or that need a speaker).")
     cfg = model.cfg
     if getattr(cfg, 'w_ctc', 0)<=0 or getattr(cfg, 'speaker_mode', 'none')!='none': return None
     video = getattr(model, 'video', None) or VideoConfig()
@@ -181,12 +186,14 @@ def lip_read(model, # a trained recipe
 # %% ../nbs/95_demo.ipynb #33dcb053
 class Demo:
     "Speak videos with a chosen model, vocoder and judge; `run(path)` returns everything the demo shows."
-    def __init__(self, checkpoint='auto', # model checkpoint, or 'auto': the committed model of the clip's corpus
-                 vocoder:str='griffin_lim', # a name in `l2s_nb.vocoder.VOCODERS`, or a trained vocoder (.pt)
-                 judge='auto', # judge checkpoint, 'auto' (the committed judge of the clip's corpus) or None
-                 out_dir=None, # folder for wavs, dubbed videos and uploads (default: a new temporary folder)
-                 mux:bool=True, # write the dubbed video
-                ):
+    def __init__(
+        self,
+        checkpoint='auto', # model checkpoint, or 'auto': the committed model of the clip's corpus
+        vocoder:str='griffin_lim', # a name in `l2s_nb.vocoder.VOCODERS`, or a trained vocoder (.pt)
+        judge='auto', # judge checkpoint, 'auto' (the committed judge of the clip's corpus) or None
+        out_dir=None, # folder for wavs, dubbed videos and uploads (default: a new temporary folder)
+        mux:bool=True, # write the dubbed video
+    ):
         self.checkpoint,self.vocoder,self.judge,self.mux = checkpoint,vocoder,judge,mux
         self.out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix='l2s_demo_'))
         self._loaded = {}
@@ -214,7 +221,8 @@ def run(self:Demo, path, # a video file
         nonlocal t0; now = time.perf_counter(); times[name] = round(now-t0, 3); t0 = now
     side = clip_sidecars(path)
     ck = self._pick(self.checkpoint, MODELS, side['corpus'])
-    if ck is None: raise ConfigError(f"no model checkpoint for a {side['corpus'] or 'GRID'} clip in {CHECKPOINTS}")
+    if ck is None:
+        raise ConfigError(f"no model checkpoint for a {side['corpus'] or 'GRID'} clip in {CHECKPOINTS}")
     model = self._load(('model', str(ck)), lambda: load_recipe(ck, speech=True))
     voc = self._load(('vocoder', self.vocoder), lambda: load_vocoder(self.vocoder, model.audio))
     jp = self._pick(self.judge, JUDGES, side['corpus'])
@@ -253,7 +261,8 @@ def run(self:Demo, path, # a video file
                 judge=jp.name if jp else None, sr=cfg.sample_rate, seconds=len(frames)/video.fps,
                 frames=frames, landmarks=st['landmarks'], box=mouth_box(st['landmarks'], video.roi_size),
                 rois=rois, n_lost=st['n_lost'], mel=mel.numpy(), wav=wav, ref_wav=ref, ref_mel=ref_mel,
-                text=text, lip_read=words, judge_words=readings['judge'], judge_ref_words=readings['judge_ref'],
+                text=text, lip_read=words, judge_words=readings['judge'],
+                judge_ref_words=readings['judge_ref'],
                 wer={k: wer([text], [h]) for k,h in readings.items() if text and h is not None},
                 scores=scores, problems=problems, wav_path=str(wav_path), mp4=str(mp4) if mp4 else None,
                 times=times)
@@ -270,7 +279,8 @@ def result_html(r:dict)->str:
     out = '<table><tr><th>reading</th><th>words</th><th>WER</th></tr>' + ''.join(
         f'<tr><td>{esc(n)}</td><td><code>{esc(w)}</code></td><td>{"" if e is None else f"{e:.0%}"}</td></tr>'
         for n,w,e in rows) + '</table>'
-    out += f'<p>model: <code>{esc(Path(r["checkpoint"]).name)}</code>; judge: <code>{esc(r["judge"])}</code></p>'
+    out += (f'<p>model: <code>{esc(Path(r["checkpoint"]).name)}</code>; '
+            f'judge: <code>{esc(r["judge"])}</code></p>')
     if r['scores']:
         keys = [k for k in ('stoi', 'estoi', 'pesq_wb', 'pesq_nb', 'mcd') if k in r['scores']]
         out += ('<table><tr>' + ''.join(f'<th>{k.upper().replace("_", " ")}</th>' for k in keys) + '</tr><tr>'
@@ -281,11 +291,13 @@ def result_html(r:dict)->str:
 # %% ../nbs/95_demo.ipynb #cfe09fdb
 def _widgets():
     try: import ipywidgets
-    except ImportError: raise ConfigError("the demo needs ipywidgets: pip install -e '.[dev]' -c constraints.txt") from None
+    except ImportError:
+        raise ConfigError("the demo needs ipywidgets: pip install -e '.[dev]' -c constraints.txt") from None
     return ipywidgets
 
 class DemoUI:
-    "ipywidgets front end of a `Demo`: clip or upload, model, vocoder and judge menus, *Speak*, and the results."
+    ("ipywidgets front end of a `Demo`: clip or upload, model, vocoder and judge menus, *Speak*, "
+     "and the results.")
     def __init__(self, demo:Demo|None=None, # the demo to drive (default: `Demo()`)
                  corpora:dict|None=None, # `{name: corpus folder}` (default: `default_corpora()`)
                 ):
@@ -298,14 +310,17 @@ class DemoUI:
         self.clip = W.Dropdown(description='clip', **wide)
         self.upload = W.FileUpload(accept='video/*,.mp4,.mpg,.avi,.mov,.mkv,.webm', multiple=False,
                                    description='upload a video')
-        menu = lambda what, kind: [(f"auto (the corpus's {what})", 'auto')] + [(p.name, str(p)) for p in find_checkpoints(kind=kind)]
+        menu = lambda what, kind: ([(f"auto (the corpus's {what})", 'auto')]
+                                   + [(p.name, str(p)) for p in find_checkpoints(kind=kind)])
         self.checkpoint = W.Dropdown(options=menu('model', 'model'), description='model', **wide)
-        self.vocoder = W.Dropdown(options=[*VOCODERS, *((p.name, str(p)) for p in find_checkpoints(kind='vocoder'))],
+        self.vocoder = W.Dropdown(options=[*VOCODERS,
+                                           *((p.name, str(p)) for p in find_checkpoints(kind='vocoder'))],
                                    description='vocoder', **wide)
         self.judge = W.Dropdown(options=menu('judge', 'judge'), description='judge', **wide)
         self.button = W.Button(description='Speak', button_style='primary', icon='play')
         self.status = W.HTML()
-        self.frame, self.strip, self.mels = W.Image(format='png'), W.Image(format='png'), W.Image(format='png')
+        self.frame, self.strip, self.mels = (W.Image(format='png'), W.Image(format='png'),
+                                             W.Image(format='png'))
         self.scrub = W.IntSlider(value=0, min=0, max=0, description='frame', continuous_update=True)
         self.ref_audio, self.gen_audio = [W.Audio(format='wav', autoplay=False, loop=False) for _ in range(2)]
         self.words = W.HTML()
@@ -319,9 +334,11 @@ class DemoUI:
             W.HBox([W.VBox([self.frame, self.scrub]),
                     W.VBox([W.Label('mouth crops (what the model sees)'), self.strip, self.words])]),
             self.mels,
-            W.HBox([W.VBox([W.Label('recording'), self.ref_audio]), W.VBox([W.Label('generated'), self.gen_audio])]),
+            W.HBox([W.VBox([W.Label('recording'), self.ref_audio]),
+                    W.VBox([W.Label('generated'), self.gen_audio])]),
             W.Label('dubbed video (the input with the generated speech)'), self.video])
-        self.widget = W.VBox([W.HBox([self.corpus, self.clip, self.upload]), W.HBox([self.checkpoint, self.vocoder, self.judge]),
+        self.widget = W.VBox([W.HBox([self.corpus, self.clip, self.upload]),
+                              W.HBox([self.checkpoint, self.vocoder, self.judge]),
                               self.button, self.status, self.results])
         self._list_clips()
 
@@ -329,20 +346,23 @@ class DemoUI:
 
     def _list_clips(self):
         root = self.corpus.value
-        if root and root not in self._clips: self._clips[root] = corpus_clips(root)  # GRID's 950 clips take seconds
+        if root and root not in self._clips:
+            self._clips[root] = corpus_clips(root)  # GRID's 950 clips take seconds
         self.clip.options = self._clips.get(root, [])
 
 # %% ../nbs/95_demo.ipynb #5f982cb6
 @patch
 def run(self:DemoUI, path=None, # a video (default: the clip chosen in the menu)
        )->dict|None:
-    "Speak `path` or the chosen clip with the chosen model, vocoder and judge; returns the result, None on error."
+    ("Speak `path` or the chosen clip with the chosen model, vocoder and judge; "
+     "returns the result, None on error.")
     d = self.demo
     d.checkpoint, d.vocoder, d.judge = self.checkpoint.value, self.vocoder.value, self.judge.value
     self.status.value, self.button.disabled = '<i>speaking…</i>', True
     try: r = d.run(path or self.clip.value)
     except L2SError as e: return self._fail(str(e))
-    except Exception as e: return self._fail(f"unexpected {type(e).__name__}: {e}")  # never a traceback in the widget
+    except Exception as e:  # never a traceback in the widget
+        return self._fail(f"unexpected {type(e).__name__}: {e}")
     finally: self.button.disabled = False
     self.result, self.error = r, None
     msg = f"spoke {Path(r['video']).name}: {r['seconds']:.1f} s of video in {sum(r['times'].values()):.1f} s"
@@ -389,13 +409,15 @@ class LossPlot:
                  keys:tuple=('loss',), # logged values to draw
                  title:str='', # figure title (default: the folder name)
                 ):
-        self.run_dir, self.every, self.keys, self.title = Path(run_dir), every, keys, title or Path(run_dir).name
+        self.run_dir, self.every, self.keys, self.title = (Path(run_dir), every, keys,
+                                                           title or Path(run_dir).name)
         self.drawn, self.redraws, self.png, self.handle, self._stop = None, 0, b'', None, threading.Event()
 
     def _repr_mimebundle_(self, **kwargs):
         import base64
         if not self.png: return {'text/plain': f'LossPlot({self.run_dir.name}: no steps logged yet)'}
-        return {'image/png': base64.b64encode(self.png).decode(), 'text/plain': f'LossPlot({self.run_dir.name})'}
+        return {'image/png': base64.b64encode(self.png).decode(),
+                'text/plain': f'LossPlot({self.run_dir.name})'}
 
     def show(self):
         "Display the figure; later redraws replace it in place."
@@ -495,9 +517,11 @@ def static_page(notebook, # an executed notebook (.ipynb)
                 result:dict|None=None, # a `Demo.run` result to append
                 exclude_input:bool=False, # hide the code cells
                )->Path:
-    "Write `notebook` (and a demo run) as one self-contained HTML page: figures and audio embedded as `data:` URIs."
+    ("Write `notebook` (and a demo run) as one self-contained HTML page: "
+     "figures and audio embedded as `data:` URIs.")
     try: import jinja2, nbformat; from nbconvert import HTMLExporter
-    except ImportError: raise ConfigError("static pages need nbconvert: pip install -e '.[dev]' -c constraints.txt") from None
+    except ImportError:
+        raise ConfigError("static pages need nbconvert: pip install -e '.[dev]' -c constraints.txt") from None
     notebook = Path(notebook)
     if not notebook.exists(): raise MediaNotFoundError(notebook, 'notebook not found')
     nb = nbformat.read(notebook, as_version=4)

@@ -45,7 +45,8 @@ def portrait_frames(n_frames:int=25, # number of frames
 
 # %% ../nbs/04_face.ipynb #d9aec040
 class FaceTracker:
-    "Interface: gray frames `(T, H, W)` uint8 → landmarks `(T, 68, 2)` float32 (x, y), NaN where the face is lost."
+    ("Interface: gray frames `(T, H, W)` uint8 → landmarks `(T, 68, 2)` float32 (x, y), "
+     "NaN where the face is lost.")
     n_points = 68
     def __call__(self, frames:np.ndarray)->np.ndarray: raise NotImplementedError
 
@@ -57,7 +58,8 @@ def box_iou(a, b)->float:
     return inter/((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
 
 def link_tracks(detections:dict, min_iou:float=0.3)->list[dict]:
-    "Greedily link per-frame boxes `{frame: [box, ...]}` into tracks `{frame: box}` by overlap with each track's last box."
+    ("Greedily link per-frame boxes `{frame: [box, ...]}` into tracks `{frame: box}` "
+     "by overlap with each track's last box.")
     tracks = []
     for t in sorted(detections):
         used = set()
@@ -82,14 +84,16 @@ def _dlib_model_path(name:str)->str:
     return str(Path(spec.submodule_search_locations[0])/'models'/name)
 
 class DlibTracker(FaceTracker):
-    "dlib HOG face detection every few frames + 68-point shape predictor on every frame; keeps the speaker's track."
+    ("dlib HOG face detection every few frames + 68-point shape predictor on every frame; "
+     "keeps the speaker's track.")
     def __init__(self, detect_every:int=25, # run the detector on every n-th frame (and the last)
                  min_iou:float=0.3, # box overlap that links detections into one track
                  upsample:int=0, # detector upsampling passes (1 finds faces down to ~40 px, 4x slower)
                  landmark_every:int=3, # run the shape predictor on every n-th frame, interpolate between
                 ):
         import dlib
-        self.detect_every,self.min_iou,self.upsample,self.landmark_every = detect_every,min_iou,upsample,landmark_every
+        self.detect_every,self.min_iou,self.upsample,self.landmark_every = (
+            detect_every,min_iou,upsample,landmark_every)
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(_dlib_model_path('shape_predictor_68_face_landmarks.dat'))
         self._rect = dlib.rectangle
@@ -104,7 +108,8 @@ class DlibTracker(FaceTracker):
         return np.array([(p.x, p.y) for p in s.parts()], np.float32)
 
     def boxes(self, frames:np.ndarray)->dict:
-        "The speaker's box `{frame: box}` at every frame where a detection (or interpolation between close ones) places it."
+        ("The speaker's box `{frame: box}` at every frame where a detection "
+         "(or interpolation between close ones) places it.")
         T = len(frames)
         sampled = sorted(set(range(0, T, self.detect_every)) | {T-1})
         dets = {t: self.detect(frames[t]) for t in sampled}
@@ -150,7 +155,8 @@ def fill_lost(landmarks:np.ndarray, # (T, N, 2) with NaN rows for lost frames
               max_gap:int=12, # longest run of lost frames that may be interpolated
               path='<frames>', # file named in errors
              )->np.ndarray:
-    "Interpolate lost (NaN) frames of a landmark track; raise if the face is absent or lost for more than `max_gap` frames."
+    ("Interpolate lost (NaN) frames of a landmark track; "
+     "raise if the face is absent or lost for more than `max_gap` frames.")
     lost = np.isnan(landmarks).any(axis=(1, 2))
     if lost.all(): raise NoFaceError(path, f"no face found in any of its {len(lost)} frames", NO_FACE_HINT)
     edges = np.flatnonzero(np.diff(np.r_[0, lost.astype(int), 0]))
@@ -169,7 +175,8 @@ def fill_lost(landmarks:np.ndarray, # (T, N, 2) with NaN rows for lost frames
 LIPS = slice(48, 68) # the 20 lip landmarks of the iBUG 68-point scheme
 
 def moving_average(x:np.ndarray, window:int)->np.ndarray:
-    "Centred moving average along axis 0 over `window` (odd) frames; near the ends the window shrinks symmetrically, so linear motion passes unchanged."
+    ("Centred moving average along axis 0 over `window` (odd) frames; "
+     "near the ends the window shrinks symmetrically, so linear motion passes unchanged.")
     half = window//2; T = len(x)
     if half < 1 or T < 3: return x
     c = np.concatenate([np.zeros_like(x[:1], dtype=np.float64), np.cumsum(x, axis=0, dtype=np.float64)])
@@ -188,14 +195,15 @@ def mouth_anchors(landmarks:np.ndarray)->tuple:
 # %% ../nbs/04_face.ipynb #957f6d6d
 REGION_GEOMETRY = dict(mouth=(1.0, 1.0), lower_face=(0.8, 1.05), face=(0.62, 0.65))  # region: (zoom, centre)
 
-def roi_transforms(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landmarks, no NaN
-                   roi_size:int=96, # side of the square region
-                   region:str='mouth', # 'mouth', 'lower_face' or 'face' (see `REGION_GEOMETRY`)
-                   smooth:int=5, # frames averaged for the head centre
-                   smooth_pose:int=25, # frames averaged for scale and rotation
-                   eye_dist:float=0.5, # reference eye distance, as a fraction of roi_size (68 points)
-                   mouth_width:float=0.48, # reference corner distance, as a fraction of roi_size (20 lip points)
-                  )->np.ndarray:
+def roi_transforms(
+    landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landmarks, no NaN
+    roi_size:int=96, # side of the square region
+    region:str='mouth', # 'mouth', 'lower_face' or 'face' (see `REGION_GEOMETRY`)
+    smooth:int=5, # frames averaged for the head centre
+    smooth_pose:int=25, # frames averaged for scale and rotation
+    eye_dist:float=0.5, # reference eye distance, as a fraction of roi_size (68 points)
+    mouth_width:float=0.48, # reference corner distance, as a fraction of roi_size (20 lip points)
+)->np.ndarray:
     "Per-frame similarity transforms `(T, 2, 3)` mapping frame pixels to the aligned region."
     zoom, centre = REGION_GEOMETRY[region]
     if region != 'mouth' and landmarks.shape[1] != 68:
@@ -226,22 +234,26 @@ def warp_rois(frames:np.ndarray, M:np.ndarray, roi_size:int=96)->np.ndarray:
                      for f,m in zip(frames, M)])
 
 def crop_jitter(rois:np.ndarray)->float:
-    "Mean frame-to-frame shift (pixels) between consecutive crops, by phase correlation: 0 for a perfectly steady crop."
+    ("Mean frame-to-frame shift (pixels) between consecutive crops, by phase correlation: "
+     "0 for a perfectly steady crop.")
     if len(rois) < 2: return 0.
-    win = cv2.createHanningWindow(rois.shape[1:][::-1], cv2.CV_32F)  # float32: a third faster, the same shifts to 1e-4 px
+    # float32: a third faster, the same shifts to 1e-4 px
+    win = cv2.createHanningWindow(rois.shape[1:][::-1], cv2.CV_32F)
     f = rois.astype(np.float32)
     return float(np.mean([np.hypot(*cv2.phaseCorrelate(a, b, win)[0]) for a,b in zip(f, f[1:])]))
 
 # %% ../nbs/04_face.ipynb #b3a84f50
-def mouth_rois(frames:np.ndarray, # gray frames (T, H, W) uint8 at 25 fps
-               tracker:FaceTracker|None=None, # face tracker (default: a `DlibTracker`); unused when `landmarks` is given
-               landmarks:np.ndarray|None=None, # known landmarks (T, 68, 2) or lips (T, 20, 2), NaN where unknown
-               video:VideoConfig|None=None, # region and its size
-               max_gap:int=12, # longest run of lost frames that may be interpolated
-               path='<frames>', # file named in errors and logs
-               **align, # passed to `roi_transforms` (smooth, smooth_pose, eye_dist, mouth_width)
-              )->tuple[np.ndarray, dict]:
-    "Aligned regions `(T, roi, roi)` uint8 (the mouth, or `video.region`), and `{n_lost, landmarks}`: frames interpolated, the gap-filled track."
+def mouth_rois(
+    frames:np.ndarray, # gray frames (T, H, W) uint8 at 25 fps
+    tracker:FaceTracker|None=None, # face tracker (default: a `DlibTracker`); unused when `landmarks` is given
+    landmarks:np.ndarray|None=None, # known landmarks (T, 68, 2) or lips (T, 20, 2), NaN where unknown
+    video:VideoConfig|None=None, # region and its size
+    max_gap:int=12, # longest run of lost frames that may be interpolated
+    path='<frames>', # file named in errors and logs
+    **align, # passed to `roi_transforms` (smooth, smooth_pose, eye_dist, mouth_width)
+)->tuple[np.ndarray, dict]:
+    ("Aligned regions `(T, roi, roi)` uint8 (the mouth, or `video.region`), and `{n_lost, landmarks}`: "
+     "frames interpolated, the gap-filled track.")
     video = video or VideoConfig()
     if frames.ndim != 3:
         raise ValueError(f"{path}: mouth_rois needs gray frames (T, H, W), got {frames.shape}")

@@ -24,15 +24,22 @@ class FrontendConfig:
     blocks:list=field(default_factory=lambda: [2, 2, 2, 2]) # basic blocks per stage ([2,2,2,2] = ResNet-18)
     stem_kernel_t:int=5 # temporal extent of the 3D stem kernel (frames, odd)
     stem_kernel_s:int=7 # spatial extent of the 3D stem kernel (pixels, odd)
-    downsample:int=1 # average-pool the input crop by this factor first (2 halves the resolution: ~4x less compute)
+    downsample:int=1 # average-pool the crop by this factor first (2 halves the resolution: ~4x less compute)
 
     def __post_init__(self):
         self.widths,self.blocks = list(self.widths),list(self.blocks)
-        if len(self.widths)!=len(self.blocks) or not self.widths: raise ConfigError(f"FrontendConfig: widths {self.widths} and blocks {self.blocks} must be non-empty lists of equal length")
-        if self.downsample<1: raise ConfigError(f"FrontendConfig: downsample must be >= 1, got {self.downsample}")
-        if min(self.widths+[self.stem_channels])<1 or min(self.blocks)<1: raise ConfigError(f"FrontendConfig: channels and block counts must be >= 1, got stem {self.stem_channels}, widths {self.widths}, blocks {self.blocks}")
+        if len(self.widths)!=len(self.blocks) or not self.widths:
+            raise ConfigError(f"FrontendConfig: widths {self.widths} and blocks {self.blocks} "
+                              "must be non-empty lists of equal length")
+        if self.downsample<1:
+            raise ConfigError(f"FrontendConfig: downsample must be >= 1, got {self.downsample}")
+        if min(self.widths+[self.stem_channels])<1 or min(self.blocks)<1:
+            raise ConfigError(f"FrontendConfig: channels and block counts must be >= 1, "
+                              f"got stem {self.stem_channels}, widths {self.widths}, blocks {self.blocks}")
         for k in ('stem_kernel_t', 'stem_kernel_s'):
-            if getattr(self, k)<1 or getattr(self, k)%2==0: raise ConfigError(f"FrontendConfig: {k} must be a positive odd number, got {getattr(self, k)}")
+            if getattr(self, k)<1 or getattr(self, k)%2==0:
+                raise ConfigError(f"FrontendConfig: {k} must be a positive odd number, "
+                                  f"got {getattr(self, k)}")
 
     @property
     def out_dim(self)->int:
@@ -43,7 +50,8 @@ class FrontendConfig:
 def masked_batch_norm(bn:nn.BatchNorm2d, x:torch.Tensor, # (N, C, H, W)
                       mask:torch.Tensor|None=None, # (N,) bool: the items whose statistics count (None: all)
                      )->torch.Tensor:
-    "`bn(x)` with training-mode statistics (and running-stat updates) taken from the `mask`ed items only; no data-dependent shapes."
+    ("`bn(x)` with training-mode statistics (and running-stat updates) taken from the `mask`ed items only; "
+     "no data-dependent shapes.")
     if mask is None or not bn.training: return bn(x)
     xf = x.float()  # statistics in float32 also under bf16 autocast, as batch norm keeps them
     w = mask.float()[:, None, None, None]; n = w.sum()*x.shape[2]*x.shape[3]
@@ -54,11 +62,13 @@ def masked_batch_norm(bn:nn.BatchNorm2d, x:torch.Tensor, # (N, C, H, W)
         m = bn.momentum if bn.momentum is not None else 1/bn.num_batches_tracked
         r = bn.running_mean.dtype  # unbiased variance, as batch norm keeps it
         bn.running_mean.lerp_(mean.to(r), m); bn.running_var.lerp_((var*n/(n-1)).to(r), m)
-    y = (xf - mean[:, None, None])*torch.rsqrt(var[:, None, None] + bn.eps)*bn.weight[:, None, None] + bn.bias[:, None, None]
+    y = ((xf - mean[:, None, None])*torch.rsqrt(var[:, None, None] + bn.eps)*bn.weight[:, None, None]
+         + bn.bias[:, None, None])
     return y.to(x.dtype)  # like `bn`: bfloat16 out for bfloat16 in, under autocast too
 
 class BasicBlock(nn.Module):
-    "ResNet basic block: (N, c_in, H, W) -> (N, c_out, H/stride, W/stride); batch-norm statistics from the `mask`ed items."
+    ("ResNet basic block: (N, c_in, H, W) -> (N, c_out, H/stride, W/stride); "
+     "batch-norm statistics from the `mask`ed items.")
     def __init__(self, c_in:int, c_out:int, stride:int=1):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(c_out)
@@ -68,12 +78,14 @@ class BasicBlock(nn.Module):
 
     def forward(self, x, mask=None):
         y = F.relu(masked_batch_norm(self.bn1, self.conv1(x), mask))
-        s = x if isinstance(self.shortcut, nn.Identity) else masked_batch_norm(self.shortcut[1], self.shortcut[0](x), mask)
+        s = (x if isinstance(self.shortcut, nn.Identity) else
+             masked_batch_norm(self.shortcut[1], self.shortcut[0](x), mask))
         return F.relu(masked_batch_norm(self.bn2, self.conv2(y), mask) + s)
 
 # %% ../nbs/10_frontend.ipynb #89d1220e
 class ResNetTrunk(nn.Module):
-    "Four-stage 2D ResNet, global-average pooled: (N, c_in, H, W) -> (N, widths[-1]); batch-norm statistics from the `mask`ed items."
+    ("Four-stage 2D ResNet, global-average pooled: (N, c_in, H, W) -> (N, widths[-1]); "
+     "batch-norm statistics from the `mask`ed items.")
     def __init__(self, c_in:int, widths:list, blocks:list):
         super().__init__()
         layers = []
@@ -88,14 +100,16 @@ class ResNetTrunk(nn.Module):
 
 # %% ../nbs/10_frontend.ipynb #883c8e37
 class VisualFrontend(nn.Module):
-    "3D-conv stem + per-frame ResNet: mouth (B, T, H, W) in [0,1] -> features (B, T, cfg.out_dim), zero at padded frames."
+    ("3D-conv stem + per-frame ResNet: mouth (B, T, H, W) in [0,1] -> features (B, T, cfg.out_dim), "
+     "zero at padded frames.")
     pixel_mean, pixel_std = 0.421, 0.165
 
     def __init__(self, cfg:FrontendConfig=None):
         super().__init__()
         self.cfg = cfg = cfg or FrontendConfig()
         kt,ks = cfg.stem_kernel_t,cfg.stem_kernel_s
-        self.stem = nn.Conv3d(1, cfg.stem_channels, (kt, ks, ks), (1, 2, 2), (kt//2, ks//2, ks//2), bias=False)
+        self.stem = nn.Conv3d(1, cfg.stem_channels, (kt, ks, ks), (1, 2, 2), (kt//2, ks//2, ks//2),
+                              bias=False)
         self.stem_bn = nn.BatchNorm2d(cfg.stem_channels)
         self.trunk = ResNetTrunk(cfg.stem_channels, cfg.widths, cfg.blocks)
 
@@ -108,7 +122,8 @@ class VisualFrontend(nn.Module):
         x = (mouth - self.pixel_mean)/self.pixel_std * valid[:, :, None, None]
         if self.cfg.downsample>1: x = F.avg_pool2d(x, self.cfg.downsample)
         x = self.stem(x.unsqueeze(1)).transpose(1, 2).flatten(0, 1)   # (B*T, C, H/2, W/2)
-        mask = valid.flatten()  # batch norm counts only the valid frames; a mask, not a gather, keeps shapes static
+        # batch norm counts only the valid frames; a mask, not a gather, keeps shapes static
+        mask = valid.flatten()
         x = F.max_pool2d(F.relu(masked_batch_norm(self.stem_bn, x, mask)), 3, 2, 1)
         return self.trunk(x, mask).view(B, T, -1)*valid[:, :, None]
 
@@ -136,8 +151,10 @@ class VisualEncoderConfig:
 
 # %% ../nbs/10_frontend.ipynb #59c9863c
 def visual_encoder(c)->tuple:
-    "`(frontend, proj, encoder)` of `c`'s `VisualEncoderConfig` fields: mouth (B, T, H, W) -> (B, T, d_model)."
-    return (VisualFrontend(c.frontend), nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout)),
+    ("`(frontend, proj, encoder)` of `c`'s `VisualEncoderConfig` fields: "
+     "mouth (B, T, H, W) -> (B, T, d_model).")
+    return (VisualFrontend(c.frontend),
+            nn.Sequential(nn.Linear(c.frontend.out_dim, c.d_model), nn.Dropout(c.dropout)),
             ConformerEncoder(c.d_model, c.enc_layers, c.heads, c.ff_mult, c.conv_kernel, c.dropout))
 
 # %% ../nbs/10_frontend.ipynb #d61500d7

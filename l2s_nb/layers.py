@@ -86,7 +86,8 @@ class SelfAttention(Attention):
     def forward(self, x, mask): return self.attend(*self.qkv(self.norm(x)).chunk(3, -1), mask)
 
 class ConvModule(nn.Module):
-    "Conformer convolution module (pointwise-GLU, depthwise, norm, SiLU, pointwise): (B, T, d), mask (B, T) -> (B, T, d)."
+    ("Conformer convolution module (pointwise-GLU, depthwise, norm, SiLU, pointwise): "
+     "(B, T, d), mask (B, T) -> (B, T, d).")
     def __init__(self, d:int, kernel:int=15, dropout:float=0.1):
         super().__init__()
         self.norm,self.pw1 = nn.LayerNorm(d),nn.Linear(d, 2*d)
@@ -102,7 +103,8 @@ class ConformerBlock(nn.Module):
     def __init__(self, d:int, heads:int, ff_mult:int=4, kernel:int=15, dropout:float=0.1):
         super().__init__()
         self.ff1,self.ff2 = FeedForward(d, ff_mult, dropout),FeedForward(d, ff_mult, dropout)
-        self.attn,self.conv,self.norm = SelfAttention(d, heads, dropout),ConvModule(d, kernel, dropout),nn.LayerNorm(d)
+        self.attn,self.conv,self.norm = (SelfAttention(d, heads, dropout),ConvModule(d, kernel, dropout),
+                                         nn.LayerNorm(d))
     def forward(self, x, mask):
         x = x + 0.5*self.ff1(x)
         x = x + self.attn(x, mask)
@@ -111,10 +113,12 @@ class ConformerBlock(nn.Module):
 
 # %% ../nbs/13_layers.ipynb #2503c05c
 class ConformerEncoder(nn.Module):
-    "Stack of Conformer blocks with sinusoidal positions: (B, T, d), mask (B, T) -> (B, T, d), zero at padding."
+    ("Stack of Conformer blocks with sinusoidal positions: (B, T, d), mask (B, T) -> (B, T, d), "
+     "zero at padding.")
     def __init__(self, d:int, layers:int, heads:int, ff_mult:int=4, kernel:int=15, dropout:float=0.1):
         super().__init__()
-        self.blocks = nn.ModuleList([ConformerBlock(d, heads, ff_mult, kernel, dropout) for _ in range(layers)])
+        self.blocks = nn.ModuleList([ConformerBlock(d, heads, ff_mult, kernel, dropout)
+                                     for _ in range(layers)])
     def forward(self, x, mask):
         x = x + sinusoid_positions(x.shape[1], x.shape[2], x.device)
         for b in self.blocks: x = b(x, mask)
@@ -135,11 +139,13 @@ class LanguageEmbedding(nn.Embedding):
 
     def forward(self, language, B:int)->torch.Tensor:
         known = self.languages
-        if language is None: raise ConfigError(f"this model has a language embedding ({', '.join(known)}): pass the "
-                                               "clips' language as `language`")
+        if language is None:
+            raise ConfigError(f"this model has a language embedding ({', '.join(known)}): pass the "
+                              "clips' language as `language`")
         langs = [language]*B if isinstance(language, str) else list(language)
         if unknown := sorted(set(langs)-set(known)):
-            raise ConfigError(f"clip language {unknown[0]!r} is not one of the checkpoint's languages ({', '.join(known)})")
+            raise ConfigError(f"clip language {unknown[0]!r} is not one of the checkpoint's languages "
+                              f"({', '.join(known)})")
         return super().forward(torch.tensor([known.index(l) for l in langs], device=self.weight.device))
 
 # %% ../nbs/13_layers.ipynb #1e15c767
@@ -150,7 +156,8 @@ class Postnet(nn.Module):
     def __init__(self, n_mels:int=80, channels:int=256, layers:int=5, kernel:int=5, dropout:float=0.1):
         super().__init__()
         cs = [n_mels] + [channels]*(layers-1) + [n_mels]
-        self.convs = nn.ModuleList([nn.Conv1d(a, b, kernel, padding=kernel//2) for a,b in zip(cs[:-1], cs[1:])])
+        self.convs = nn.ModuleList([nn.Conv1d(a, b, kernel, padding=kernel//2)
+                                    for a,b in zip(cs[:-1], cs[1:])])
         self.drop = nn.Dropout(dropout)
     def forward(self, mel, mel_mask):
         m = mel_mask[:, None].to(mel.dtype)
@@ -162,7 +169,8 @@ class Postnet(nn.Module):
 
 # %% ../nbs/13_layers.ipynb #382cbb87
 class MelDiscriminator(nn.Module):
-    "2D-conv discriminator of log-mel segments: (B, n_mels, T) -> scores (B, N) and the feature map of every layer."
+    ("2D-conv discriminator of log-mel segments: (B, n_mels, T) -> scores (B, N) "
+     "and the feature map of every layer.")
     def __init__(self, channels:int=32, # width of every conv layer
                  layers:int=4, # conv layers; all but the first halve frequency and time
                 ):
@@ -179,7 +187,8 @@ class MelDiscriminator(nn.Module):
         return x.flatten(1), feats
 
 class MultiScaleMelDiscriminator(nn.Module):
-    "`scales` mel discriminators, the k-th on the input pooled 2^k× in time: (B, n_mels, T) -> [(scores, features)] per scale."
+    ("`scales` mel discriminators, the k-th on the input pooled 2^k× in time: "
+     "(B, n_mels, T) -> [(scores, features)] per scale.")
     def __init__(self, scales:int=3, channels:int=32, layers:int=4):
         super().__init__()
         self.discs = nn.ModuleList([MelDiscriminator(channels, layers) for _ in range(scales)])
@@ -198,5 +207,6 @@ def lsgan_gen_loss(fake:list)->torch.Tensor:
     return sum(((1 - f)**2).mean() for f,_ in fake)
 
 def feature_matching(real:list, fake:list)->torch.Tensor:
-    "L1 between the feature maps of real (detached) and generated input, mean per layer, summed over layers and discriminators."
+    ("L1 between the feature maps of real (detached) and generated input, mean per layer, "
+     "summed over layers and discriminators.")
     return sum(F.l1_loss(g, r.detach()) for (_,rs),(_,gs) in zip(real, fake) for r,g in zip(rs, gs))

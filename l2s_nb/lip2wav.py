@@ -35,7 +35,8 @@ class Conv3dBN(nn.Module):
 
 # %% ../nbs/16_lip2wav.ipynb #51fe4267
 class Conv3dStack(nn.Module):
-    "Lip2Wav's spatio-temporal encoder: crops (B, T, H, W) in [0,1] -> one vector per frame (B, T, channels[-1])."
+    ("Lip2Wav's spatio-temporal encoder: crops (B, T, H, W) in [0,1] -> "
+     "one vector per frame (B, T, channels[-1]).")
     def __init__(self, channels:list=(32, 64, 128, 256), res_blocks:int=2, downsample:int=2):
         super().__init__()
         layers,c_in = [],1
@@ -56,7 +57,8 @@ class Conv3dStack(nn.Module):
 
 # %% ../nbs/16_lip2wav.ipynb #efefb43a
 class FaceEncoder(nn.Module):
-    "3D convs + BiLSTM: crops (B, T, H, W), lengths (B,) -> memory (B, T, 2·lstm) (0 at padding), mask (B, T)."
+    ("3D convs + BiLSTM: crops (B, T, H, W), lengths (B,) -> memory (B, T, 2·lstm) (0 at padding), "
+     "mask (B, T).")
     def __init__(self, channels:list, res_blocks:int=2, downsample:int=2, lstm:int=256, dropout:float=0.5):
         super().__init__()
         self.convs = Conv3dStack(channels, res_blocks, downsample)
@@ -88,7 +90,8 @@ class Prenet(nn.Module):
 
 # %% ../nbs/16_lip2wav.ipynb #dadb20f0
 class LocationSensitiveAttention(nn.Module):
-    "Additive attention + location features: query (B, d_q), memory (B, T, d_m) -> context (B, d_m), weights (B, T)."
+    ("Additive attention + location features: query (B, d_q), memory (B, T, d_m) -> "
+     "context (B, d_m), weights (B, T).")
     def __init__(self, d_query:int, d_memory:int, d_att:int=128, filters:int=32, kernel:int=31):
         super().__init__()
         self.query = nn.Linear(d_query, d_att, bias=False)  # W
@@ -121,7 +124,8 @@ class ZoneoutLSTMCell(nn.LSTMCell):
 
 # %% ../nbs/16_lip2wav.ipynb #7ae31caa
 class Decoder(nn.Module):
-    "Tacotron 2 decoder on memory (B, T, d_m), r frames per step: log-mel (B, n_mels, r·N), stop logits (B, r·N)."
+    ("Tacotron 2 decoder on memory (B, T, d_m), r frames per step: "
+     "log-mel (B, n_mels, r·N), stop logits (B, r·N).")
     def __init__(self, cfg:Lip2WavConfig, d_memory:int):
         super().__init__()
         c = cfg
@@ -143,7 +147,8 @@ class Decoder(nn.Module):
                     ctx=zeros(B, self.d_memory), cum=zeros(B, T))
 
     def step(self, x, state:dict, memory, keys, mask)->tuple:
-        "One step on prenet output x (B, d_p): features [s_i, c_i] (B, d_lstm+d_m), weights (B, T), new state."
+        ("One step on prenet output x (B, d_p): features [s_i, c_i] (B, d_lstm+d_m), weights (B, T), "
+         "new state.")
         inp,lstm = torch.cat([x, state['ctx'].to(x.dtype)], -1),[]
         for cell,hc in zip(self.lstms, state['lstm']):
             hc = cell(inp, hc); lstm.append(hc); inp = hc[0]
@@ -157,7 +162,8 @@ class Decoder(nn.Module):
         return frames, self.stop(feats).view(B, N*self.r)
 
     def forward(self, memory, mask, target)->tuple:
-        "Teacher forcing on target (B, n_mels, M), N = ceil(M/r): frames (B, n_mels, rN), stop (B, rN), align (B, N, T)."
+        ("Teacher forcing on target (B, n_mels, M), N = ceil(M/r): "
+         "frames (B, n_mels, rN), stop (B, rN), align (B, N, T).")
         B,_,M = target.shape
         N = -(-M // self.r)
         prev = target[:, :, self.r-1::self.r][:, :, :N-1] - LOG_MEL_CENTER  # last frame of each step's group
@@ -221,7 +227,8 @@ class Lip2WavConfig:
             raise ConfigError(f"Lip2WavConfig: mel_loss must be one of {MEL_LOSSES}, got {self.mel_loss!r}")
         if min(self.enc_lstm, self.dec_lstm, self.dec_layers, self.outputs_per_step, self.downsample,
                self.att_dim, self.att_filters, self.postnet_channels, self.postnet_layers, self.window)<1:
-            raise ConfigError("Lip2WavConfig: sizes, layer counts, outputs_per_step, downsample, window must be >= 1")
+            raise ConfigError("Lip2WavConfig: sizes, layer counts, outputs_per_step, downsample, window "
+                              "must be >= 1")
         if self.att_kernel%2==0 or self.postnet_kernel%2==0:
             raise ConfigError("Lip2WavConfig: att_kernel and postnet_kernel must be odd")
         if not (0<=self.prenet_dropout<1 and 0<=self.dropout<1 and 0<=self.zoneout<1):
@@ -229,7 +236,8 @@ class Lip2WavConfig:
         if min(self.w_stop, self.w_guide, self.stop_pos_weight)<0 or self.guide_sigma<=0:
             raise ConfigError("Lip2WavConfig: loss weights must be >= 0 and guide_sigma > 0")
         if not 0<=3*self.overlap<=self.window:
-            raise ConfigError(f"Lip2WavConfig: overlap must be in [0, window/3={self.window/3:g}], not {self.overlap}")
+            raise ConfigError(f"Lip2WavConfig: overlap must be in [0, window/3={self.window/3:g}], "
+                              f"not {self.overlap}")
 
 def tiny_config(**kw)->Lip2WavConfig:
     "Narrow encoder on 22x22 crops, one 128-unit decoder LSTM: trains in minutes on a CPU."
@@ -345,7 +353,8 @@ class Lip2Wav(Recipe):
                video_len:torch.Tensor, # (B,) valid frames
                generator:torch.Generator|None=None, # for the prenet dropout (None: the global RNG)
               )->dict:
-        "One free-running pass, no windows: mel, mel_pre (B, n_mels, 4T), stop probabilities (B, 4T), align (B, N, T)."
+        ("One free-running pass, no windows: mel, mel_pre (B, n_mels, 4T), stop probabilities (B, 4T), "
+         "align (B, N, T).")
         mpf,M = self.cfg.mels_per_frame,face.shape[1]*self.cfg.mels_per_frame
         memory,mask = self.encoder(face, video_len)
         N = -(-M // self.cfg.outputs_per_step)
@@ -361,7 +370,8 @@ class Lip2Wav(Recipe):
                  speaker=None, # ignored: a Lip2Wav model speaks with the voice it was trained on
                  batch_windows:int=16, # windows decoded at once (bounds the memory)
                 )->torch.Tensor:
-        "Log-mel (B, n_mels, 4T): 4 mel frames per video frame, in crossfaded windows; padding at the log floor."
+        ("Log-mel (B, n_mels, 4T): 4 mel frames per video frame, in crossfaded windows; "
+         "padding at the log floor.")
         was_training = self.training; self.eval()
         c,(B,T),dev = self.cfg,mouth.shape[:2],mouth.device
         mpf = c.mels_per_frame

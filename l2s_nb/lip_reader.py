@@ -54,10 +54,11 @@ class LipReaderConfig(VisualEncoderConfig):
                               f"got {self.vocab_size}")
         if self.beam<1: raise ConfigError(f"LipReaderConfig: beam must be >= 1, got {self.beam}")
         if not all(s and all(isinstance(w, str) and normalize_text(w)==w for w in s) for s in self.grammar):
-            raise ConfigError("LipReaderConfig: grammar must be a list of non-empty lists of normalised words")
+            raise ConfigError("LipReaderConfig: grammar must be a list of non-empty lists "
+                              "of normalised words")
         if self.decode not in DECODINGS or (self.decode in ('grammar', 'viterbi') and not self.grammar):
-            raise ConfigError(f"LipReaderConfig: decode must be one of {DECODINGS} ('grammar' and 'viterbi' need "
-                              f"a grammar), got {self.decode!r}")
+            raise ConfigError(f"LipReaderConfig: decode must be one of {DECODINGS} "
+                              f"('grammar' and 'viterbi' need a grammar), got {self.decode!r}")
 
 def tiny_config(**kw)->LipReaderConfig:
     "The encoder of the multi-task `tiny` preset: trains in minutes on a CPU."
@@ -77,7 +78,8 @@ def paper_config(**kw)->LipReaderConfig:
 
 # %% ../nbs/17_lip_reader.ipynb #c4f045b6
 class SlotLexicon:
-    "Automaton of the character prefixes of a slot grammar's sentences: `edges[state]` maps ids to next states."
+    ("Automaton of the character prefixes of a slot grammar's sentences: "
+     "`edges[state]` maps ids to next states.")
     def __init__(self, slots:list, # the words allowed at each position, in order
                  tok:CharTokenizer|None=None, # the character vocabulary
                 ):
@@ -122,7 +124,8 @@ def ctc_beam_search(logp:np.ndarray, # (T, V) log-probabilities of one clip's va
                     lexicon:SlotLexicon|None=None, # allowed prefixes and sentences (None: any characters)
                     prune:float=-10., # free decoding tries characters above this log-probability only
                    )->list|None:
-    "Token ids of the best labelling found by CTC prefix beam search; None if no sentence of `lexicon` survives."
+    ("Token ids of the best labelling found by CTC prefix beam search; "
+     "None if no sentence of `lexicon` survives.")
     lp,ninf = np.asarray(logp, np.float64),-math.inf
     beams = {(): (0., ninf, lexicon.start if lexicon else None)}  # prefix -> (log p_b, log p_nb, state)
     for row in lp:
@@ -143,7 +146,8 @@ def ctc_beam_search(logp:np.ndarray, # (T, V) log-probabilities of one clip's va
 
 # %% ../nbs/17_lip_reader.ipynb #dc2618cb
 class CTCDecoder:
-    "Transcripts of batches of CTC log-probabilities: best path, free or grammar beam search, grammar Viterbi."
+    ("Transcripts of batches of CTC log-probabilities: best path, free or grammar beam search, "
+     "grammar Viterbi.")
     def __init__(self, grammar:list=(), # word slots for 'grammar' and 'viterbi' (empty: those are refused)
                  beam:int=16, # prefixes kept per frame by the beam searches
                  prune:float=-10., # free beam search: characters below this log-probability are not tried
@@ -230,9 +234,11 @@ def init_weights_from(self:LipReader, path, # a training or release checkpoint (
     if bad: raise CheckpointError(f"{path}: the {ck['recipe']!r} model in it has no weights of this shape "
                                   f"for {len(bad)} tensors (e.g. {bad[0]}): choose the preset of its encoder "
                                   "(multitask base -> lip_reader base or small)")
-    from l2s_nb.train import init_weights  # the trainer's `--init`; imported here: the trainer imports recipes
+    # the trainer's `--init`; imported here: the trainer imports recipes
+    from l2s_nb.train import init_weights
     info = init_weights(self, path)
-    _log.info(f"initialised {info['copied']} of {len(own)} tensors from {path} ({ck['recipe']!r}, step {ck['step']})")
+    _log.info(f"initialised {info['copied']} of {len(own)} tensors from {path} "
+              f"({ck['recipe']!r}, step {ck['step']})")
     return sorted(set(own) - set(info['new']))
 
 @patch
@@ -258,7 +264,8 @@ def lip_reading_scores(model:nn.Module, # gives `ctc_logp` and `mask`: a `LipRea
     for batch in DataLoader(data, batch_size=batch_size, collate_fn=collate):
         out = model(to_device(batch, device))
         if 'ctc_logp' not in out:
-            raise ConfigError(f"{type(model).__name__} gives no ctc_logp: it has no CTC head to read lips with")
+            raise ConfigError(f"{type(model).__name__} gives no ctc_logp: "
+                              "it has no CTC head to read lips with")
         refs += batch['text']; ids += batch['id']
         for d in decodes:
             t = time.process_time()

@@ -20,13 +20,15 @@ def quickstart(out, # folder for everything the quickstart makes
                clips:int=600, # SynthGRID clips to generate
                steps:int=1200, # training steps of the tiny model
                seed:int=0)->dict:
-    "Generate SynthGRID, train `tiny`, score the test split, and dub one silent test video; returns the results."
+    ("Generate SynthGRID, train `tiny`, score the test split, and dub one silent test video; "
+     "returns the results.")
     out = Path(out)
     cfg = ExperimentConfig(clips=clips, speakers=2, steps=steps, seed=seed)
     res = run_experiment(cfg, out)
     root = out/'corpus'
     clip = next(c for c in read_corpus('synthgrid', root) if c.split==cfg.eval_split)
-    demo = infer([root/clip.video], out/'model.pt', out/'demo', mux=True, landmarks_dir=(root/clip.landmarks).parent)
+    demo = infer([root/clip.video], out/'model.pt', out/'demo', mux=True,
+                 landmarks_dir=(root/clip.landmarks).parent)
     res['demo'] = demo['done'][0]
     atomic_write(out/'results.json', lambda p: p.write_text(json.dumps(res, indent=1)))
     return res

@@ -29,9 +29,11 @@ def speech_envelope(mel:np.ndarray, # log-mel (n_mels, frames)
                     audio:AudioConfig|None=None, video:VideoConfig|None=None,
                     band:tuple=SPEECH_BAND, # (low, high) Hz
                    )->np.ndarray: # (n_frames,)
-    "Log energy of the mel bands inside `band`, one value per video frame (the last value repeats past the mel's end)."
+    ("Log energy of the mel bands inside `band`, one value per video frame "
+     "(the last value repeats past the mel's end).")
     audio, video = audio or AudioConfig(), video or VideoConfig()
-    mpf, keep = mels_per_frame(audio, video), (band_centres(audio) >= band[0]) & (band_centres(audio) <= band[1])
+    mpf, keep = (mels_per_frame(audio, video),
+                 (band_centres(audio) >= band[0]) & (band_centres(audio) <= band[1]))
     power = np.exp(2*np.asarray(mel, np.float64)[keep]).mean(0)[:n_frames*mpf]
     power = np.pad(power, (0, n_frames*mpf-len(power)), mode='edge')
     return np.log(power.reshape(n_frames, mpf).mean(1) + 1e-10)
@@ -41,9 +43,11 @@ def lag_correlation(a:np.ndarray, b:np.ndarray, # equally long signals
                     max_lag:int, # lags -max_lag..max_lag
                     mask:np.ndarray|None=None, # frames t of `a` to use (default: all)
                    )->np.ndarray: # (2*max_lag+1,)
-    "Pearson correlation of `a[t]` with `b[t+lag]` for each lag, over the frames `t` where both exist and `mask` holds."
+    ("Pearson correlation of `a[t]` with `b[t+lag]` for each lag, "
+     "over the frames `t` where both exist and `mask` holds.")
     T = len(a); mask = np.ones(T, bool) if mask is None else np.asarray(mask, bool)
-    u = np.arange(T) + np.arange(-max_lag, max_lag+1)[:, None]  # (lags, T): the frame of `b` paired with each t
+    # (lags, T): the frame of `b` paired with each t
+    u = np.arange(T) + np.arange(-max_lag, max_lag+1)[:, None]
     use = (u >= 0) & (u < T) & mask; n = use.sum(1, keepdims=True)
     x, y = np.where(use, a, 0.), np.where(use, np.asarray(b)[np.clip(u, 0, T-1)], 0.)
     dx = np.where(use, x - x.sum(1, keepdims=True)/np.maximum(n, 1), 0.)
@@ -63,26 +67,30 @@ def lip_opening(landmarks:np.ndarray, # (T, 68, 2) face or (T, 20, 2) lip landma
 # %% ../nbs/06_sync.ipynb #e4cf4ba3
 MAX_AV_OFFSET = 2 # frames; clips further out of sync are reported by `prep`
 
-def av_offset(rois:np.ndarray, # aligned mouth crops (T, H, W) uint8
-              mel:np.ndarray, # log-mel of the clip's audio (n_mels, ~T*mels_per_frame)
-              landmarks:np.ndarray|None=None, # (T, 68|20, 2) landmarks the crops were aligned with
-              audio:AudioConfig|None=None, video:VideoConfig|None=None,
-              span:tuple|None=None, # (first, last) video frame of speech, e.g. from word alignments
-              max_lag:int=15, # largest offset looked for (frames)
-              min_margin:float=0.05, # correlation by which a lag must beat lag 0 to be reported
-              exact_landmarks:bool=False, # the landmarks are ground truth (a corpus's own): lip opening is the one cue
-             )->dict:
-    "`offset` (frames the sound lags the picture; 0 = in sync or no evidence), peak correlation `corr` and its `margin` over lag 0."
+def av_offset(
+    rois:np.ndarray, # aligned mouth crops (T, H, W) uint8
+    mel:np.ndarray, # log-mel of the clip's audio (n_mels, ~T*mels_per_frame)
+    landmarks:np.ndarray|None=None, # (T, 68|20, 2) landmarks the crops were aligned with
+    audio:AudioConfig|None=None, video:VideoConfig|None=None,
+    span:tuple|None=None, # (first, last) video frame of speech, e.g. from word alignments
+    max_lag:int=15, # largest offset looked for (frames)
+    min_margin:float=0.05, # correlation by which a lag must beat lag 0 to be reported
+    exact_landmarks:bool=False, # the landmarks are ground truth (a corpus's own): lip opening is the one cue
+)->dict:
+    ("`offset` (frames the sound lags the picture; 0 = in sync or no evidence), "
+     "peak correlation `corr` and its `margin` over lag 0.")
     z = lambda x: (x - x.mean())/(x.std() + 1e-8)
     T = len(rois); mask = None
     if span is not None:
         mask = np.zeros(T, bool); mask[max(0, span[0]-5):min(T, span[1]+6)] = True
     env = z(speech_envelope(mel, T, audio, video))
     if exact_landmarks and landmarks is None: raise ValueError("exact_landmarks=True needs the landmarks")
-    cues = ([] if exact_landmarks else [mouth_motion(rois)]) + ([lip_opening(landmarks)] if landmarks is not None else [])
+    cues = (([] if exact_landmarks else [mouth_motion(rois)])
+            + ([lip_opening(landmarks)] if landmarks is not None else []))
     curves = [np.nan_to_num(lag_correlation(z(c), env, max_lag, mask), nan=-1.) for c in cues]
     weights = [max(c.max(), 0)**2 for c in curves]
     if sum(weights) == 0: return dict(offset=0, corr=float('nan'), margin=0.)
     r = sum(w*c for w, c in zip(weights, curves))/sum(weights)
     best = int(r.argmax()); margin = float(r[best] - r[max_lag])
-    return dict(offset=best - max_lag if margin >= min_margin else 0, corr=round(float(r[best]), 3), margin=round(margin, 3))
+    return dict(offset=best - max_lag if margin >= min_margin else 0, corr=round(float(r[best]), 3),
+                margin=round(margin, 3))

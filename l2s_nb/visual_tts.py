@@ -27,16 +27,16 @@ __all__ = ['VisualTTSConfig', 'tiny_config', 'base_config', 'paper_config', 'cor
 class VisualTTSConfig(VisualEncoderConfig):
     "Architecture, text corruption and loss weights of the visual text-to-speech recipe."
     vocab_size:int=29 # text classes incl. id 0 (CharTokenizer: blank, space, apostrophe, a-z)
-    vocab:dict=field(default_factory=dict) # the text vocabulary (a tokenizer's `spec()`); {}: English characters
+    vocab:dict=field(default_factory=dict) # text vocabulary (a tokenizer's `spec()`); {}: English characters
     text_layers:int=2 # Conformer blocks of the text encoder
     text_kernel:int=5 # depthwise conv kernel of the text encoder (symbols)
-    dec_layers:int=3 # decoder blocks at the mel rate (self-attention, cross-attention to the text, feed-forward)
+    dec_layers:int=3 # decoder blocks at the mel rate (self-attention, cross-attention to text, feed-forward)
     postnet_channels:int=256 # postnet width
     postnet_layers:int=5 # postnet convolutions
     postnet_kernel:int=5 # postnet kernel (mel frames)
     n_mels:int=80 # mel bands (must match AudioConfig.n_mels)
     mels_per_frame:int=4 # mel frames per video frame (must match the audio/video configs)
-    corrupt_rate:float=0.1 # training: edits per symbol of the ground-truth text once the schedule is at full rate
+    corrupt_rate:float=0.1 # training: edits per ground-truth symbol once the schedule is at full rate
     corrupt_warmup:int=500 # training: steps over which the corruption rate rises linearly from 0
     corrupt_seed:int=0 # training: seed of the corruption (with the step: the same edits on a rerun)
     w_mel:float=1.0 # L1 weight of the decoder mel
@@ -81,7 +81,8 @@ def corrupt_tokens(tokens:torch.Tensor, # (B, L) symbol ids, padded with 0
                    vocab_size:int, # symbols are ids 1..vocab_size-1
                    generator:torch.Generator|None=None, # seeds the edits
                   )->tuple:
-    "`(tokens, token_len, edits)`: each symbol substituted, deleted or given an insertion with probability `rate`."
+    ("`(tokens, token_len, edits)`: each symbol substituted, deleted or given an insertion "
+     "with probability `rate`.")
     rows,edits = [],0
     for ids,n in zip(tokens.tolist(), token_len.tolist()):
         hit = torch.rand(n, generator=generator).lt(rate).tolist()
@@ -118,7 +119,8 @@ def encode_texts(tokenizer, # a `l2s_nb.text` tokenizer
                  device=None, # where the tensors go
                  who:str='', # the model asking, for the error message
                 )->tuple:
-    "`(tokens (B, L), lengths (B,))`: the transcripts as ids padded with 0 (L >= 1 even when every text is empty)."
+    ("`(tokens (B, L), lengths (B,))`: the transcripts as ids padded with 0 "
+     "(L >= 1 even when every text is empty).")
     texts = [text] if isinstance(text, str) else list(text)
     if len(texts)!=B: raise ConfigError(f"{who}: {len(texts)} transcripts for {B} clips; pass one per clip")
     ids = [tokenizer.encode(t) for t in texts]
@@ -129,7 +131,8 @@ def encode_texts(tokenizer, # a `l2s_nb.text` tokenizer
 
 # %% ../nbs/18_visual_tts.ipynb #1c1bddc0
 class CrossAttention(Attention):
-    "Pre-norm multi-head attention of queries (B, N, d) to a memory (B, L, d) with key mask (B, L) -> (B, N, d)."
+    ("Pre-norm multi-head attention of queries (B, N, d) to a memory (B, L, d) with key mask (B, L) "
+     "-> (B, N, d).")
     def __init__(self, d:int, heads:int, dropout:float=0.1):
         super().__init__(d, heads, dropout, q=nn.Linear(d, d), kv=nn.Linear(d, 2*d))
     def forward(self, x, memory, memory_mask):
@@ -137,7 +140,8 @@ class CrossAttention(Attention):
 
 # %% ../nbs/18_visual_tts.ipynb #08016d70
 class DecoderBlock(nn.Module):
-    "Self-attention over frames, cross-attention to the text, feed-forward: (B, N, d) -> (B, N, d), 0 at padding."
+    ("Self-attention over frames, cross-attention to the text, feed-forward: (B, N, d) -> (B, N, d), "
+     "0 at padding.")
     def __init__(self, d:int, heads:int, ff_mult:int=4, dropout:float=0.1):
         super().__init__()
         self.attn,self.cross = SelfAttention(d, heads, dropout),CrossAttention(d, heads, dropout)
@@ -148,8 +152,10 @@ class DecoderBlock(nn.Module):
         return (x + self.ff(x)) * mask[..., None]
 
 class TextVideoDecoder(nn.Module):
-    "Video (B, T, d) upsampled r× reads text (B, L, d): mel mask (B, rT), text mask (B, L) -> (B, n_mels, rT)."
-    def __init__(self, d:int, n_mels:int=80, r:int=4, layers:int=3, heads:int=4, ff_mult:int=4, dropout:float=0.1):
+    ("Video (B, T, d) upsampled r× reads text (B, L, d): mel mask (B, rT), text mask (B, L) "
+     "-> (B, n_mels, rT).")
+    def __init__(self, d:int, n_mels:int=80, r:int=4, layers:int=3, heads:int=4, ff_mult:int=4,
+                 dropout:float=0.1):
         super().__init__()
         self.r = r
         self.up = nn.Linear(d, r*d)
@@ -166,7 +172,8 @@ class TextVideoDecoder(nn.Module):
 
 # %% ../nbs/18_visual_tts.ipynb #60209773
 class VisualTTS(Recipe):
-    "Hegde et al. (2023) visual TTS: mouth (B,T,H,W) + text (B,L) -> log-mel (B, n_mels, 4T), timed by the video."
+    ("Hegde et al. (2023) visual TTS: mouth (B,T,H,W) + text (B,L) -> log-mel (B, n_mels, 4T), "
+     "timed by the video.")
     name,config_cls,needs_text = 'visual_tts',VisualTTSConfig,True
     presets = dict(tiny=tiny_config, base=base_config, paper=paper_config)
 
@@ -174,10 +181,10 @@ class VisualTTS(Recipe):
         super().__init__(cfg or base_config())
         c = self.cfg
         self.frontend,self.proj,self.encoder = visual_encoder(c)
-        self.text_encoder = TextEncoder(c.vocab_size, c.d_model, c.text_layers, c.heads, c.ff_mult, c.text_kernel,
-                                        c.dropout)
-        self.decoder = TextVideoDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_layers, c.heads, c.ff_mult,
-                                        c.dropout)
+        self.text_encoder = TextEncoder(c.vocab_size, c.d_model, c.text_layers, c.heads, c.ff_mult,
+                                        c.text_kernel, c.dropout)
+        self.decoder = TextVideoDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_layers, c.heads,
+                                        c.ff_mult, c.dropout)
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.postnet_kernel, c.dropout)
         self.tokenizer = tokenizer_from_spec(c.vocab)  # how `generate` reads text
 
@@ -187,12 +194,14 @@ class VisualTTS(Recipe):
         tok = getattr(data, 'tok', None)
         if tok is None or tok.spec()==cfg.vocab: return cfg
         if cfg.vocab:
-            raise ConfigError(f"the config's text vocabulary ({len(tokenizer_from_spec(cfg.vocab))} classes) is not "
-                              f"the training data's ({len(tok)}, {tok.language}); drop vocab from the config")
+            raise ConfigError(f"the config's text vocabulary ({len(tokenizer_from_spec(cfg.vocab))} classes) "
+                              f"is not the training data's ({len(tok)}, {tok.language}); "
+                              "drop vocab from the config")
         return replace(cfg, vocab=tok.spec(), vocab_size=len(tok))
 
     def synthesize(self, mouth, video_len, tokens, token_len)->dict:
-        "Decoder and postnet mels (B, n_mels, rT) and masks of mouth crops (B, T, H, W) saying `tokens` (B, L)."
+        ("Decoder and postnet mels (B, n_mels, rT) and masks of mouth crops (B, T, H, W) "
+         "saying `tokens` (B, L).")
         if tokens.numel() and int(tokens.max())>=self.cfg.vocab_size:
             raise ConfigError(f"{self.name}: text ids up to {int(tokens.max())}, but the model reads "
                               f"{self.cfg.vocab_size} classes; build it with its training data "
@@ -218,7 +227,8 @@ class VisualTTS(Recipe):
         return c.w_mel*terms['mel'] + c.w_post*terms['post'], {k:v.item() for k,v in terms.items()}
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        "The default step on the batch with its transcripts corrupted at `corruption_rate(step)` (`corrupt_tokens`)."
+        ("The default step on the batch with its transcripts corrupted at `corruption_rate(step)` "
+         "(`corrupt_tokens`).")
         c = self.cfg
         if not (batch['token_len']>0).any():
             raise ConfigError(f"{self.name}: a batch without transcripts; train on whole clips with text "
@@ -226,7 +236,8 @@ class VisualTTS(Recipe):
         rate = corruption_rate(step, c.corrupt_rate, c.corrupt_warmup)
         g = torch.Generator().manual_seed(c.corrupt_seed*1_000_003 + step)
         tokens,lens,_ = corrupt_tokens(batch['tokens'], batch['token_len'], rate, c.vocab_size, g)
-        return dict(super().training_step({**batch, 'tokens': tokens, 'token_len': lens}, step, opt), text_noise=rate)
+        return dict(super().training_step({**batch, 'tokens': tokens, 'token_len': lens}, step, opt),
+                    text_noise=rate)
 
     @torch.no_grad()
     def generate(self, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-padded
