@@ -44,7 +44,7 @@ def test_multilingual_results_cover_six_languages_and_three_unseen_scripts():
     from l2s_nb.results import multilingual_table
     res = json.loads((ROOT/'data'/'results'/'multilingual_synthgrid.json').read_text())
     table, recipes = res['per_language'], res['settings']['recipes']
-    assert 'multitask' in recipes
+    assert {'multitask', 'vca_gan'} <= set(recipes)
     assert len(table) >= 6 and all({'oracle', 'baseline', *recipes} <= set(r) for r in table.values())
     for recipe in recipes:
         unseen = [l for l, r in table.items() if f'{recipe}_unseen' in r]
