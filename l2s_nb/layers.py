@@ -141,7 +141,7 @@ class LanguageEmbedding(nn.Embedding):
         known = self.languages
         if language is None:
             raise ConfigError(f"this model has a language embedding ({', '.join(known)}): pass the "
-                              "clips' language as `language`")
+                              "clips' language (`language=`; `l2s infer --language`, e.g. es)")
         langs = [language]*B if isinstance(language, str) else list(language)
         if unknown := sorted(set(langs)-set(known)):
             raise ConfigError(f"clip language {unknown[0]!r} is not one of the checkpoint's languages "
