@@ -40,7 +40,8 @@ def _summary(name:str)->str:
 
 # %% ../nbs/90_cli.ipynb #a898c0ca
 def _spelled(arg:str, known:set)->str:
-    "`--allow-missing` → `--allow_missing` (and `--run-dir=x` → `--run_dir=x`) where only the underscored option exists."
+    ("`--allow-missing` → `--allow_missing` (and `--run-dir=x` → `--run_dir=x`) "
+     "where only the underscored option exists.")
     if not arg.startswith('--'): return arg
     name, eq, value = arg.partition('=')
     alt = '--' + name[2:].replace('-', '_')
@@ -50,7 +51,8 @@ def main(argv:list[str]|None=None)->int:
     "Entry point of the `l2s` console command."
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
-        print("usage: l2s COMMAND [ARGS...]   (l2s COMMAND --help for details)\n\nlip-to-speech toolkit commands:")
+        print("usage: l2s COMMAND [ARGS...]   (l2s COMMAND --help for details)\n\n"
+              "lip-to-speech toolkit commands:")
         for name in COMMANDS: print(f"  {name:<15}{_summary(name)}")
         return 0
     name, rest = argv[0], argv[1:]

@@ -11,8 +11,9 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
-from .layers import (length_mask, LanguageEmbedding, check_languages, random_windows, masked_error, Postnet, LOG_MEL_CENTER,
-                           MultiScaleMelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
+from .layers import (length_mask, LanguageEmbedding, check_languages, random_windows, masked_error,
+                           Postnet, LOG_MEL_CENTER, MultiScaleMelDiscriminator, lsgan_disc_loss,
+                           lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 from .text import CharTokenizer, tokenizer_from_spec
 
@@ -25,10 +26,12 @@ class RefMelEncoder(nn.Module):
     "Speaker embedding from a reference log-mel: (B, n_mels, T_ref), lengths (B,) -> (B, d)."
     def __init__(self, n_mels:int, d:int, channels:int=128):
         super().__init__()
-        self.convs = nn.ModuleList([nn.Conv1d(c, channels, 5, padding=2) for c in (n_mels, channels, channels)])
+        self.convs = nn.ModuleList([nn.Conv1d(c, channels, 5, padding=2)
+                                    for c in (n_mels, channels, channels)])
         self.proj = nn.Linear(channels, d)
     def forward(self, mel, lengths=None):
-        mask = length_mask(lengths, mel.shape[-1])[:, None] if lengths is not None else torch.ones_like(mel[:, :1], dtype=torch.bool)
+        mask = (length_mask(lengths, mel.shape[-1])[:, None] if lengths is not None else
+                torch.ones_like(mel[:, :1], dtype=torch.bool))
         x = (mel - LOG_MEL_CENTER) * mask
         for c in self.convs: x = F.leaky_relu(c(x), 0.2) * mask
         return self.proj(x.sum(-1) / mask.sum(-1).clamp(min=1))
@@ -38,14 +41,16 @@ class ConvBlock1d(nn.Module):
     "Residual pre-norm conv block over time: (B, C, T), mask (B, 1, T) -> (B, C, T), zero at padding."
     def __init__(self, c:int, kernel:int=5, dropout:float=0.1):
         super().__init__()
-        self.norm,self.conv,self.drop = nn.LayerNorm(c),nn.Conv1d(c, c, kernel, padding=kernel//2),nn.Dropout(dropout)
+        self.norm,self.conv,self.drop = (nn.LayerNorm(c),nn.Conv1d(c, c, kernel, padding=kernel//2),
+                                         nn.Dropout(dropout))
     def forward(self, x, mask):
         y = self.norm(x.transpose(1, 2)).transpose(1, 2) * mask
         return (x + self.drop(F.silu(self.conv(y)))) * mask
 
 class MelDecoder(nn.Module):
     "Upsample r× in time and decode to log-mels: (B, T, d), mask (B, r·T) -> (B, n_mels, r·T)."
-    def __init__(self, d:int, n_mels:int=80, r:int=4, channels:int=256, layers:int=3, kernel:int=5, dropout:float=0.1):
+    def __init__(self, d:int, n_mels:int=80, r:int=4, channels:int=256, layers:int=3, kernel:int=5,
+                 dropout:float=0.1):
         super().__init__()
         self.r,self.channels = r,channels
         self.up = nn.Linear(d, r*channels)
@@ -73,57 +78,67 @@ class MultitaskConfig(VisualEncoderConfig):
     n_mels:int=80 # mel bands (must match AudioConfig.n_mels)
     mels_per_frame:int=4 # mel frames per video frame (must match the audio/video configs)
     vocab_size:int=29 # CTC classes incl. blank=0 (CharTokenizer: blank, space, apostrophe, a-z)
-    vocab:dict=field(default_factory=dict) # the CTC vocabulary (a tokenizer's `spec()`); {}: English characters
+    vocab:dict=field(default_factory=dict) # CTC vocabulary (a tokenizer's `spec()`); {}: English characters
     speaker_mode:str='none' # 'none', 'id' (embedding table) or 'ref' (reference-mel encoder)
-    n_speakers:int=0 # size of the id table (speaker_mode='id'); 0: the number of training speakers (`config_for_data`)
-    languages:list=field(default_factory=list) # languages of a learned language embedding (the clips' `language`); []: none
+    n_speakers:int=0 # id table size (speaker_mode='id'); 0: number of training speakers (`config_for_data`)
+    languages:list=field(default_factory=list) # languages with learned embeddings (clip `language`); []: none
     ref_frames:int=100 # length of the reference window cut from the target mel in training (mel frames)
     w_mel:float=1.0 # L1 weight of the decoder mel
     w_post:float=1.0 # L1 weight of the postnet mel
     w_ctc:float=0.1 # CTC weight (0 removes the head)
     w_content:float=0.0 # ASR-feature content loss weight (needs `content_judge`)
-    content_judge:str='' # frozen ASR judge checkpoint for the content loss (use another judge than the scoring one)
+    content_judge:str='' # frozen ASR judge checkpoint for the content loss (not the scoring judge)
     w_adv:float=0.0 # least-squares GAN weight on the postnet mel (0: no discriminators)
     fm_ratio:float=2.0 # feature-matching weight as a multiple of w_adv (HiFi-GAN: 2)
     disc_scales:int=3 # mel discriminators, the k-th on the mel average-pooled 2^k x in time
     disc_channels:int=32 # discriminator width
     disc_layers:int=4 # conv layers per discriminator
-    disc_segment:int=64 # mel frames of the random segments the discriminators judge (at most the shortest clip)
+    disc_segment:int=64 # mel frames of the random segments discriminators judge (at most the shortest clip)
     disc_lr_ratio:float=1.0 # discriminators' peak learning rate as a multiple of TrainConfig.lr
 
     def __post_init__(self):
         super().__post_init__()
-        if self.speaker_mode not in SPEAKER_MODES: raise ConfigError(f"MultitaskConfig: speaker_mode must be one of {SPEAKER_MODES}, got {self.speaker_mode!r}")
+        if self.speaker_mode not in SPEAKER_MODES:
+            raise ConfigError(f"MultitaskConfig: speaker_mode must be one of {SPEAKER_MODES}, "
+                              f"got {self.speaker_mode!r}")
         if self.vocab and self.vocab_size!=len(tokenizer_from_spec(self.vocab)):
             raise ConfigError(f"MultitaskConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
         check_languages('MultitaskConfig', self.languages)
-        if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio, self.n_speakers)<0:
+        if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio,
+               self.n_speakers)<0:
             raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
-        if min(self.disc_scales, self.disc_channels, self.disc_layers, self.disc_segment)<1 or self.disc_lr_ratio<=0:
-            raise ConfigError("MultitaskConfig: disc_scales, disc_channels, disc_layers, disc_segment must be >= 1, "
-                              "disc_lr_ratio > 0")
+        if (min(self.disc_scales, self.disc_channels, self.disc_layers, self.disc_segment)<1
+                or self.disc_lr_ratio<=0):
+            raise ConfigError("MultitaskConfig: disc_scales, disc_channels, disc_layers, disc_segment "
+                              "must be >= 1, disc_lr_ratio > 0")
 
 def tiny_config(**kw)->MultitaskConfig:
     "Few channels, 2 Conformer blocks: trains in minutes on 2 CPU cores."
-    return MultitaskConfig(**{**dict(frontend=FrontendConfig(16, [16, 32, 64, 128], [1, 1, 1, 1], 3, 5, downsample=2), d_model=128, heads=4, enc_layers=2,
-                                     ff_mult=2, conv_kernel=9, dec_channels=96, dec_layers=2, postnet_channels=96, postnet_layers=3), **kw})
+    return MultitaskConfig(**{**dict(
+        frontend=FrontendConfig(16, [16, 32, 64, 128], [1, 1, 1, 1], 3, 5, downsample=2), d_model=128,
+        heads=4, enc_layers=2, ff_mult=2, conv_kernel=9, dec_channels=96, dec_layers=2, postnet_channels=96,
+        postnet_layers=3), **kw})
 
 def base_config(**kw)->MultitaskConfig:
     "GRID-scale model sized for real-time CPU inference."
-    return MultitaskConfig(**{**dict(frontend=FrontendConfig(32, [32, 64, 128, 256], [1, 1, 1, 1], downsample=2), d_model=256, heads=4, enc_layers=4,
-                                     ff_mult=4, conv_kernel=15, dec_channels=192, dec_layers=3, postnet_channels=192, postnet_layers=5), **kw})
+    return MultitaskConfig(**{**dict(
+        frontend=FrontendConfig(32, [32, 64, 128, 256], [1, 1, 1, 1], downsample=2), d_model=256, heads=4,
+        enc_layers=4, ff_mult=4, conv_kernel=15, dec_channels=192, dec_layers=3, postnet_channels=192,
+        postnet_layers=5), **kw})
 
 def paper_config(**kw)->MultitaskConfig:
     "The published size: ResNet-18 front-end, 8 Conformer blocks of width 512 (GPU)."
-    return MultitaskConfig(**{**dict(frontend=FrontendConfig(), d_model=512, heads=8, enc_layers=8, ff_mult=4, conv_kernel=31,
-                                     dec_channels=512, dec_layers=3, postnet_channels=512, postnet_layers=5), **kw})
+    return MultitaskConfig(**{**dict(
+        frontend=FrontendConfig(), d_model=512, heads=8, enc_layers=8, ff_mult=4, conv_kernel=31,
+        dec_channels=512, dec_layers=3, postnet_channels=512, postnet_layers=5), **kw})
 
 # %% ../nbs/11_multitask.ipynb #015e71f8
 ENCODER_FIELDS = tuple(f.name for f in fields(VisualEncoderConfig))
 
 def with_encoder(cls, mt:MultitaskConfig, **kw):
-    "A `cls` config with the `ENCODER_FIELDS` of multi-task config `mt`, other fields (or overrides) from `kw`."
+    ("A `cls` config with the `ENCODER_FIELDS` of multi-task config `mt`, "
+     "other fields (or overrides) from `kw`.")
     return cls(**{**{f:getattr(mt, f) for f in ENCODER_FIELDS}, **kw})
 
 # %% ../nbs/11_multitask.ipynb #519f6805
@@ -149,13 +164,15 @@ class MultitaskL2S(Recipe):
         super().__init__(cfg or base_config())
         c = self.cfg
         if c.speaker_mode=='id' and c.n_speakers<1:
-            raise ConfigError("MultitaskL2S: speaker_mode='id' needs n_speakers >= 1; set it, or leave it 0 and build the model with "
-                              "its training data (build_recipe(..., data=train_ds), as l2s train does)")
+            raise ConfigError("MultitaskL2S: speaker_mode='id' needs n_speakers >= 1; set it, or leave it 0 "
+                              "and build the model with its training data "
+                              "(build_recipe(..., data=train_ds), as l2s train does)")
         self.frontend,self.proj,self.encoder = visual_encoder(c)
         if c.speaker_mode=='id': self.speaker_table = nn.Embedding(c.n_speakers, c.d_model)
         if c.speaker_mode=='ref': self.ref_encoder = RefMelEncoder(c.n_mels, c.d_model)
         if c.languages: self.language_table = LanguageEmbedding(c.languages, c.d_model)
-        self.decoder = MelDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_channels, c.dec_layers, c.dec_kernel, c.dropout)
+        self.decoder = MelDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_channels, c.dec_layers,
+                                  c.dec_kernel, c.dropout)
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.dec_kernel, c.dropout)
         if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)
         if c.w_adv>0: self.disc = MultiScaleMelDiscriminator(c.disc_scales, c.disc_channels, c.disc_layers)
@@ -164,26 +181,31 @@ class MultitaskL2S(Recipe):
 
     @classmethod
     def config_for_data(cls, cfg:MultitaskConfig, data)->MultitaskConfig:
-        "`cfg` fitted to training set `data`: the CTC vocabulary of its `tok`, the size of an unsized id table."
+        ("`cfg` fitted to training set `data`: "
+         "the CTC vocabulary of its `tok`, the size of an unsized id table.")
         tok = getattr(data, 'tok', None)
         if tok is not None and cfg.w_ctc>0 and tok.spec()!=cfg.vocab:
-            if cfg.vocab: raise ConfigError(f"the config's CTC vocabulary ({len(tokenizer_from_spec(cfg.vocab))} classes) is not "
-                                            f"the training data's ({len(tok)}, {tok.language}); drop vocab from the config")
+            if cfg.vocab:
+                raise ConfigError(f"the config's CTC vocabulary ({len(tokenizer_from_spec(cfg.vocab))} "
+                                  f"classes) is not the training data's ({len(tok)}, {tok.language}); "
+                                  "drop vocab from the config")
             cfg = replace(cfg, vocab=tok.spec(), vocab_size=len(tok))
         if cfg.speaker_mode!='id' or cfg.n_speakers: return cfg
         if not getattr(data, 'speakers', None):
-            raise ConfigError("speaker_mode='id' with n_speakers=0 needs training data with a speaker list (`speakers`); or set n_speakers")
+            raise ConfigError("speaker_mode='id' with n_speakers=0 needs training data with a speaker list "
+                              "(`speakers`); or set n_speakers")
         return replace(cfg, n_speakers=len(data.speakers))
 
     def setup_training(self, device):
-        "Load and attach the frozen `content_judge` when `w_content > 0`; one without the other is a `ConfigError`."
+        ("Load and attach the frozen `content_judge` when `w_content > 0`; "
+         "one without the other is a `ConfigError`.")
         c = self.cfg
         if c.w_content and not c.content_judge:
             raise ConfigError(f"the {self.name} config has w_content={c.w_content} but no content judge: "
                               "--set content_judge=data/checkpoints/judge_grid_s1.pt, or w_content=0")
         if c.content_judge and not c.w_content:
-            raise ConfigError(f"content_judge={c.content_judge!r} is set but the {self.name} config has w_content=0: "
-                              "give it a weight (--set w_content=1) or drop the judge")
+            raise ConfigError(f"content_judge={c.content_judge!r} is set but the {self.name} config has "
+                              "w_content=0: give it a weight (--set w_content=1) or drop the judge")
         if c.content_judge:
             from l2s_nb.judge import load_ctc_judge  # imported here: the judge module pulls in the data stage
             self.attach_judge(load_ctc_judge(c.content_judge).to(device).requires_grad_(False))
@@ -193,16 +215,23 @@ class MultitaskL2S(Recipe):
         object.__setattr__(self, '_judge', judge)
 
     def speaker_embedding(self, speaker, B:int, device)->torch.Tensor|None:
-        "(B, d_model) embedding from ids (B,) in 'id' mode or a reference log-mel (B, n_mels, T_ref) (or `(mel, lengths)`) in 'ref' mode; None in 'none' mode."
+        ("(B, d_model) embedding from ids (B,) in 'id' mode or a reference log-mel (B, n_mels, T_ref) "
+         "(or `(mel, lengths)`) in 'ref' mode; None in 'none' mode.")
         mode = self.cfg.speaker_mode
         if mode=='none': return None
-        if speaker is None: raise ConfigError(f"this model was trained with speaker_mode={mode!r}: pass {'speaker ids' if mode=='id' else 'a reference log-mel (B, n_mels, T)'} as `speaker`")
+        if speaker is None:
+            raise ConfigError(f"this model was trained with speaker_mode={mode!r}: pass "
+                              f"{'speaker ids' if mode=='id' else 'a reference log-mel (B, n_mels, T)'}"
+                              " as `speaker`")
         if mode=='id':
             speaker = torch.as_tensor(speaker, device=device).long().reshape(-1).expand(B)
-            if speaker.min()<0 or speaker.max()>=self.cfg.n_speakers: raise ConfigError(f"speaker id {speaker.max().item()} is outside the model's table of {self.cfg.n_speakers} speakers")
+            if speaker.min()<0 or speaker.max()>=self.cfg.n_speakers:
+                raise ConfigError(f"speaker id {speaker.max().item()} is outside the model's table of "
+                                  f"{self.cfg.n_speakers} speakers")
             return self.speaker_table(speaker)
         ref = speaker if isinstance(speaker, tuple) else (speaker, None)
-        if ref[0].dim()!=3 or ref[0].shape[1]!=self.cfg.n_mels: raise ConfigError(f"reference mel must be (B, {self.cfg.n_mels}, T), got {tuple(ref[0].shape)}")
+        if ref[0].dim()!=3 or ref[0].shape[1]!=self.cfg.n_mels:
+            raise ConfigError(f"reference mel must be (B, {self.cfg.n_mels}, T), got {tuple(ref[0].shape)}")
         return self.ref_encoder(ref[0].to(device), ref[1])
 
     def condition(self, speaker, language, B:int, device)->torch.Tensor|None:
@@ -211,14 +240,16 @@ class MultitaskL2S(Recipe):
         return lang if spk is None else spk if lang is None else spk + lang
 
     def _training_reference(self, batch):
-        "Reference mel for 'ref' mode: the batch's `ref_mel`/`ref_len` if present, else a random window of the target mel."
+        ("Reference mel for 'ref' mode: the batch's `ref_mel`/`ref_len` if present, "
+         "else a random window of the target mel.")
         if 'ref_mel' in batch: return batch['ref_mel'], batch.get('ref_len')
         mel,lens = batch['mel'],batch['mel_len']
         n = min(self.cfg.ref_frames, mel.shape[-1])
         return random_windows(mel, lens, n), lens.clamp(max=n)
 
     def encode(self, mouth, video_len, spk=None):
-        "Visual features through the Conformer (+ speaker and language embeddings `spk`): (B, T, d_model), frame mask."
+        ("Visual features through the Conformer (+ speaker and language embeddings `spk`): "
+         "(B, T, d_model), frame mask.")
         mask = length_mask(video_len, mouth.shape[1])
         h = self.encoder(self.proj(self.frontend(mouth, video_len)), mask)
         if spk is not None: h = (h + spk[:, None]) * mask[..., None]
@@ -228,8 +259,10 @@ class MultitaskL2S(Recipe):
         mouth,vlen = batch['mouth'],batch['video_len']
         speaker = {'id': lambda: batch['speaker'], 'none': lambda: None,
                    'ref': lambda: self._training_reference(batch) if self.training else
-                          (batch['ref_mel'], batch.get('ref_len')) if 'ref_mel' in batch else (batch['mel'], batch['mel_len'])}[self.cfg.speaker_mode]()
-        h,mask = self.encode(mouth, vlen, self.condition(speaker, batch.get('language'), mouth.shape[0], mouth.device))
+                          (batch['ref_mel'], batch.get('ref_len')) if 'ref_mel' in batch else
+                          (batch['mel'], batch['mel_len'])}[self.cfg.speaker_mode]()
+        h,mask = self.encode(mouth, vlen,
+                             self.condition(speaker, batch.get('language'), mouth.shape[0], mouth.device))
         mel_mask = length_mask(vlen*self.cfg.mels_per_frame, mouth.shape[1]*self.cfg.mels_per_frame)
         mel_pre = self.decoder(h, mel_mask)
         out = dict(mel_pre=mel_pre, mel=self.postnet(mel_pre, mel_mask), mask=mask, mel_mask=mel_mask)
@@ -240,34 +273,44 @@ class MultitaskL2S(Recipe):
         "Weighted sum of L1 (decoder, postnet), CTC and content losses; returns (loss, logs)."
         c,mm = self.cfg,out['mel_mask']
         target = batch['mel'][..., :mm.shape[1]].float()
-        terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm), post=masked_error(out['mel'].float(), target, mm))
+        terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm),
+                     post=masked_error(out['mel'].float(), target, mm))
         weights = dict(mel=c.w_mel, post=c.w_post)
         if c.w_ctc>0 and 'tokens' in batch and (batch['token_len']>0).any():
             has = batch['token_len']>0
-            terms['ctc'] = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has], batch['video_len'][has], batch['token_len'][has], blank=0, zero_infinity=True)
+            terms['ctc'] = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
+                                      batch['video_len'][has], batch['token_len'][has],
+                                      blank=0, zero_infinity=True)
             weights['ctc'] = c.w_ctc
         if c.w_content>0:
-            if self._judge is None: raise ConfigError("w_content > 0 needs an ASR judge: call model.attach_judge(judge) (l2s_nb.judge) or set w_content=0")
-            terms['content'] = content_loss(self._judge, out['mel'].float(), target, mm); weights['content'] = c.w_content
+            if self._judge is None:
+                raise ConfigError("w_content > 0 needs an ASR judge: call model.attach_judge(judge) "
+                                  "(l2s_nb.judge) or set w_content=0")
+            terms['content'] = content_loss(self._judge, out['mel'].float(), target, mm)
+            weights['content'] = c.w_content
         loss = sum(weights[k]*v for k,v in terms.items())
         return loss, {k:v.item() for k,v in terms.items()}
 
     def configure_optimizers(self, train_cfg)->dict:
-        "AdamW for the generator; with `w_adv > 0` another for the discriminators, at `disc_lr_ratio` times the peak LR."
+        ("AdamW for the generator; with `w_adv > 0` another for the discriminators, "
+         "at `disc_lr_ratio` times the peak LR.")
         if not self.cfg.w_adv: return super().configure_optimizers(train_cfg)
         gen = [p for n,p in self.named_parameters() if not n.startswith('disc.')]
         disc = adamw(self.disc.parameters(), train_cfg, train_cfg.lr*self.cfg.disc_lr_ratio)
         return dict(main=adamw(gen, train_cfg), disc=disc)
 
     def mel_segments(self, batch:dict, out:dict)->tuple:
-        "Real and postnet mel segments (B, n_mels, n) cut at the same random places; n = min(disc_segment, shortest clip)."
+        ("Real and postnet mel segments (B, n_mels, n) cut at the same random places; "
+         "n = min(disc_segment, shortest clip).")
         mm = out['mel_mask']; lens = mm.sum(1)
         both = torch.cat([batch['mel'][..., :mm.shape[1]].float(), out['mel'].float()], 1)
-        real,fake = random_windows(both, lens, min(self.cfg.disc_segment, int(lens.min()))).split(self.cfg.n_mels, 1)
+        real,fake = (random_windows(both, lens, min(self.cfg.disc_segment, int(lens.min())))
+                     .split(self.cfg.n_mels, 1))
         return real.detach(), fake  # one gather for both puts `real` in the generator's graph: cut it out
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        "The default step; with `w_adv > 0` a discriminator turn on real and generated segments, then the generator's turn."
+        ("The default step; with `w_adv > 0` a discriminator turn on real and generated segments, "
+         "then the generator's turn.")
         c = self.cfg
         if not c.w_adv: return super().training_step(batch, step, opt)
         out = self(batch)
@@ -285,14 +328,17 @@ class MultitaskL2S(Recipe):
         "Greedy CTC transcripts of a `forward` output (lip reading from the encoder), one string per clip."
         if 'ctc_logp' not in out: raise ConfigError("this model has no CTC head (w_ctc=0)")
         tok = self.tokenizer
-        return [tok.ctc_collapse(ids[:n]) for ids,n in zip(out['ctc_logp'].argmax(-1).tolist(), out['mask'].sum(1).tolist())]
+        return [tok.ctc_collapse(ids[:n])
+                for ids,n in zip(out['ctc_logp'].argmax(-1).tolist(), out['mask'].sum(1).tolist())]
 
     @torch.no_grad()
-    def generate(self, mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-padded
-                 video_len:torch.Tensor=None, # (B,) valid frames; all T when None
-                 speaker=None, # ids (B,) or int in 'id' mode; reference log-mel (B, n_mels, T_ref) in 'ref' mode
-                 language=None, # the clips' language (a code, or one per clip) for a model with `languages`
-                )->torch.Tensor:
+    def generate(
+        self,
+        mouth:torch.Tensor, # (B, T, H, W) in [0, 1], zero-padded
+        video_len:torch.Tensor=None, # (B,) valid frames; all T when None
+        speaker=None, # ids (B,) or int in 'id' mode; reference log-mel (B, n_mels, T_ref) in 'ref' mode
+        language=None, # the clips' language (a code, or one per clip) for a model with `languages`
+    )->torch.Tensor:
         "Log-mel (B, n_mels, mels_per_frame·T) for silent mouth crops; padded frames at the log floor."
         was_training = self.training; self.eval()
         B,T = mouth.shape[:2]
@@ -310,8 +356,9 @@ def measure_speed(preset:str, # 'tiny', 'base' or 'paper'
                   repeats:int=3, # timed repetitions (median reported)
                   train:bool=True, # also time a training step
                  )->dict:
-    """Parameters, inference time per clip and training-step time per batch of the multitask preset on this machine.
-    Reports wall seconds and CPU seconds of this process: on a shared machine the CPU time (with 1 thread) is the contention-free cost."""
+    ("Parameters, inference time per clip and training-step time per batch of the multitask preset "
+     "on this machine.\n    Reports wall seconds and CPU seconds of this process: on a shared machine "
+     "the CPU time (with 1 thread) is the contention-free cost.")
     import time
     model = MultitaskL2S(MultitaskL2S.config_from(preset))
     def median_time(fn):
@@ -329,8 +376,9 @@ def measure_speed(preset:str, # 'tiny', 'base' or 'paper'
                frontend_wall_s=front[0], frontend_cpu_s=front[1], infer_wall_s=infer[0], infer_cpu_s=infer[1])
     if not train: return res
     B,T = batch_size,frames
-    batch = dict(mouth=torch.rand(B, T, 88, 88), mel=torch.randn(B, 80, 4*T), video_len=torch.full((B,), T), mel_len=torch.full((B,), 4*T),
-                 tokens=torch.randint(1, 29, (B, 20)), token_len=torch.full((B,), 20), speaker=torch.zeros(B, dtype=torch.long))
+    batch = dict(mouth=torch.rand(B, T, 88, 88), mel=torch.randn(B, 80, 4*T), video_len=torch.full((B,), T),
+                 mel_len=torch.full((B,), 4*T), tokens=torch.randint(1, 29, (B, 20)),
+                 token_len=torch.full((B,), 20), speaker=torch.zeros(B, dtype=torch.long))
     model.train()
     def step():
         loss,_ = model.loss(batch, model(batch)); loss.backward()

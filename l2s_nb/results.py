@@ -47,7 +47,8 @@ def quickstart_spread(runs:list, # quickstart run folders, or their `results.jso
                       others:list|None=None, # runs reported elsewhere (dicts of numbers and a `source`)
                       **notes, # anything else to record (machine, how it was aggregated, ...)
                      )->dict:
-    "Per-run numbers and their spread (mean, min, max, std) over quickstart runs differing at most in the seed."
+    ("Per-run numbers and their spread (mean, min, max, std) over quickstart runs "
+     "differing at most in the seed.")
     res = [r if isinstance(r, dict) else json.loads((Path(r)/'results.json').read_text()) for r in runs]
     cfgs = [{k: v for k, v in r['config'].items() if k != 'seed'} for r in res]
     if any(c != cfgs[0] for c in cfgs):
@@ -84,26 +85,31 @@ def spread_markdown(sp:dict)->str:
     row = lambda name, cell: f"| {name} | " + ' | '.join(cell(*c[1:]) for c in cols) + ' |'
     runs = [row(f"{r.get('seed')}" + (' (reported elsewhere)' if 'source' in r else ''),
                 lambda k, s, d: f(r.get(k), s, d)) for r in sp['runs']]
-    return '\n'.join(['| seed | ' + ' | '.join(c[0] for c in cols) + ' |', '|---' * (len(cols)+1) + '|', *runs,
+    return '\n'.join(['| seed | ' + ' | '.join(c[0] for c in cols) + ' |', '|---' * (len(cols)+1) + '|',
+                      *runs,
                       row('**mean**', lambda k, s, d: f"**{f(stat(k, 'mean'), s, d)}**"),
                       row('min–max', lambda k, s, d: f"{f(stat(k, 'min'), s, d)}–{f(stat(k, 'max'), s, d)}"),
                       row('std', lambda k, s, d: f(stat(k, 'std'), s, d+1))]) + '\n'
 
 # %% ../nbs/85_results.ipynb #05864c20
-ABLATION_COLS = (('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2), ('PESQ nb', 'pesq_nb', 1, 2),
-                 ('WER %', 'wer', 100, 1), ('CER %', 'cer', 100, 1))
+ABLATION_COLS = (('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2),
+                 ('PESQ nb', 'pesq_nb', 1, 2), ('WER %', 'wer', 100, 1), ('CER %', 'cer', 100, 1))
 
 def _scores_row(name:str, budget:str, s:dict)->str:
     "One markdown row: name, budget, then the `ABLATION_COLS` means of summary `s` ('–' where missing)."
-    return f"| {name} | {budget} | " + ' | '.join(f"{k*s[m]['mean']:.{d}f}" if m in s else '–' for _,m,k,d in ABLATION_COLS) + ' |'
+    return (f"| {name} | {budget} | "
+            + ' | '.join(f"{k*s[m]['mean']:.{d}f}" if m in s else '–' for _,m,k,d in ABLATION_COLS) + ' |')
 
-def ablation_table(ablation:dict, # `tools/score_ablation.py` output
-                   oracles:dict, # `l2s oracles` output for the same clips (its `gt_mel` and `mean_speech` rows)
-                   reference:dict|None=None, # a `run_experiment` result to show beside the rows (e.g. the committed model)
-                  )->str:
-    "Markdown table of an ablation: one row per trained row with its budget, then the reference, ceiling and floor."
+def ablation_table(
+    ablation:dict, # `tools/score_ablation.py` output
+    oracles:dict, # `l2s oracles` output for the same clips (its `gt_mel` and `mean_speech` rows)
+    reference:dict|None=None, # a `run_experiment` result to show beside the rows (e.g. the committed model)
+)->str:
+    ("Markdown table of an ablation: one row per trained row with its budget, "
+     "then the reference, ceiling and floor.")
     st = ablation['settings']
-    head = ['| row | training | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |', '|---' * (len(ABLATION_COLS)+2) + '|']
+    head = ['| row | training | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |',
+            '|---' * (len(ABLATION_COLS)+2) + '|']
     rows = [_scores_row(f"`{n}`", f"{r['step']} steps × {st['batch_size']}, {ablation['device']}, "
                                   f"{r['seconds']/60:.1f} min ({st['concurrent_runs']} at once)", r['scores'])
             for n,r in ablation['rows'].items() if 'scores' in r]
@@ -117,19 +123,21 @@ def ablation_table(ablation:dict, # `tools/score_ablation.py` output
     return '\n'.join(head + rows)
 
 # %% ../nbs/85_results.ipynb #fe82ce0a
-VOCODER_COLS = (('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2), ('PESQ nb', 'pesq_nb', 1, 2),
-                ('WER %', 'wer', 100, 1))
+VOCODER_COLS = (('STOI', 'stoi', 1, 3), ('ESTOI', 'estoi', 1, 3), ('PESQ wb', 'pesq_wb', 1, 2),
+                ('PESQ nb', 'pesq_nb', 1, 2), ('WER %', 'wer', 100, 1))
 
 def _vocoder_name(v:str, r:dict)->str:
     "A vocoder row's name: the registered name, or the release file with its training steps and data."
     if 'training' not in r: return f"`{Path(v).name}`" + (f", {r['step']:,} steps" if 'step' in r else '')
     t = r['training']
     on = 'predicted mels' if t['data'].get('mels_from') else 'recordings'
-    return f"`{Path(v).name}`: {r['step']:,} steps × {t['train']['batch_size']} on {on}, {t['wall_minutes']:.0f} min {t['device']}"
+    return (f"`{Path(v).name}`: {r['step']:,} steps × {t['train']['batch_size']} on {on}, "
+            f"{t['wall_minutes']:.0f} min {t['device']}")
 
 def vocoder_table(res:dict, # `tools/vocoder_results.py` output
                  )->str:
-    "Markdown table: per vocoder, copy-synthesis and predicted-mel scores, parameters and seconds per 3 s clip."
+    ("Markdown table: per vocoder, copy-synthesis and predicted-mel scores, "
+     "parameters and seconds per 3 s clip.")
     cell = lambda s, m, k, d: f"{k*s[m]['mean']:.{d}f}" if m in s else '–'
     cols = [f'copy {c}' for c,*_ in VOCODER_COLS] + [f'predicted {c}' for c,*_ in VOCODER_COLS]
     head = ['| vocoder | params | s / 3 s clip | ' + ' | '.join(cols) + ' |', '|---' * (len(cols)+3) + '|']
@@ -140,7 +148,8 @@ def vocoder_table(res:dict, # `tools/vocoder_results.py` output
 
 # %% ../nbs/85_results.ipynb #bbe4c7f7
 def multilingual_systems(recipes:list)->list:
-    "(row key, label) of the multilingual table: the oracle, each recipe on all languages and unseen, the baseline."
+    ("(row key, label) of the multilingual table: the oracle, each recipe on all languages and unseen, "
+     "the baseline.")
     return ([('oracle', 'ground-truth mel → Griffin-Lim (ceiling)')]
             + [row for r in recipes for row in ((r, f'{r}, all languages, language embedding'),
                                                  (f'{r}_unseen', f'{r}, trained without this language'))]
@@ -148,8 +157,10 @@ def multilingual_systems(recipes:list)->list:
 
 def multilingual_table(res:dict, # `tools/multilingual_results.py` output
                       )->str:
-    "Markdown table: for each language, the `multilingual_systems` rows it has, with the `ABLATION_COLS` means."
-    head = ['| language | system | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |', '|---' * (len(ABLATION_COLS)+2) + '|']
+    ("Markdown table: for each language, the `multilingual_systems` rows it has, "
+     "with the `ABLATION_COLS` means.")
+    head = ['| language | system | ' + ' | '.join(c for c,*_ in ABLATION_COLS) + ' |',
+            '|---' * (len(ABLATION_COLS)+2) + '|']
     systems = multilingual_systems(res['settings']['recipes'])
     return '\n'.join(head + [_scores_row(lang, name, row[k]) for lang,row in res['per_language'].items()
                              for k,name in systems if k in row])
@@ -167,7 +178,8 @@ def _span(a:dict)->str:
     return f"{a['min']:.0f}" if round(a['min']) == round(a['max']) else f"{a['min']:.0f}–{a['max']:.0f}"
 
 def _quickstart_result(sp:dict, runs:str)->str:
-    "STOI, ESTOI, WER and CER of a `quickstart_spread`: mean (min–max), and the judge's floor and the baseline."
+    ("STOI, ESTOI, WER and CER of a `quickstart_spread`: mean (min–max), "
+     "and the judge's floor and the baseline.")
     a, c = sp['aggregate'], sp['aggregate'].get('cer')
     cer = '' if c is None else (f", CER {_pct(c['mean'])} ({_range(c, pct=True)}"
                                 + (f", {c['n']} of the runs" if c['n'] != a['stoi']['n'] else '') + ')')
@@ -199,8 +211,8 @@ def grid_base_row(folder)->list:
             f"STOI {m['stoi']['mean']:.3f}, ESTOI {m['estoi']['mean']:.3f}, "
             f"PESQ wb {m['pesq_wb']['mean']:.2f} / nb {m['pesq_nb']['mean']:.2f}, "
             f"WER {_pct(m['wer']['mean'])} (judge on the recordings: {_pct(m['wer_ref']['mean'])}; "
-            f"video-blind baseline: {_pct(o['wer']['mean'])}), CER {_pct(m['cer']['mean'])} (judge on the recordings: "
-            f"{_pct(m['cer_ref']['mean'], 2)}; baseline: {_pct(o['cer']['mean'])})"
+            f"video-blind baseline: {_pct(o['wer']['mean'])}), CER {_pct(m['cer']['mean'])} "
+            f"(judge on the recordings: {_pct(m['cer_ref']['mean'], 2)}; baseline: {_pct(o['cer']['mean'])})"
             " — `grid_s1_base*.json`, `oracles_grid_s1.json`"]
 
 def judge_rows(folder)->list:
@@ -231,8 +243,8 @@ def multilingual_row(folder)->list:
     return [f"{' and '.join(f'`{r}`' for r in recipes)} `tiny`, {len(per)} languages, "
             f"{res['settings']['steps']} steps each, one CPU thread",
             f"multilingual SynthGRID, {min(n)}–{max(n)} test clips per language",
-            "ESTOI " + '; '.join(f"{r}: {span(r)} with a language embedding, {span(r + '_unseen')} for a language "
-                                  "left out" for r in recipes)
+            "ESTOI " + '; '.join(f"{r}: {span(r)} with a language embedding, "
+                                  f"{span(r + '_unseen')} for a language left out" for r in recipes)
             + f" (oracle {span('oracle')}, mean speech ≈ 0) — `multilingual_synthgrid.json`"]
 
 def infer_row(folder)->list:
@@ -241,7 +253,8 @@ def infer_row(folder)->list:
     return [f"inference, `{s['preset']}`, {s['threads']} thread" + ('s' if s['threads'] != 1 else ''),
             f"one {s['seconds_of_video']:g} s clip, end to end",
             f"{s['total_s']:.2f} s with Griffin-Lim (real-time factor {s['real_time_factor']:.3f})"
-            + (f"; {n['total_s']:.2f} s with `{Path(n['vocoder']).name}` (real-time factor {n['real_time_factor']:.3f})"
+            + (f"; {n['total_s']:.2f} s with `{Path(n['vocoder']).name}` "
+               f"(real-time factor {n['real_time_factor']:.3f})"
                if (n := s.get('neural_vocoder')) else '') + " — `infer_speed.json`"]
 
 def vocoder_row(folder)->list:
@@ -250,13 +263,15 @@ def vocoder_row(folder)->list:
     name, gl = res['release'], res['rows']['griffin_lim']
     v = res['rows'][name]
     m = lambda r, part, k, d=3: f"{r[part][k]['mean']:.{d}f}"
-    return [f"GRID s1 iSTFT vocoder `{Path(name).name}` ({v['params']/1e6:.1f} M parameters, {v['step']:,} CPU steps)",
+    return [f"GRID s1 iSTFT vocoder `{Path(name).name}` ({v['params']/1e6:.1f} M parameters, "
+            f"{v['step']:,} CPU steps)",
             f"the same {v['predicted']['stoi']['n']} clips: the `base` model's mels; copy synthesis",
             f"STOI {m(v, 'predicted', 'stoi')}, ESTOI {m(v, 'predicted', 'estoi')}, PESQ wb "
             f"{m(v, 'predicted', 'pesq_wb', 2)} (Griffin-Lim: {m(gl, 'predicted', 'stoi')}, "
             f"{m(gl, 'predicted', 'estoi')}, {m(gl, 'predicted', 'pesq_wb', 2)}); copy synthesis PESQ wb "
             f"{m(v, 'copy', 'pesq_wb', 2)} (Griffin-Lim: {m(gl, 'copy', 'pesq_wb', 2)}); "
-            f"{v['seconds_per_3s']:.3f} s per 3 s clip (Griffin-Lim: {gl['seconds_per_3s']:.3f}) — `vocoder_grid_s1.json`"]
+            f"{v['seconds_per_3s']:.3f} s per 3 s clip (Griffin-Lim: {gl['seconds_per_3s']:.3f}) "
+            "— `vocoder_grid_s1.json`"]
 
 def results_table(folder=None, # results folder; default: the committed `data/results`
                  )->str:

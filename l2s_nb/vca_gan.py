@@ -11,8 +11,8 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
-from .layers import (length_mask, LanguageEmbedding, check_languages, masked_error, LOG_MEL_CENTER, MelDiscriminator,
-                           lsgan_disc_loss, lsgan_gen_loss, feature_matching)
+from .layers import (length_mask, LanguageEmbedding, check_languages, masked_error, LOG_MEL_CENTER,
+                           MelDiscriminator, lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 
 # %% auto #0
@@ -27,7 +27,7 @@ class VCAGANConfig(VisualEncoderConfig):
     d_model:int=512 # width of the local and context visual features
     heads:int=8 # attention heads of the temporal encoder
     enc_layers:int=2 # Conformer blocks of the temporal encoder (context features)
-    gen_channels:list=field(default_factory=lambda: [128, 64, 32]) # generator widths per scale, coarse to fine
+    gen_channels:list=field(default_factory=lambda: [128, 64, 32]) # generator width per scale, coarse to fine
     gen_blocks:int=3 # residual conv blocks per scale
     gen_kernel:int=5 # 2D kernel (frequency x time) of the generator convs
     att_dim:int=256 # width of the visual context attention
@@ -43,7 +43,7 @@ class VCAGANConfig(VisualEncoderConfig):
     disc_channels:int=32 # discriminator width
     disc_layers:int=4 # conv layers per discriminator
     disc_lr_ratio:float=1.0 # peak LR of discriminators and sync network as a multiple of TrainConfig.lr
-    languages:list=field(default_factory=list) # languages of a learned language embedding (the clips' `language`); []: none
+    languages:list=field(default_factory=list) # languages with learned embeddings (clip `language`); []: none
 
     def __post_init__(self):
         super().__post_init__()
@@ -51,7 +51,8 @@ class VCAGANConfig(VisualEncoderConfig):
         check_languages('VCAGANConfig', self.languages)
         n = len(self.gen_channels)
         if n<1 or min(self.gen_channels)<1 or self.gen_blocks<0 or self.gen_kernel%2==0:
-            raise ConfigError("VCAGANConfig: gen_channels must be widths >= 1, gen_blocks >= 0, gen_kernel odd")
+            raise ConfigError("VCAGANConfig: gen_channels must be widths >= 1, gen_blocks >= 0, "
+                              "gen_kernel odd")
         if self.mels_per_frame%2**(n-1) or self.n_mels%2**(n-1):
             raise ConfigError(f"VCAGANConfig: {n} scales halve n_mels ({self.n_mels}) and mels_per_frame "
                               f"({self.mels_per_frame}) {n-1} times: both must be divisible by {2**(n-1)}")
@@ -67,23 +68,27 @@ class VCAGANConfig(VisualEncoderConfig):
 def tiny_config(**kw)->VCAGANConfig:
     "Few channels, one Conformer block, one block per scale: trains in minutes on 2 CPU cores."
     front = FrontendConfig(16, [16, 32, 64, 128], [1, 1, 1, 1], 3, 5, downsample=2)
-    return VCAGANConfig(**{**dict(frontend=front, d_model=128, heads=4, enc_layers=1, ff_mult=2, conv_kernel=9,
-                                  gen_channels=[32, 16, 8], gen_blocks=1, gen_kernel=3, att_dim=64, sync_dim=64,
-                                  sync_channels=64, disc_channels=16, disc_layers=3), **kw})
+    return VCAGANConfig(**{**dict(frontend=front, d_model=128, heads=4, enc_layers=1, ff_mult=2,
+                                  conv_kernel=9, gen_channels=[32, 16, 8], gen_blocks=1, gen_kernel=3,
+                                  att_dim=64, sync_dim=64, sync_channels=64, disc_channels=16,
+                                  disc_layers=3), **kw})
 
 def base_config(**kw)->VCAGANConfig:
     "GRID-scale model sized for real-time CPU inference (<= 10M parameters, discriminators included)."
     front = FrontendConfig(32, [32, 64, 128, 256], [1, 1, 1, 1], downsample=2)  # the multitask base front-end
-    return VCAGANConfig(**{**dict(frontend=front, d_model=256, heads=4, enc_layers=2, ff_mult=4, conv_kernel=15,
-                                  gen_channels=[64, 32, 16], gen_blocks=1, gen_kernel=3, att_dim=128), **kw})
+    return VCAGANConfig(**{**dict(frontend=front, d_model=256, heads=4, enc_layers=2, ff_mult=4,
+                                  conv_kernel=15, gen_channels=[64, 32, 16], gen_blocks=1, gen_kernel=3,
+                                  att_dim=128), **kw})
 
 def paper_config(**kw)->VCAGANConfig:
-    "The published size: ResNet-18 front-end, 512-wide encoder, generator widths 128/64/32, 5x5 kernels (GPU)."
+    ("The published size: ResNet-18 front-end, 512-wide encoder, generator widths 128/64/32, "
+     "5x5 kernels (GPU).")
     return VCAGANConfig(**kw)
 
 # %% ../nbs/14_vca_gan.ipynb #f8ae3c65
 class ResBlock2d(nn.Module):
-    "Two residual 2D convs over (frequency, time): (B, C, F, T), mask (B, 1, 1, T) -> (B, C, F, T), 0 at padding."
+    ("Two residual 2D convs over (frequency, time): (B, C, F, T), mask (B, 1, 1, T) -> (B, C, F, T), "
+     "0 at padding.")
     def __init__(self, c:int, kernel:int=3):
         super().__init__()
         self.conv1,self.conv2 = [nn.Conv2d(c, c, kernel, padding=kernel//2) for _ in range(2)]
@@ -93,7 +98,8 @@ class ResBlock2d(nn.Module):
 
 # %% ../nbs/14_vca_gan.ipynb #e73b70c7
 class VisualContextAttention(nn.Module):
-    "Generator features (B, C, F, T_s) attend over the clip's context features (B, T, d) -> map (B, C, F, T_s)."
+    ("Generator features (B, C, F, T_s) attend over the clip's context features (B, T, d) "
+     "-> map (B, C, F, T_s).")
     def __init__(self, c:int, n_freq:int, d:int, att_dim:int):
         super().__init__()
         self.q,self.k,self.v = nn.Linear(c*n_freq, att_dim),nn.Linear(d, att_dim),nn.Linear(d, att_dim)
@@ -109,13 +115,15 @@ class VisualContextAttention(nn.Module):
 
 # %% ../nbs/14_vca_gan.ipynb #63f22974
 class CoarseToFineGenerator(nn.Module):
-    "Local and context features (B, T, d), mask (B, T) -> a log-mel per scale, coarse to fine: [(B, F_s, T_s)]."
+    ("Local and context features (B, T, d), mask (B, T) -> a log-mel per scale, coarse to fine: "
+     "[(B, F_s, T_s)].")
     def __init__(self, cfg:VCAGANConfig):
         super().__init__()
         self.cfg = c = cfg
         S,k = c.n_scales,c.gen_kernel
         self.freqs = [c.n_mels//2**(S-1-s) for s in range(S)]
-        self.steps = [c.mels_per_frame//2**(S-1-s) for s in range(S)]  # mel steps per video frame at each scale
+        # mel steps per video frame at each scale
+        self.steps = [c.mels_per_frame//2**(S-1-s) for s in range(S)]
         self.inp = nn.Linear(c.d_model, c.gen_channels[0]*self.freqs[0])
         self.up = nn.ModuleList([nn.Conv2d(a, b, 1) for a,b in zip(c.gen_channels[:-1], c.gen_channels[1:])])
         self.blocks = nn.ModuleList([nn.ModuleList([ResBlock2d(ch, k) for _ in range(c.gen_blocks)])
@@ -155,7 +163,8 @@ class VisualConditionalDiscriminator(nn.Module):
 def scale_targets(mel:torch.Tensor, # (B, n_mels, T_mel) real log-mel
                   n_scales:int, # S
                  )->list:
-    "The real log-mel at each scale, coarse to fine: [(B, n_mels/2^(S-1-s), T_mel/2^(S-1-s))], average-pooled."
+    ("The real log-mel at each scale, coarse to fine: [(B, n_mels/2^(S-1-s), T_mel/2^(S-1-s))], "
+     "average-pooled.")
     S = n_scales
     return [F.avg_pool2d(mel[:, None], 2**(S-1-s))[:, 0] if s<S-1 else mel for s in range(S)]
 
@@ -199,15 +208,18 @@ class VCAGAN(Recipe):
         if c.languages: self.language_table = LanguageEmbedding(c.languages, c.d_model)
         self.generator = CoarseToFineGenerator(c)
         if c.w_adv>0:
-            self.disc = nn.ModuleList([VisualConditionalDiscriminator(c.d_model, c.disc_channels, c.disc_layers)
-                                       for _ in range(c.n_scales)])
+            self.disc = nn.ModuleList([
+                VisualConditionalDiscriminator(c.d_model, c.disc_channels, c.disc_layers)
+                for _ in range(c.n_scales)])
         if c.w_sync>0: self.sync = SyncNet(c.n_mels, c.d_model, c.sync_dim, c.sync_channels, c.mels_per_frame)
 
     def encode(self, mouth, video_len, language=None):
-        "Local features (B, T, d_model) (+ the language embedding), context features (B, T, d_model), frame mask (B, T)."
+        ("Local features (B, T, d_model) (+ the language embedding), context features (B, T, d_model), "
+         "frame mask (B, T).")
         mask = length_mask(video_len, mouth.shape[1])
         local = self.proj(self.frontend(mouth, video_len))
-        if (lang := self.language_embedding(language, mouth.shape[0])) is not None: local = local + lang[:, None]
+        if (lang := self.language_embedding(language, mouth.shape[0])) is not None:
+            local = local + lang[:, None]
         local = local * mask[..., None]
         return local, self.encoder(local, mask), mask
 
@@ -232,7 +244,8 @@ class VCAGAN(Recipe):
         return self.cfg.w_rec*rec, {k:v.item() for k,v in terms.items()}
 
     def configure_optimizers(self, train_cfg)->dict:
-        "AdamW for the generator side (`main`) and for discriminators + sync network (`disc`, LR x`disc_lr_ratio`)."
+        ("AdamW for the generator side (`main`) and for discriminators + sync network "
+         "(`disc`, LR x`disc_lr_ratio`).")
         side = [n for n in ('disc', 'sync') if hasattr(self, n)]
         if not side: return super().configure_optimizers(train_cfg)
         gen = [p for n,p in self.named_parameters() if n.split('.')[0] not in side]
@@ -245,7 +258,8 @@ class VCAGAN(Recipe):
         return [(u.float(), [f.float() for f in fs]) for d,m in zip(self.disc, mels) for u,fs in d(m, vis)]
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        "Discriminator/sync turn on real and detached generated mels, then the generator's turn with all terms."
+        ("Discriminator/sync turn on real and detached generated mels, "
+         "then the generator's turn with all terms.")
         c = self.cfg
         if not c.w_adv and not c.w_sync: return super().training_step(batch, step, opt)
         out = self(batch)
@@ -271,7 +285,8 @@ class VCAGAN(Recipe):
             g_loss = g_loss + c.w_adv*(adv + c.fm_ratio*fm)
             logs.update(adv=adv.item(), fm=fm.item())
         if c.w_sync>0:
-            with torch.no_grad(): v = self.sync.embed_visual(out['local'].detach())  # the updated sync network
+            # the updated sync network
+            with torch.no_grad(): v = self.sync.embed_visual(out['local'].detach())
             g_sync = sync_loss(self.sync.embed_audio(fakes[-1]), v, m, c.sync_temp)
             g_loss = g_loss + c.w_sync*g_sync
             logs.update(sync=g_sync.item(), sync_real=d_sync.item())
