@@ -26,7 +26,8 @@ def shift_mel(mel, frames:int, mpf:int=4):
     return mel
 
 def clip_inputs(root, clip):
-    "(rois, mel, landmarks, speech span, whether the landmarks are the corpus's exact ones) of one corpus clip."
+    ("(rois, mel, landmarks, speech span, whether the landmarks are the corpus's exact ones) "
+     "of one corpus clip.")
     frames = read_video(root/clip.video)
     lm = load_landmarks(root/clip.landmarks, len(frames)) if clip.landmarks else None
     rois, stats = mouth_rois(frames, landmarks=lm)
@@ -39,9 +40,11 @@ def rates(inputs, use_span:bool):
     "Per shift: share of clips within ±1 frame, and share flagged (|offset| > 2)."
     out = {}
     for s in SHIFTS:
-        found = np.array([av_offset(r, shift_mel(m, s), lm, span=sp if use_span else None, exact_landmarks=exact)['offset']
+        found = np.array([av_offset(r, shift_mel(m, s), lm, span=sp if use_span else None,
+                                    exact_landmarks=exact)['offset']
                           for r, m, lm, sp, exact in inputs])
-        out[f'{s:+d}'] = dict(within_1=round(float(np.mean(np.abs(found - s) <= 1)), 3), flagged=round(float(np.mean(np.abs(found) > 2)), 3))
+        out[f'{s:+d}'] = dict(within_1=round(float(np.mean(np.abs(found - s) <= 1)), 3),
+                              flagged=round(float(np.mean(np.abs(found) > 2)), 3))
     return out
 
 def grid_originals(grid):
@@ -51,7 +54,8 @@ def grid_originals(grid):
     for p in tqdm(sorted((grid/'s1_mpg').glob('*.mpg')), desc='s1_mpg'):
         mel = log_mel(load_audio(p))
         vr = decord.VideoReader(str(p), num_threads=1)
-        dec = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in vr.get_batch(list(range(len(vr)))).asnumpy()])
+        dec = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
+                        for f in vr.get_batch(list(range(len(vr)))).asnumpy()])
         row = dict(id=p.stem)
         for name, frames in (('pyav', read_video(p)), ('decord', dec)):
             try:
@@ -62,12 +66,15 @@ def grid_originals(grid):
     return rows
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(); ap.add_argument('--grid_clips', type=int, default=100); ap.add_argument('--synthgrid_clips', type=int, default=24)
+    ap = argparse.ArgumentParser(); ap.add_argument('--grid_clips', type=int, default=100)
+    ap.add_argument('--synthgrid_clips', type=int, default=24)
     a = ap.parse_args(); torch.set_num_threads(1); t0 = time.time(); report = dict(shifts_frames=list(SHIFTS))
     for key, langs in (('synthgrid', ['en']), ('synthgrid_multilingual', ['es', 'ru', 'cmn'])):
         with tempfile.TemporaryDirectory() as d:
-            synthgrid(Path(d)/'sg', clips=a.synthgrid_clips, speakers=2*len(langs), languages=langs, workers=1, progress=False)
-            sg = [clip_inputs(Path(d)/'sg', c) for c in tqdm(read_corpus('synthgrid', Path(d)/'sg'), desc=key)]
+            synthgrid(Path(d)/'sg', clips=a.synthgrid_clips, speakers=2*len(langs), languages=langs,
+                      workers=1, progress=False)
+            sg = [clip_inputs(Path(d)/'sg', c)
+                  for c in tqdm(read_corpus('synthgrid', Path(d)/'sg'), desc=key)]
         report[key] = dict(clips=len(sg), languages=langs, **rates(sg, use_span=False))
     grid = shared_data('grid')
     if grid:
@@ -76,8 +83,9 @@ if __name__ == '__main__':
         for c in tqdm(clips[::step][:a.grid_clips], desc='grid'):
             try: inputs.append(clip_inputs(grid, c))
             except Exception as e: print(f'skipped {c.id}: {e}', file=sys.stderr)
-        report['grid_s1'] = dict(clips=len(inputs), every_nth=step, with_align=rates(inputs, True), without_align=rates(inputs, False))
+        report['grid_s1'] = dict(clips=len(inputs), every_nth=step, with_align=rates(inputs, True),
+                                 without_align=rates(inputs, False))
         report['grid_s1_mpg'] = grid_originals(grid)
-    report.update(command='python tools/bench_sync.py ' + ' '.join(sys.argv[1:]), minutes=round((time.time()-t0)/60, 1),
-                  load_average=os.getloadavg()[0], run_info=run_info())
+    report.update(command='python tools/bench_sync.py ' + ' '.join(sys.argv[1:]),
+                  minutes=round((time.time()-t0)/60, 1), load_average=os.getloadavg()[0], run_info=run_info())
     atomic_write(ROOT/'data'/'results'/'av_sync.json', lambda q: q.write_text(json.dumps(report, indent=1)))

@@ -25,16 +25,19 @@ def measure(clips:list, x264_params:str, tmp:Path)->dict:
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--clips', type=int, default=40, help='clips to render (speakers 1-8 in turn)')
-    ap.add_argument('--out', default='data/results/prep_speed.json', help="JSON file whose 'synthgrid_encode' key gets the results")
+    ap.add_argument('--out', default='data/results/prep_speed.json',
+                    help="JSON file whose 'synthgrid_encode' key gets the results")
     a = ap.parse_args()
     import torch; torch.set_num_threads(1); cv2.setNumThreads(1)
     from l2s_nb.config import run_info
     from l2s_nb.synthgrid import SYNTH_X264, make_clip, make_speaker
     rng = np.random.default_rng(0)
-    clips = [make_clip(int(rng.integers(64000)), make_speaker(1 + k % 8), np.random.default_rng(k)) for k in range(a.clips)]
+    clips = [make_clip(int(rng.integers(64000)), make_speaker(1 + k % 8), np.random.default_rng(k))
+             for k in range(a.clips)]
     with tempfile.TemporaryDirectory() as d:
         res = dict(command=f'python tools/bench_synth_encode.py --clips {a.clips}', clips=a.clips,
-                   before=measure(clips, '', Path(d)), after=measure(clips, SYNTH_X264, Path(d)), run_info=run_info())
+                   before=measure(clips, '', Path(d)), after=measure(clips, SYNTH_X264, Path(d)),
+                   run_info=run_info())
     out = Path(a.out); old = json.loads(out.read_text()) if out.exists() else {}
     out.write_text(json.dumps({**old, 'synthgrid_encode': res}, indent=1) + '\n')
     print(json.dumps(res, indent=1))

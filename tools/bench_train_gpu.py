@@ -14,11 +14,13 @@ def synthetic_batch(B:int, T:int, device)->dict:
     "A collated batch of `B` clips of `T` frames, on `device`."
     return dict(mouth=torch.rand(B, T, 88, 88, device=device), mel=torch.randn(B, 80, 4*T, device=device) - 4,
                 video_len=torch.full((B,), T, device=device), mel_len=torch.full((B,), 4*T, device=device),
-                tokens=torch.randint(1, 29, (B, 20), device=device), token_len=torch.full((B,), 20, device=device),
+                tokens=torch.randint(1, 29, (B, 20), device=device),
+                token_len=torch.full((B,), 20, device=device),
                 speaker=torch.zeros(B, dtype=torch.long, device=device))
 
 class Stepper:
-    "One optimiser step of a recipe on a batch: forward, loss, backward, clipping, AdamW (bf16 autocast on CUDA)."
+    ("One optimiser step of a recipe on a batch: forward, loss, backward, clipping, AdamW "
+     "(bf16 autocast on CUDA).")
     def __init__(self, preset:str, device:str, amp:bool):
         from l2s_nb.recipes import build_recipe
         from l2s_nb.train import model_config_for
@@ -31,7 +33,8 @@ class Stepper:
             loss, _ = self.model.loss(batch, self.model(batch))
         self.opt.zero_grad(set_to_none=True); loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        if sync: float(loss.detach()), float(gnorm)  # the trainer reads both every step (finiteness checks, logs)
+        # the trainer reads both every step (finiteness checks, logs)
+        if sync: float(loss.detach()), float(gnorm)
         self.opt.step()
 
 def wait(device:str):
@@ -55,7 +58,8 @@ def profile_steps(step, batch, device:str, trace:Path|None, active:int)->list:
     if trace: trace.parent.mkdir(parents=True, exist_ok=True); prof.export_chrome_trace(str(trace))
     key = 'self_device_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
     rows = sorted(prof.key_averages(), key=lambda e: -getattr(e, key))[:15]
-    return [dict(op=e.key, calls=e.count, self_ms_per_step=round(getattr(e, key)/1000/active, 3)) for e in rows]
+    return [dict(op=e.key, calls=e.count, self_ms_per_step=round(getattr(e, key)/1000/active, 3))
+            for e in rows]
 
 def epochs(loader):
     "The batches of `loader`, epoch after epoch."
@@ -63,7 +67,8 @@ def epochs(loader):
     for e in itertools.count(): set_epoch(loader, e); yield from loader
 
 def loader_steps(loader, n:int, step=None, device:str='cpu')->dict:
-    "Clips per second of `n` batches from `loader` (copied to the device, and trained on when `step` is given)."
+    ("Clips per second of `n` batches from `loader` (copied to the device, and trained on when `step` "
+     "is given).")
     from l2s_nb.recipes import to_device
     it, clips = epochs(loader), 0
     next(it)  # workers started
@@ -76,16 +81,22 @@ def loader_steps(loader, n:int, step=None, device:str='cpu')->dict:
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--cache', help='prep cache (format 1 or 2) for the loader measurements; none: only the model is timed')
+    ap.add_argument('--cache',
+                    help='prep cache (format 1 or 2) for the loader measurements; '
+                    'none: only the model is timed')
     ap.add_argument('--out', default='data/results/train_speed.json', help='JSON file for the results')
-    ap.add_argument('--trace', default='runs/train_profile.json', help='chrome trace of the profiled steps ("" for none)')
+    ap.add_argument('--trace', default='runs/train_profile.json',
+                    help='chrome trace of the profiled steps ("" for none)')
     ap.add_argument('--preset', default='base'); ap.add_argument('--batch_size', type=int, default=16)
     ap.add_argument('--frames', type=int, default=75, help='frames per clip of the synthetic batch')
-    ap.add_argument('--steps', type=int, default=30); ap.add_argument('--workers', type=int, default=8, help='loader workers')
-    ap.add_argument('--stream', action='store_true', help='read the cache with ShardStream instead of random access')
+    ap.add_argument('--steps', type=int, default=30)
+    ap.add_argument('--workers', type=int, default=8, help='loader workers')
+    ap.add_argument('--stream', action='store_true',
+                    help='read the cache with ShardStream instead of random access')
     ap.add_argument('--no_amp', action='store_true', help='float32 instead of bf16 autocast')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    ap.add_argument('--dry_run', '--dry-run', action='store_true', help='smoke test anywhere: tiny preset, CPU, 2 steps of 2 clips of 10 frames')
+    ap.add_argument('--dry_run', '--dry-run', action='store_true',
+                    help='smoke test anywhere: tiny preset, CPU, 2 steps of 2 clips of 10 frames')
     a = ap.parse_args(argv)
     if a.dry_run: a.preset, a.batch_size, a.frames, a.steps, a.workers, a.device = 'tiny', 2, 10, 2, 0, 'cpu'
     from l2s_nb.config import run_info
@@ -93,20 +104,25 @@ def main(argv=None)->dict:
     if not cuda: torch.set_num_threads(1 if a.dry_run else torch.get_num_threads())
     step, batch = Stepper(a.preset, dev, not a.no_amp), synthetic_batch(a.batch_size, a.frames, dev)
     warmup = 1 if a.dry_run else 5
-    res = dict(command=' '.join(['python tools/bench_train_gpu.py', *(argv if argv is not None else sys.argv[1:])]), device=dev,
-               device_name=torch.cuda.get_device_name(dev) if cuda else 'cpu', preset=a.preset, batch_size=a.batch_size,
-               frames=a.frames, amp=step.amp, params=sum(p.numel() for p in step.model.parameters()))
+    res = dict(command=' '.join(['python tools/bench_train_gpu.py',
+                                 *(argv if argv is not None else sys.argv[1:])]),
+               device=dev, device_name=torch.cuda.get_device_name(dev) if cuda else 'cpu', preset=a.preset,
+               batch_size=a.batch_size, frames=a.frames, amp=step.amp,
+               params=sum(p.numel() for p in step.model.parameters()))
     res['model_only'] = time_steps(step, batch, a.steps, warmup, dev)
     res['model_only_sync_every_step'] = time_steps(step, batch, a.steps, 1, dev, sync=True)
-    res['profile_top_ops'] = profile_steps(step, batch, dev, Path(a.trace) if a.trace else None, 1 if a.dry_run else 3)
+    res['profile_top_ops'] = profile_steps(step, batch, dev, Path(a.trace) if a.trace else None,
+                                           1 if a.dry_run else 3)
     if cuda: res['peak_memory_gib'] = round(torch.cuda.max_memory_allocated(dev)/2**30, 2)
     if a.cache:
         from l2s_nb.datasets import make_loader
-        loader = lambda: make_loader(a.cache, 'train', batch_size=a.batch_size, workers=a.workers, stream=a.stream, pin_memory=cuda)
+        loader = lambda: make_loader(a.cache, 'train', batch_size=a.batch_size, workers=a.workers,
+                                     stream=a.stream, pin_memory=cuda)
         res['loader'] = dict(workers=a.workers, stream=a.stream, **loader_steps(loader(), a.steps, None, dev))
         res['loader_and_model'] = loader_steps(loader(), a.steps, step, dev)
     res['run_info'] = run_info()
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
     print(json.dumps(res, indent=1))
     return res
 

@@ -24,7 +24,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
-SHOWN = ('01_audio', '02_video', '04_face', '11_multitask', '12_datasets', '50_metrics', '96_lesson', '97_multilingual')
+SHOWN = ('01_audio', '02_video', '04_face', '11_multitask', '12_datasets', '50_metrics', '96_lesson',
+         '97_multilingual')
 MAX_NB_BYTES, MAX_TOTAL_BYTES = 1_000_000, 8_000_000  # one notebook; all of nbs/ together
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 
@@ -82,7 +83,8 @@ def execute(path:Path, out:Path|None=None, timeout:int=900)->Path:
     for c in skip: c.cell_type = 'code'; c.outputs = []
     for c in nb.cells:
         if c.cell_type!='code': continue
-        c.outputs = [_tidy(o) for o in _merge_streams([o for o in c.outputs if WIDGET not in o.get('data', {})])]
+        c.outputs = [_tidy(o)
+                     for o in _merge_streams([o for o in c.outputs if WIDGET not in o.get('data', {})])]
     nb.metadata.pop('widgets', None)
     nbformat.write(nb, out)
     subprocess.run(['nbdev_clean', '--fname', str(out)], check=True, cwd=ROOT)

@@ -28,7 +28,8 @@ ROWS = {
 def decode_mouth_cv2(data:bytes, n_frames:int|None=None, where:str='<mouth>')->np.ndarray:
     "`l2s_nb.cache.decode_mouth` through OpenCV's FFmpeg: the H.264 stream's one plane, unconverted."
     import cv2
-    with tempfile.NamedTemporaryFile(suffix='.h264', dir='/dev/shm' if os.path.isdir('/dev/shm') else None) as f:
+    with tempfile.NamedTemporaryFile(suffix='.h264',
+                                     dir='/dev/shm' if os.path.isdir('/dev/shm') else None) as f:
         f.write(data); f.flush()
         cap = cv2.VideoCapture(f.name, cv2.CAP_FFMPEG); cap.set(cv2.CAP_PROP_CONVERT_RGB, 0)
         frames = []
@@ -38,7 +39,8 @@ def decode_mouth_cv2(data:bytes, n_frames:int|None=None, where:str='<mouth>')->n
     return np.stack(frames)
 
 def unpack_caches(caches:Path, work:Path)->dict:
-    "Format-1 copies of the format-2 caches under `caches` (one folder per region), in `work`; region -> folder."
+    ("Format-1 copies of the format-2 caches under `caches` (one folder per region), in `work`; "
+     "region -> folder.")
     import l2s_nb.cache as cache
     try: import av  # noqa: F401
     except ImportError: os.environ['OPENCV_LOG_LEVEL'] = 'ERROR'; cache.decode_mouth = decode_mouth_cv2
@@ -51,19 +53,22 @@ def unpack_caches(caches:Path, work:Path)->dict:
 def train_command(name:str, cache:Path, run:Path, a)->list:
     "The `l2s train` command of row `name`."
     region, recipe, extra = ROWS[name]
-    return [sys.executable, '-c', 'import sys; from l2s_nb.cli import main; sys.exit(main())', 'train', str(cache),
+    return [sys.executable, '-c',
+            'import sys; from l2s_nb.cli import main; sys.exit(main())', 'train', str(cache),
             '--run_dir', str(run/name), '--recipe', recipe, '--preset', a.preset, '--steps', str(a.steps),
             '--batch_size', str(a.batch_size), '--lr', str(a.lr), '--warmup_steps', str(a.warmup),
             '--val_every', str(a.val_every), '--ckpt_every', str(a.ckpt_every), '--log_every', '20',
-            '--num_workers', str(a.workers), '--device', a.device, *(['--threads', '1'] if a.device == 'cpu' else []),
-            *extra]
+            '--num_workers', str(a.workers), '--device', a.device,
+            *(['--threads', '1'] if a.device == 'cpu' else []), *extra]
 
 def run_rows(names:list, caches:dict, run:Path, a)->dict:
-    "Train every row at once; stop those still running at the deadline. Returns name -> exit status and seconds."
+    ("Train every row at once; stop those still running at the deadline. "
+     "Returns name -> exit status and seconds.")
     procs, t0 = {}, time.time()
     for n in names:
         log = open(run/f'{n}.log', 'w')
-        procs[n] = (subprocess.Popen(train_command(n, caches[ROWS[n][0]], run, a), stdout=log, stderr=subprocess.STDOUT), log)
+        procs[n] = (subprocess.Popen(train_command(n, caches[ROWS[n][0]], run, a), stdout=log,
+                                     stderr=subprocess.STDOUT), log)
     while any(p.poll() is None for p,_ in procs.values()) and time.time()-t0 < 60*a.minutes: time.sleep(2)
     status = {}
     for n,(p,log) in procs.items():
@@ -111,14 +116,16 @@ def collect(name:str, run:Path, caches:dict, out:Path, a, weights:bool=True)->di
     state = torch.load(rel, map_location='cpu', weights_only=False)
     if weights: torch.save(dict(state, model=pack_weights(state['model'])), out/f'{name}.int8.pt')
     val = read_log(run/name, 'val')
-    return dict(checkpoint=src.name, step=state['step'], val=val, train_last=(read_log(run/name, 'train') or [{}])[-1])
+    return dict(checkpoint=src.name, step=state['step'], val=val,
+                train_last=(read_log(run/name, 'train') or [{}])[-1])
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('caches', help='folder of format-2 caches, one per region (l2s pack)')
     ap.add_argument('out', help='folder for what comes back: int8 weights, mels and logs (tar), summary JSON')
     ap.add_argument('--rows', default=','.join(ROWS), help='comma-separated rows of ROWS to run')
-    ap.add_argument('--no_weights', default='multitask_half_data', help='rows whose weights stay behind (comma-separated)')
+    ap.add_argument('--no_weights', default='multitask_half_data',
+                    help='rows whose weights stay behind (comma-separated)')
     ap.add_argument('--minutes', type=float, default=6, help='deadline for training, after the unpacking')
     ap.add_argument('--work', default='/tmp/ablation', help='scratch folder (unpacked caches, runs)')
     ap.add_argument('--preset', default='base'); ap.add_argument('--steps', type=int, default=1400)
@@ -126,20 +133,26 @@ def main(argv=None)->dict:
     ap.add_argument('--warmup', type=int, default=100); ap.add_argument('--val_every', type=int, default=200)
     ap.add_argument('--ckpt_every', type=int, default=100); ap.add_argument('--workers', type=int, default=3)
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    ap.add_argument('--dry_run', '--dry-run', action='store_true', help='tiny preset, 3 steps, batch 2, on the CPU')
+    ap.add_argument('--dry_run', '--dry-run', action='store_true',
+                    help='tiny preset, 3 steps, batch 2, on the CPU')
     a = ap.parse_args(argv)
-    if a.dry_run: a.preset, a.steps, a.batch_size, a.val_every, a.ckpt_every, a.workers, a.device = 'tiny', 3, 2, 3, 3, 0, 'cpu'
-    out, work = Path(a.out), Path(a.work); out.mkdir(parents=True, exist_ok=True); (work/'runs').mkdir(parents=True, exist_ok=True)
+    if a.dry_run: a.preset, a.steps, a.batch_size, a.val_every, a.ckpt_every, a.workers, a.device = (
+        'tiny', 3, 2, 3, 3, 0, 'cpu')
+    out, work = Path(a.out), Path(a.work); out.mkdir(parents=True, exist_ok=True)
+    (work/'runs').mkdir(parents=True, exist_ok=True)
     t = time.time(); caches = unpack_caches(Path(a.caches), work); unpack_s = time.time()-t
     names = [n for n in a.rows.split(',') if ROWS[n][0] in caches]
     status = run_rows(names, caches, work/'runs', a)
-    res = dict(command=' '.join(['python tools/gpu_ablation.py', *(argv if argv is not None else sys.argv[1:])]),
+    res = dict(command=' '.join(['python tools/gpu_ablation.py',
+                                 *(argv if argv is not None else sys.argv[1:])]),
                device=torch.cuda.get_device_name() if a.device.startswith('cuda') else 'cpu',
-               settings=dict(preset=a.preset, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
-                             minutes=a.minutes, workers_per_run=a.workers, concurrent_runs=len(names)),
+               settings=dict(preset=a.preset, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+                             warmup=a.warmup, minutes=a.minutes, workers_per_run=a.workers,
+                             concurrent_runs=len(names)),
                unpack_s=round(unpack_s, 1), rows={})
     for n in names:
-        res['rows'][n] = dict(command=' '.join(['l2s', *train_command(n, Path(f'CACHE_{ROWS[n][0]}'), Path('RUNS'), a)[3:]]),
+        res['rows'][n] = dict(command=' '.join(['l2s', *train_command(n, Path(f'CACHE_{ROWS[n][0]}'),
+                                                                    Path('RUNS'), a)[3:]]),
                               **status[n])
         try: res['rows'][n].update(collect(n, work/'runs', caches, out, a, n not in a.no_weights.split(',')))
         except Exception as e: res['rows'][n]['error'] = f'{type(e).__name__}: {e}'
@@ -149,7 +162,8 @@ def main(argv=None)->dict:
             for f in [work/'runs'/f'{n}.log', work/'runs'/f'{n}_mels.npz', *(work/'runs'/n).glob('*.*')]:
                 if f.exists(): tar.add(f, f'{n}/{f.name}')
     (out/'ablation.json').write_text(json.dumps(res, indent=1, default=str) + '\n')
-    print(json.dumps({n: {k: v for k,v in r.items() if k in ('returncode', 'seconds', 'step', 'error')} for n,r in res['rows'].items()}))
+    print(json.dumps({n: {k: v for k,v in r.items() if k in ('returncode', 'seconds', 'step', 'error')}
+                      for n,r in res['rows'].items()}))
     return res
 
 if __name__ == '__main__': main()

@@ -21,7 +21,8 @@ import argparse, json, sys
 from pathlib import Path
 
 METRICS = ('stoi', 'estoi', 'pesq_wb', 'pesq_nb', 'wer', 'cer', 'wer_ref', 'cer_ref')
-ORDER = ('es', 'ru', 'cmn', 'hi', 'de', 'en')  # held-out languages in the order they are run: three scripts first
+# held-out languages in the order they are run: three scripts first
+ORDER = ('es', 'ru', 'cmn', 'hi', 'de', 'en')
 
 def languages_of(cache)->list:
     "The languages of a prep cache's clips, sorted."
@@ -51,7 +52,8 @@ def run(a):
                                eval_split='test', threads=1, seed=a.seed, **over)
         if not judged: train_experiment(cfg, Path(a.runs)/name); print(name, 'trained', flush=True); continue
         res = run_experiment(cfg, Path(a.runs)/name)
-        print(name, {k: round(res['model'][k]['mean'], 3) for k in ('stoi', 'cer')}, res['seconds'], flush=True)
+        print(name, {k: round(res['model'][k]['mean'], 3) for k in ('stoi', 'cer')}, res['seconds'],
+              flush=True)
     if not judged: print(f"{a.judge} does not exist yet: every setting is trained; run again to score them")
 
 def _means(s:dict)->dict:
@@ -61,40 +63,49 @@ def read_runs(runs:Path)->tuple:
     "The recipe and the `results.json` of every setting in one run folder."
     res = {p.name: json.loads((p/'results.json').read_text()) for p in sorted(runs.iterdir())
            if (p/'results.json').exists()}
-    if 'all' not in res: raise SystemExit(f"{runs}: no `all` run; run `{Path(__file__).name} run {runs}` first")
+    if 'all' not in res:
+        raise SystemExit(f"{runs}: no `all` run; run `{Path(__file__).name} run {runs}` first")
     return res['all']['config']['recipe'], res
 
 def collect(a)->dict:
     from l2s_nb.config import run_info
     by_recipe = dict(read_runs(Path(r)) for r in a.runs)
     first = next(iter(by_recipe.values()))['all']
-    table = {l: dict(oracle=_means(first['by_language']['oracle'][l]), baseline=_means(first['by_language']['baseline'][l]))
+    table = {l: dict(oracle=_means(first['by_language']['oracle'][l]),
+                     baseline=_means(first['by_language']['baseline'][l]))
              for l in sorted(first['by_language']['model'])}
-    settings = dict(oracle="the recordings' mel through Griffin-Lim", baseline='mean-speech mel through Griffin-Lim')
+    settings = dict(oracle="the recordings' mel through Griffin-Lim",
+                    baseline='mean-speech mel through Griffin-Lim')
     for recipe, res in by_recipe.items():
         settings |= {recipe: f"one {recipe} `tiny` model, language embedding, trained on all languages",
                      f'{recipe}_unseen': f"{recipe} `tiny` without language L (no embedding), scored on L"}
         for lang, row in table.items():
-            o = res['all']['by_language']['oracle'][lang]['stoi']  # the same clips: the same oracle, to float noise
+            # the same clips: the same oracle, to float noise
+            o = res['all']['by_language']['oracle'][lang]['stoi']
             if o['n'] != row['oracle']['stoi']['n'] or abs(o['mean'] - row['oracle']['stoi']['mean']) > 1e-3:
-                raise SystemExit(f"{recipe}: its `all` run was scored on other {lang} clips than {next(iter(by_recipe))}'s")
+                raise SystemExit(f"{recipe}: its `all` run was scored on other {lang} clips than "
+                                 f"{next(iter(by_recipe))}'s")
             row[recipe] = _means(res['all']['by_language']['model'][lang])
             if (r := res.get(f'without_{lang}')):
                 if r['n'] != row['oracle']['stoi']['n']:
-                    raise SystemExit(f"{recipe} without_{lang} was scored on {r['n']} clips, `all` on {row['oracle']['stoi']['n']}")
+                    raise SystemExit(f"{recipe} without_{lang} was scored on {r['n']} clips, "
+                                     f"`all` on {row['oracle']['stoi']['n']}")
                 row[f'{recipe}_unseen'] = _means(r['model'])
     judge = json.loads(Path(a.judge_results).read_text())
     out = dict(
         commands=[l.strip() for l in __doc__.split('\n\n')[1].strip().splitlines()],
-        corpus=dict(root=first['config']['root'], **json.loads((Path(first['config']['root'])/'synthgrid.json').read_text()),
+        corpus=dict(root=first['config']['root'],
+                    **json.loads((Path(first['config']['root'])/'synthgrid.json').read_text()),
                     split='test', clips_per_language={l: r['oracle']['stoi']['n'] for l, r in table.items()}),
         settings=dict(settings, recipes=list(by_recipe), steps=first['config']['steps'],
                       batch_size=first['config']['batch_size'], threads=1, judge=first['judge']),
-        judge=dict(checkpoint=a.judge, unit=judge['unit'], n_train=judge['n_train'], n_params=judge['n_params'],
-                   train_seconds=judge['train_seconds'], epochs=len(judge['history']), decoding=judge['decoding'],
+        judge=dict(checkpoint=a.judge, unit=judge['unit'], n_train=judge['n_train'],
+                   n_params=judge['n_params'], train_seconds=judge['train_seconds'],
+                   epochs=len(judge['history']), decoding=judge['decoding'],
                    heldout=judge['heldout'], heldout_by_language=judge['heldout_by_language']),
         per_language=table,
-        runs={recipe: {k: dict(config=v['config'], n=v['n'], seconds=v['seconds'], run=v['run']) for k, v in res.items()}
+        runs={recipe: {k: dict(config=v['config'], n=v['n'], seconds=v['seconds'], run=v['run'])
+                       for k, v in res.items()}
               for recipe, res in by_recipe.items()},
         run_info=run_info())
     Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + '\n')
@@ -107,8 +118,10 @@ def main(argv=None):
     r.add_argument('--root', default='runs/ml/sg'); r.add_argument('--cache', default='runs/ml/cache')
     r.add_argument('--judge', default='data/checkpoints/judge_synthgrid_multi.pt')
     r.add_argument('--steps', type=int, default=600); r.add_argument('--seed', type=int, default=0)
-    r.add_argument('--recipe', default='multitask', help='the recipe every setting trains (its `tiny` preset)')
-    r.add_argument('--settings', default='', help='comma-separated settings to run (all, without_es, ...; default: every one)')
+    r.add_argument('--recipe', default='multitask',
+                   help='the recipe every setting trains (its `tiny` preset)')
+    r.add_argument('--settings', default='',
+                   help='comma-separated settings to run (all, without_es, ...; default: every one)')
     c = sub.add_parser('collect'); c.add_argument('runs', nargs='+', help='run folders, one per recipe')
     c.add_argument('--out', required=True)
     c.add_argument('--judge', default='data/checkpoints/judge_synthgrid_multi.pt')

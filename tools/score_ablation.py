@@ -33,11 +33,14 @@ def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->dict
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('files', help="folder of gpu_ablation.py's output (ablation.json, runs.tar.gz, *.int8.pt)")
-    ap.add_argument('caches', help='folder of the prep caches the rows trained on, one per region (as gpu_ablation.py)')
+    ap.add_argument('files',
+                    help="folder of gpu_ablation.py's output (ablation.json, runs.tar.gz, *.int8.pt)")
+    ap.add_argument('caches',
+                    help='folder of the prep caches the rows trained on, one per region (as gpu_ablation.py)')
     ap.add_argument('root', help='the corpus root (its recordings are the references)')
     ap.add_argument('--out', default='data/results/ablation_grid_s1.json')
-    ap.add_argument('--checkpoints', default='runs/ablation', help='folder for the fp16 release checkpoints and wavs')
+    ap.add_argument('--checkpoints', default='runs/ablation',
+                    help='folder for the fp16 release checkpoints and wavs')
     ap.add_argument('--vocoder', default='griffin_lim')
     ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
     a = ap.parse_args(argv)
@@ -53,7 +56,8 @@ def main(argv=None)->dict:
     torch.set_num_threads(1)
     files, work = Path(a.files), Path(a.checkpoints); work.mkdir(parents=True, exist_ok=True)
     abl, mels = json.loads((files/'ablation.json').read_text()), row_mels(files/'runs.tar.gz')
-    readers = {r.video.region: r for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
+    readers = {r.video.region: r
+               for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
     reader = readers.get('mouth') or next(iter(readers.values()))
     val = {r['id']: r for r in reader.rows if r['split'] == 'val'}
     audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
@@ -61,14 +65,17 @@ def main(argv=None)->dict:
     for i, row in val.items():
         rec = reader.load(row); texts[i] = str(rec['text'])
         if not (refs/f'{i}.wav').exists():
-            save_audio(refs/f'{i}.wav', fit_audio(load_audio(audio_of[i], 16000), len(rec['mouth']), AudioConfig(), reader.video, 0.2, i))
+            save_audio(refs/f'{i}.wav', fit_audio(load_audio(audio_of[i], 16000), len(rec['mouth']),
+                                                  AudioConfig(), reader.video, 0.2, i))
     judge, voc = load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
-    res = dict(what='GRID s1 quality ablation (issue 12): rows trained together on one GPU with one budget, scored on the '
-                    '50 validation clips; mels predicted on the GPU, vocoded and scored here',
-               train_command=abl['command'], device=abl['device'], settings=abl['settings'], vocoder=a.vocoder,
-               judge=judge.name, command=' '.join(['python tools/score_ablation.py', *(argv or sys.argv[1:])]), rows={})
+    res = dict(what='GRID s1 quality ablation (issue 12): rows trained together on one GPU with one budget, '
+                    'scored on the 50 validation clips; mels predicted on the GPU, vocoded and scored here',
+               train_command=abl['command'], device=abl['device'], settings=abl['settings'],
+               vocoder=a.vocoder, judge=judge.name,
+               command=' '.join(['python tools/score_ablation.py', *(argv or sys.argv[1:])]), rows={})
     for name, row in abl['rows'].items():
-        r = res['rows'][name] = {k: row.get(k) for k in ('command', 'returncode', 'seconds', 'step', 'checkpoint', 'error')}
+        r = res['rows'][name] = {k: row.get(k)
+                                 for k in ('command', 'returncode', 'seconds', 'step', 'checkpoint', 'error')}
         r['val_loss'] = [{k: round(v, 4) for k, v in v.items() if k != 'split'} for v in row.get('val', [])]
         if name not in mels: continue
         r['scores'] = score_mels(mels[name], refs, work/name, texts, judge, voc)
@@ -79,14 +86,18 @@ def main(argv=None)->dict:
             own_val = {r['id']: r for r in own.rows if r['split'] == 'val'}
             diffs = []
             for i in list(val)[:10]:
-                mouth = crop_frames(own.load(own_val[i])['mouth'], model.video.crop_size).astype(np.float32)/255
+                mouth = (crop_frames(own.load(own_val[i])['mouth'], model.video.crop_size)
+                         .astype(np.float32)/255)
                 here = model.generate(torch.from_numpy(mouth)[None])[0].numpy()
                 diffs.append(float(np.abs(here - mels[name][i]).mean()))
             r['int8_mel_abs_diff'] = round(float(np.mean(diffs)), 4)
     res['run_info'] = run_info()
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
     for n, r in res['rows'].items():
-        s = r.get('scores', {}); print(n, r.get('step'), *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer') if k in s), r.get('int8_mel_abs_diff'))
+        s = r.get('scores', {})
+        print(n, r.get('step'),
+              *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer') if k in s),
+              r.get('int8_mel_abs_diff'))
     return res
 
 if __name__ == '__main__': main()

@@ -15,11 +15,14 @@ from score_ablation import score_mels  # noqa: E402
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('checkpoints', nargs='+', help='release or training checkpoints of lip-to-speech recipes')
-    ap.add_argument('--caches', required=True, help='folder of prep caches, one per region (the checkpoints pick theirs)')
+    ap.add_argument('--caches', required=True,
+                    help='folder of prep caches, one per region (the checkpoints pick theirs)')
     ap.add_argument('--root', required=True, help='the corpus root (its recordings are the references)')
     ap.add_argument('--out', required=True); ap.add_argument('--work', default='runs/score_checkpoints')
-    ap.add_argument('--vocoder', default='griffin_lim'); ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
-    ap.add_argument('--texts', default='truth', help="what models that need text are given: 'truth' (each clip's "
+    ap.add_argument('--vocoder', default='griffin_lim')
+    ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
+    ap.add_argument('--texts', default='truth',
+                    help="what models that need text are given: 'truth' (each clip's "
                     "transcript) or an `l2s score-lipread` output (what a lip reader read), with --decode")
     ap.add_argument('--decode', default='grammar', help='which of the --texts file decodings to use')
     a = ap.parse_args(argv)
@@ -33,12 +36,14 @@ def main(argv=None)->dict:
     from l2s_nb.recipes import load_recipe
     from l2s_nb.vocoder import load_vocoder
     torch.set_num_threads(1)
-    readers = {r.video.region: r for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
+    readers = {r.video.region: r
+               for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
     audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
     work, judge, voc = Path(a.work), load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
-    read = ({c['id']: c[a.decode] for c in json.loads(Path(a.texts).read_text())['clips']} if a.texts != 'truth'
-            else None)
-    res = dict(command=' '.join(['python tools/score_checkpoints.py', *(argv if argv is not None else sys.argv[1:])]),
+    read = ({c['id']: c[a.decode] for c in json.loads(Path(a.texts).read_text())['clips']}
+            if a.texts != 'truth' else None)
+    res = dict(command=' '.join(['python tools/score_checkpoints.py',
+                                 *(argv if argv is not None else sys.argv[1:])]),
                vocoder=a.vocoder, judge=judge.name, texts=a.texts, rows={})
     for ck in a.checkpoints:
         model = load_recipe(ck); r = readers[model.video.region]
@@ -47,17 +52,20 @@ def main(argv=None)->dict:
         for row in val:
             rec = r.load(row); texts[row['id']] = str(rec['text'])
             if not (refs/f"{row['id']}.wav").exists():
-                wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(), r.video, 0.2, row['id'])
+                wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(),
+                                r.video, 0.2, row['id'])
                 save_audio(refs/f"{row['id']}.wav", wav)
             mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
             if model.needs_text and read is not None and row['id'] not in read:
                 raise SystemExit(f"{a.texts}: no {a.decode!r} reading of clip {row['id']}; give an "
                                  f"`l2s score-lipread` output of the same cache's {row['split']} clips")
-            text = dict(text=[texts[row['id']] if read is None else read[row['id']]]) if model.needs_text else {}
+            text = (dict(text=[texts[row['id']] if read is None else read[row['id']]]) if model.needs_text
+                    else {})
             mels[row['id']] = model.generate(torch.from_numpy(mouth)[None], **text)[0].numpy()
         res['rows'][ck] = dict(step=model.step, metrics=model.metrics,
                                scores=score_mels(mels, refs, work/Path(ck).stem, texts, judge, voc))
-        s = res['rows'][ck]['scores']; print(ck, *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer')))
+        s = res['rows'][ck]['scores']
+        print(ck, *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer')))
     res['run_info'] = run_info()
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
     return res

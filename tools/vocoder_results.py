@@ -43,11 +43,15 @@ def paired(ref_dir, a_dir, b_dir, keys=('stoi', 'estoi', 'pesq_wb', 'pesq_nb'), 
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--copy', nargs='+', required=True, help='`l2s oracles` outputs (oracles.json), one per vocoder')
-    ap.add_argument('--predicted', nargs='+', required=True, help='`tools/score_checkpoints.py` outputs, one per vocoder')
-    ap.add_argument('--run', nargs='*', default=[], help='VOCODER=RUN_DIR: the training run of a vocoder checkpoint')
+    ap.add_argument('--copy', nargs='+', required=True,
+                    help='`l2s oracles` outputs (oracles.json), one per vocoder')
+    ap.add_argument('--predicted', nargs='+', required=True,
+                    help='`tools/score_checkpoints.py` outputs, one per vocoder')
+    ap.add_argument('--run', nargs='*', default=[],
+                    help='VOCODER=RUN_DIR: the training run of a vocoder checkpoint')
     ap.add_argument('--commands', help='JSON object: name -> command that made an input')
-    ap.add_argument('--wavs', nargs='*', default=[], help="VOCODER=DIR: its predicted-mel speech (incl. 'griffin_lim')")
+    ap.add_argument('--wavs', nargs='*', default=[],
+                    help="VOCODER=DIR: its predicted-mel speech (incl. 'griffin_lim')")
     ap.add_argument('--refs', help='the references of the --wavs folders')
     ap.add_argument('--release', help='the vocoder checkpoint the project ships (the README row)')
     ap.add_argument('--out', required=True)
@@ -74,11 +78,12 @@ def main(argv=None)->dict:
     for v, r in rows.items():
         if v != 'griffin_lim' and v in wavs and 'griffin_lim' in wavs:
             r['predicted_minus_griffin_lim'] = paired(a.refs, wavs[v], wavs['griffin_lim'])
-    res = dict(what="vocoders side by side on the same clips: copy synthesis (the recording's own log-mel) and "
-                    "speech from a lip-to-speech model's predicted mels, scored against the recordings",
-               command=' '.join(['python tools/vocoder_results.py', *(argv if argv is not None else sys.argv[1:])]),
-               commands=json.loads(Path(a.commands).read_text()) if a.commands else {}, release=a.release, rows=rows,
-               run_info=run_info())
+    res = dict(what="vocoders side by side on the same clips: copy synthesis (the recording's own log-mel) "
+                    "and speech from a lip-to-speech model's predicted mels, scored against the recordings",
+               command=' '.join(['python tools/vocoder_results.py',
+                                 *(argv if argv is not None else sys.argv[1:])]),
+               commands=json.loads(Path(a.commands).read_text()) if a.commands else {}, release=a.release,
+               rows=rows, run_info=run_info())
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
     return res
 

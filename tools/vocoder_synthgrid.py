@@ -19,8 +19,10 @@ from vocoder_results import training, paired  # noqa: E402
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('vocoders', nargs='*', help='trained vocoder checkpoints (Griffin-Lim is always the first row)')
-    ap.add_argument('--model', default='data/checkpoints/multitask_tiny_synthgrid.pt', help='lip-to-speech checkpoint')
+    ap.add_argument('vocoders', nargs='*',
+                    help='trained vocoder checkpoints (Griffin-Lim is always the first row)')
+    ap.add_argument('--model', default='data/checkpoints/multitask_tiny_synthgrid.pt',
+                    help='lip-to-speech checkpoint')
     ap.add_argument('--run', nargs='*', default=[], help='the training run folder of each vocoder, in order')
     ap.add_argument('--work', default='runs/vocoder_synthgrid', help='corpus, cache and scored speech')
     ap.add_argument('--out', required=True)
@@ -39,7 +41,8 @@ def main(argv=None)->dict:
         res = json.loads(done.read_text())
         voc = load_vocoder(v)
         rows[v] = dict(copy=res['oracle'], predicted=res['model'], model=a.model, n=res['n'],
-                       params=sum(p.numel() for p in voc.parameters()), seconds_per_3s=round(vocoder_speed(voc), 4))
+                       params=sum(p.numel() for p in voc.parameters()),
+                       seconds_per_3s=round(vocoder_speed(voc), 4))
         if v != 'griffin_lim': rows[v].update(step=voc.step, size_mb=round(Path(v).stat().st_size/2**20, 2))
         if v in runs: rows[v]['training'] = training(Path(runs[v]))
         print(v, *(f"{part} {k}={rows[v][part][k]['mean']:.3f}" for part in ('copy', 'predicted')
@@ -47,9 +50,11 @@ def main(argv=None)->dict:
     gl = work/'griffin_lim'/'eval'
     for v in a.vocoders:  # per clip, against Griffin-Lim on the same predicted mels
         rows[v]['predicted_minus_griffin_lim'] = paired(gl/'ref', work/Path(v).stem/'eval'/'gen', gl/'gen')
-    res = dict(what="vocoders side by side on the quickstart's SynthGRID test clips: copy synthesis (the recording's "
-                    "own log-mel) and the committed tiny model's predicted mels, scored against the recordings",
-               command=' '.join(['python tools/vocoder_synthgrid.py', *(argv if argv is not None else sys.argv[1:])]),
+    res = dict(what="vocoders side by side on the quickstart's SynthGRID test clips: copy synthesis "
+                    "(the recording's own log-mel) and the committed tiny model's predicted mels, "
+                    "scored against the recordings",
+               command=' '.join(['python tools/vocoder_synthgrid.py',
+                                 *(argv if argv is not None else sys.argv[1:])]),
                corpus=dict(layout='synthgrid', clips=cfg.clips, speakers=cfg.speakers, seed=cfg.seed,
                            split=cfg.eval_split,
                            version=json.loads((root/'synthgrid.json').read_text())['version']),
