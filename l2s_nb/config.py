@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #8ecdc864
 from __future__ import annotations
-import dataclasses, json, logging, os, random, subprocess, sys, tempfile, time
+import dataclasses, json, logging, os, platform, random, subprocess, sys, tempfile, time
 from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -14,8 +14,8 @@ import numpy as np, yaml
 __all__ = ['REGIONS', 'L2SError', 'ConfigError', 'OutputClashError', 'MediaError', 'MediaNotFoundError', 'NotMediaError',
            'NoVideoStreamError', 'NoAudioStreamError', 'EmptyMediaError', 'UnsupportedMediaError', 'AudioConfig',
            'VideoConfig', 'mels_per_frame', 'to_dict', 'from_dict', 'atomic_write', 'save_config', 'load_config',
-           'check_compatible', 'same_file', 'is_inside', 'check_device', 'seed_everything', 'git_sha', 'run_info',
-           'get_logger', 'shared_data']
+           'check_compatible', 'same_file', 'is_inside', 'check_device', 'seed_everything', 'git_sha', 'cpu_name',
+           'run_info', 'get_logger', 'shared_data']
 
 # %% ../nbs/00_config.ipynb #aa1c12ae
 class L2SError(Exception):
@@ -225,11 +225,20 @@ def git_sha(path='.')->str|None:
         return r.stdout.strip() + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return None
 
+def cpu_name()->str:
+    "The CPU's model name (from /proc/cpuinfo on Linux, else `platform.processor()`)."
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
 def run_info(seed:int|None=None)->dict:
-    "Provenance of a run: seed, git SHA of the package checkout, versions, host time."
+    ("Provenance of a run: seed, git SHA of the package checkout, versions, the CPU and the vector kernels "
+     "torch picked for it (CPU numbers agree bit for bit only where these match), host time.")
     import torch, l2s_nb
     return dict(seed=seed, git_sha=git_sha(Path(l2s_nb.__file__).parent), l2s_nb=l2s_nb.__version__,
                 python=sys.version.split()[0], torch=str(torch.__version__), numpy=np.__version__,
+                cpu=cpu_name(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 time=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
 
 # %% ../nbs/00_config.ipynb #54e31a14
