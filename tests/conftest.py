@@ -11,7 +11,8 @@ def l2s(*args, cwd=None):
 
 @pytest.fixture
 def talking_clip(tmp_path):
-    "A generated 3 s mp4 (96x96 gray) with a voiced sound track: a harmonic tone whose loudness follows a blinking square."
+    ("A generated 3 s mp4 (96x96 gray) with a voiced sound track: a harmonic tone whose loudness follows "
+     "a blinking square.")
     from l2s_nb.video import write_video
     rng = np.random.default_rng(0)
     opening = rng.random(75) > 0.5
@@ -48,4 +49,5 @@ def untrained_lip_reader(tmp_path):
     reader = LipReader(tiny_config())
     return save_checkpoint(tmp_path/'reader.pt', dict(recipe='lip_reader', config=to_dict(reader.cfg), step=0,
                                                       metrics={}, audio=to_dict(AudioConfig()),
-                                                      video=to_dict(VideoConfig()), model=reader.state_dict()))
+                                                      video=to_dict(VideoConfig()),
+                                                      model=reader.state_dict()))

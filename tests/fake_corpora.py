@@ -1,4 +1,5 @@
-"""Tiny synthetic corpora for tests and notebook examples: short clips of a drifting portrait with a tone as sound track,
+"""Tiny synthetic corpora for tests and notebook examples: short clips of a drifting portrait \
+with a tone as sound track,
 written in every folder layout `prep` reads. Import from notebooks with `sys.path.insert(0, '../tests')`."""
 from pathlib import Path
 import numpy as np
@@ -28,8 +29,8 @@ def write_clip(path, # destination video
 
 def grid_id(k:int)->str:
     "A valid 6-letter GRID id for index `k` (same grammar as the corpus)."
-    ids = [GRID_WORDS[0][k % 4][0], GRID_WORDS[1][k//4 % 4][0], GRID_WORDS[2][k//16 % 4][0], GRID_WORDS[3][k % 25],
-           str(k % 10) if k % 10 else 'z', GRID_WORDS[5][k//7 % 4][0]]
+    ids = [GRID_WORDS[0][k % 4][0], GRID_WORDS[1][k//4 % 4][0], GRID_WORDS[2][k//16 % 4][0],
+           GRID_WORDS[3][k % 25], str(k % 10) if k % 10 else 'z', GRID_WORDS[5][k//7 % 4][0]]
     return ''.join(ids)
 
 def make_layout(layout:str, # one of `l2s_nb.corpora.LAYOUTS`, or 'grid_shared' (the layout of ../shared/grid)
@@ -50,17 +51,21 @@ def make_layout(layout:str, # one of `l2s_nb.corpora.LAYOUTS`, or 'grid_shared' 
             (root/'alignments'/'s1'/f'{gid}.align').write_text(
                 '\n'.join(f"{i*step} {(i+1)*step} {w}" for i,w in enumerate(['sil', *words]))+'\n')
         elif layout in ('grid_shared', 'synthgrid'):
-            write_clip(root/'s1'/'video'/f'{gid}.mp4', n_frames, audio=False, audio_path=root/'s1'/'audio'/f'{gid}.wav')
+            write_clip(root/'s1'/'video'/f'{gid}.mp4', n_frames, audio=False,
+                       audio_path=root/'s1'/'audio'/f'{gid}.wav')
             if layout == 'synthgrid':
                 lm = default_tracker()(read_video(root/'s1'/'video'/f'{gid}.mp4'))[:, LIPS]
-                (root/'s1'/'landmarks').mkdir(exist_ok=True); np.save(root/'s1'/'landmarks'/f'{gid}.npy', lm.astype(np.float32))
+                (root/'s1'/'landmarks').mkdir(exist_ok=True)
+                np.save(root/'s1'/'landmarks'/f'{gid}.npy', lm.astype(np.float32))
         elif layout == 'lrs2':
             write_clip(p := root/'main'/folder/f'{k:05d}.mp4', n_frames); lrs_text(p, text)
         elif layout == 'lrs3':
-            write_clip(p := root/('test' if k == 0 else 'trainval')/folder/f'{k:05d}.mp4', n_frames); lrs_text(p, text)
+            write_clip(p := root/('test' if k == 0 else 'trainval')/folder/f'{k:05d}.mp4', n_frames)
+            lrs_text(p, text)
         elif layout == 'lrw':
             word = text.split()[0].upper()
-            write_clip(p := root/word/('val' if k == 0 else 'train')/f'{word}_{k:05d}.mp4', n_frames); lrs_text(p, word)
+            write_clip(p := root/word/('val' if k == 0 else 'train')/f'{word}_{k:05d}.mp4', n_frames)
+            lrs_text(p, word)
         elif layout == 'lip2wav':
             write_clip(root/'chem'/'intervals'/folder/f'{k}.mp4', n_frames)
         elif layout == 'manifest':
@@ -68,18 +73,22 @@ def make_layout(layout:str, # one of `l2s_nb.corpora.LAYOUTS`, or 'grid_shared' 
         else: raise ManifestError(f"unknown layout {layout!r}")
     if layout in ('grid_shared', 'synthgrid'):
         ids = [grid_id(k) for k in range(n)]
-        write_tsv(root/'transcripts.tsv', [dict(id=i, speaker='s1', n_video_frames=n_frames, transcript=grid_words(i)) for i in ids],
+        write_tsv(root/'transcripts.tsv',
+                  [dict(id=i, speaker='s1', n_video_frames=n_frames, transcript=grid_words(i)) for i in ids],
                   ['id', 'speaker', 'n_video_frames', 'transcript'])
         if layout == 'synthgrid':
-            write_tsv(root/'splits.tsv', [dict(id=i, speaker='s1', split='val' if k == 0 else 'train') for k,i in enumerate(ids)],
+            write_tsv(root/'splits.tsv', [dict(id=i, speaker='s1', split='val' if k == 0 else 'train')
+                                          for k,i in enumerate(ids)],
                       ['id', 'speaker', 'split'])
     if layout == 'lrs2':
-        (root/'train.txt').write_text(''.join(f"vid{k%2}/{k:05d}\n" for k in range(1, n))); (root/'val.txt').write_text("vid0/00000\n")
+        (root/'train.txt').write_text(''.join(f"vid{k%2}/{k:05d}\n" for k in range(1, n)))
+        (root/'val.txt').write_text("vid0/00000\n")
     if layout == 'lip2wav':
         (root/'chem'/'train.txt').write_text(''.join(f"vid{k%2}/{k}\n" for k in range(1, n)))
         (root/'chem'/'test.txt').write_text("vid0/0\n")
     if layout == 'manifest':
-        save_manifest([Clip(grid_id(k), 'me', 'train', f'videos/{grid_id(k)}.mp4', transcript=grid_words(grid_id(k))) for k in range(n)],
+        save_manifest([Clip(grid_id(k), 'me', 'train', f'videos/{grid_id(k)}.mp4',
+                            transcript=grid_words(grid_id(k))) for k in range(n)],
                       root/'manifest.tsv')
     return root
 
@@ -87,13 +96,16 @@ def fake_cache(folder, # new folder for the format-1 cache
                n:int=3, # clips (the first is 'val', the rest 'train')
                frames:int=20, # frames per clip
                region:str='mouth', # the region the cache says its crops show
-               corpus=None, # also write each clip's recording (a tone) here as a manifest-layout corpus; mels made from it
+               # also write each clip's recording (a tone) here as a manifest-layout corpus; mels made from it
+               corpus=None,
               )->Path:
-    "A format-1 prep cache written as `prep` would: portrait crops, random mels (or the corpus's), manifest, prep_config.json."
+    ("A format-1 prep cache written as `prep` would: portrait crops, random mels (or the corpus's), "
+     "manifest, prep_config.json.")
     from l2s_nb.audio import load_audio, log_mel
     from l2s_nb.cache import cache_config, save_record
     from l2s_nb.config import AudioConfig, VideoConfig
-    folder, cfg, rows, rng = Path(folder), cache_config(AudioConfig(), VideoConfig(region=region)), [], np.random.default_rng(0)
+    folder, cfg, rows, rng = (Path(folder), cache_config(AudioConfig(), VideoConfig(region=region)), [],
+                              np.random.default_rng(0))
     face, clips = portrait_frames(frames + n), []
     for k in range(n):
         split = 'val' if k == 0 else 'train'
@@ -101,9 +113,11 @@ def fake_cache(folder, # new folder for the format-1 cache
         if corpus is not None:
             path = save_audio(Path(corpus)/'audio'/f'c{k}.wav', tone(frames/25, f0=140. + 30*k))
             mel = log_mel(load_audio(path))[:, :4*frames]  # from the file, as prep reads it
-            clips.append(Clip(f'c{k}', 's1', split, f'video/c{k}.mp4', f'audio/c{k}.wav', transcript=f'clip {k}'))
-        save_record(folder/'s1'/f'c{k}.npz', dict(mouth=face[k:k+frames, 120:216, 132:228], text=f'clip {k}', speaker='s1',
-                                                 mel=mel.astype(np.float16), id=f'c{k}', config=cfg))
+            clips.append(Clip(f'c{k}', 's1', split, f'video/c{k}.mp4', f'audio/c{k}.wav',
+                              transcript=f'clip {k}'))
+        save_record(folder/'s1'/f'c{k}.npz', dict(mouth=face[k:k+frames, 120:216, 132:228], text=f'clip {k}',
+                                                  speaker='s1', mel=mel.astype(np.float16), id=f'c{k}',
+                                                  config=cfg))
         rows.append(dict(id=f'c{k}', speaker='s1', split=split, n_frames=frames, path=f's1/c{k}.npz',
                          transcript=f'clip {k}', n_lost=0, jitter=0.1, av_offset=0, av_corr=0.5))
     write_tsv(folder/'manifest.tsv', rows, list(rows[0]))

@@ -8,8 +8,8 @@ from l2s_nb.audio import load_audio, save_audio
 def test_help_lists_commands():
     r = l2s('--help')
     assert r.returncode == 0
-    for cmd in ('quickstart', 'info', 'resynth', 'synthgrid', 'prep', 'train', 'infer', 'score', 'oracles', 'train-judge', 'score-judge',
-                'train-vocoder'):
+    for cmd in ('quickstart', 'info', 'resynth', 'synthgrid', 'prep', 'train', 'infer', 'score', 'oracles',
+                'train-judge', 'score-judge', 'train-vocoder'):
         assert f'  {cmd}' in r.stdout
 
 def test_subcommand_help():

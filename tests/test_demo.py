@@ -1,4 +1,5 @@
-"The interactive demo driven headlessly (widget values set from Python), its error messages, the lesson notebook and the static page."
+("The interactive demo driven headlessly (widget values set from Python), its error messages, "
+ "the lesson notebook and the static page.")
 import html, shutil, subprocess, sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,8 @@ def test_demo_run_speaks_reads_scores_and_dubs(corpus):
     r = Demo(out_dir=root.parent/'out').run(clips[0][1])
     assert Path(r['checkpoint']).name == MODELS['synthgrid'] and r['judge'] == 'judge_synthgrid.pt'
     assert r['mel'].shape == (80, 300) and r['wav'].shape == (48000,) and r['rois'].shape == (75, 96, 96)
-    assert r['text'] == 'place red at n nine now' and r['lip_read'] and r['judge_words'] and r['judge_ref_words']
+    assert (r['text'] == 'place red at n nine now' and r['lip_read'] and r['judge_words']
+            and r['judge_ref_words'])
     assert {'stoi', 'estoi', 'pesq_wb', 'pesq_nb'} <= set(r['scores']) and 0 < r['scores']['stoi'] <= 1
     assert set(r['wer']) == {'lip_read', 'judge', 'judge_ref'}
     assert probe(r['mp4']).has_audio and probe(r['mp4']).n_frames == 75
@@ -64,7 +66,8 @@ def test_ui_menus_pick_model_and_judge(ui, corpus):
     ui.checkpoint.value, ui.judge.value = str(CHECKPOINTS/MODELS['grid']), str(CHECKPOINTS/'judge_grid_s1.pt')
     try:
         ui.button.click()
-        assert Path(ui.result['checkpoint']).name == MODELS['grid'] and ui.result['judge'] == 'judge_grid_s1.pt'
+        assert (Path(ui.result['checkpoint']).name == MODELS['grid']
+                and ui.result['judge'] == 'judge_grid_s1.pt')
     finally: ui.checkpoint.value = ui.judge.value = 'auto'
 
 def test_ui_shows_the_cli_messages_for_bad_uploads(ui, bad_files, tmp_path):
@@ -78,15 +81,18 @@ def test_ui_shows_the_cli_messages_for_bad_uploads(ui, bad_files, tmp_path):
     assert html.escape(ui.error, quote=False) in ui.status.value and 'Traceback' not in ui.status.value
     cli = l2s('infer', speech, wall, '--checkpoint', CHECKPOINTS/MODELS['synthgrid'], '--out', tmp_path/'o')
     assert cli.returncode == 2
-    for f, expected in ((speech, 'has no video stream (it is audio only)'), (wall, 'no face found in any of its 25 frames')):
+    for f, expected in ((speech, 'has no video stream (it is audio only)'),
+                        (wall, 'no face found in any of its 25 frames')):
         upload(ui, f)
-        assert expected in ui.error and ui.error.split(': ', 1)[1] in cli.stderr  # same message, uploaded path aside
+        # same message, uploaded path aside
+        assert expected in ui.error and ui.error.split(': ', 1)[1] in cli.stderr
     assert ui.upload.value == ()  # cleared for the next upload
 
 def test_ui_upload_of_a_good_video(ui, corpus):
     upload(ui, corpus[1][0][1])
     r = ui.result
-    assert ui.error is None and r['text'] is None and r['scores'] is None  # an upload has no transcript or recording
+    # an upload has no transcript or recording
+    assert ui.error is None and r['text'] is None and r['scores'] is None
     assert ui.gen_audio.value[:4] == b'RIFF' and ui.ref_audio.value == b''
 
 def test_demo_on_grid(grid_root, tmp_path):
@@ -102,7 +108,8 @@ def test_lesson_is_executed_small_and_clean(tmp_path):
     assert kinds.count('image/png') >= 6 and 'text/html' in kinds
     assert LESSON.stat().st_size <= 1_000_000
     copy = shutil.copy(LESSON, tmp_path/LESSON.name)
-    subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', copy], check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', copy], check=True, cwd=ROOT,
+                   capture_output=True)
     assert Path(copy).read_text() == LESSON.read_text(), 'nbdev_clean would change the stored lesson'
 
 def test_static_page_embeds_audio_and_figures(corpus, tmp_path):

@@ -9,15 +9,19 @@ NB = ROOT/'nbs'/'experiments'
 
 def test_train_eval_then_compare(tmp_path):
     run = tmp_path/'runs'/'mini'; run.mkdir(parents=True)
-    papermill.execute_notebook(str(NB/'train_eval.ipynb'), str(run/'train_eval.ipynb'), kernel_name='python3', language='python', cwd=str(tmp_path),
-                               parameters=dict(run_dir=str(run), clips=24, speakers=1, steps=3, batch_size=2, warmup_steps=1,
-                                               eval_split='train', max_eval=2), progress_bar=False)
+    papermill.execute_notebook(str(NB/'train_eval.ipynb'), str(run/'train_eval.ipynb'), kernel_name='python3',
+                               language='python', cwd=str(tmp_path),
+                               parameters=dict(run_dir=str(run), clips=24, speakers=1, steps=3, batch_size=2,
+                                               warmup_steps=1, eval_split='train', max_eval=2),
+                               progress_bar=False)
     res = json.loads((run/'results.json').read_text())
     assert res['n'] == 2 and res['config']['steps'] == 3 and 0 <= res['model']['stoi']['mean'] <= 1
     executed = json.loads((run/'train_eval.ipynb').read_text())
     assert any(c.get('outputs') for c in executed['cells'] if c['cell_type'] == 'code')
-    papermill.execute_notebook(str(NB/'compare.ipynb'), str(tmp_path/'compare.ipynb'), kernel_name='python3', language='python', cwd=str(tmp_path),
-                               parameters=dict(runs_glob=str(tmp_path/'runs'/'*'/'results.json'), out=str(tmp_path/'comparison.md')), progress_bar=False)
+    papermill.execute_notebook(str(NB/'compare.ipynb'), str(tmp_path/'compare.ipynb'), kernel_name='python3',
+                               language='python', cwd=str(tmp_path),
+                               parameters=dict(runs_glob=str(tmp_path/'runs'/'*'/'results.json'),
+                                               out=str(tmp_path/'comparison.md')), progress_bar=False)
     table = (tmp_path/'comparison.md').read_text()
     assert 'mini: multitask `tiny` on synthgrid (3 steps)' in table and 'Griffin-Lim oracle' in table
 
@@ -30,7 +34,7 @@ def test_experiment_notebooks_are_not_exported_or_nbdev_tested():
 
 def test_ablation_notebook_renders_the_committed_ablation(tmp_path):
     out = tmp_path/'ablation.ipynb'
-    papermill.execute_notebook(str(NB/'ablation.ipynb'), str(out), kernel_name='python3', language='python', cwd=str(ROOT),
-                               progress_bar=False)
+    papermill.execute_notebook(str(NB/'ablation.ipynb'), str(out), kernel_name='python3', language='python',
+                               cwd=str(ROOT), progress_bar=False)
     text = json.dumps(json.loads(out.read_text()))
     assert '| `multitask` | 600 steps' in text and 'mean speech (floor)' in text and 'image/png' in text

@@ -1,4 +1,5 @@
-"Lip2Wav's output length is tied to the video: a minute of video in bounded windows, and a stop token that cannot matter."
+("Lip2Wav's output length is tied to the video: a minute of video in bounded windows, "
+ "and a stop token that cannot matter.")
 import math
 import pytest, torch
 from l2s_nb.lip2wav import Lip2Wav, tiny_config, window_spans
@@ -14,7 +15,8 @@ def model():
 def test_minute_of_video(model, monkeypatch):
     "1500 frames (60 s at 25 fps) give exactly 6000 mel frames, decoded in windows of at most 3 s."
     calls, decode = [], model.decode
-    monkeypatch.setattr(model, 'decode', lambda f, l, g=None: calls.append(tuple(f.shape[:2])) or decode(f, l, g))
+    monkeypatch.setattr(model, 'decode',
+                        lambda f, l, g=None: calls.append(tuple(f.shape[:2])) or decode(f, l, g))
     mel = model.generate(torch.rand(1, 1500, 88, 88), torch.tensor([1500]), batch_windows=8)
     assert mel.shape == (1, 80, 6000) and torch.isfinite(mel).all() and (mel > FLOOR).any(-2).all()
     assert max(n for _, n in calls) <= model.cfg.window and max(b for b, _ in calls) <= 8
@@ -25,7 +27,8 @@ def test_stop_token_cannot_change_length(model):
     face, vlen = torch.rand(2, 90, 88, 88), torch.tensor([90, 41])
     face[1, 41:] = 0
     ref = model.generate(face, vlen)
-    assert ref.shape == (2, 80, 360) and (ref[1, :, 164:] == FLOOR).all() and (ref[1, :, :164] > FLOOR).any(0).all()
+    assert (ref.shape == (2, 80, 360) and (ref[1, :, 164:] == FLOOR).all()
+            and (ref[1, :, :164] > FLOOR).any(0).all())
     bias = model.decoder.stop.bias.detach().clone()
     try:
         for b in (100., -100.):
@@ -37,7 +40,8 @@ def test_stop_token_cannot_change_length(model):
         with torch.no_grad(): model.decoder.stop.bias.copy_(bias)
 
 def test_infer_minute_of_synthgrid(model, tmp_path):
-    "`infer` speaks a 60 s video (SynthGRID clips end to end) with a Lip2Wav checkpoint: exactly 60 s of speech."
+    ("`infer` speaks a 60 s video (SynthGRID clips end to end) with a Lip2Wav checkpoint: "
+     "exactly 60 s of speech.")
     import numpy as np
     from l2s_nb.audio import load_audio
     from l2s_nb.config import AudioConfig, VideoConfig, to_dict
@@ -50,10 +54,12 @@ def test_infer_minute_of_synthgrid(model, tmp_path):
     order = sorted(p.stem for p in (spk/'video').iterdir())*5  # 20 clips of 3 s
     (tmp_path/'list.txt').write_text(''.join(f"file '{spk/'video'/s}.mp4'\n" for s in order))
     (tmp_path/'long').mkdir()
-    _ffmpeg(['-f', 'concat', '-safe', '0', '-i', tmp_path/'list.txt', '-c', 'copy', tmp_path/'long'/'minute.mp4'])
+    _ffmpeg(['-f', 'concat', '-safe', '0', '-i', tmp_path/'list.txt', '-c', 'copy',
+             tmp_path/'long'/'minute.mp4'])
     assert abs(probe(tmp_path/'long'/'minute.mp4').duration - 60) < 0.05
-    ckpt = save_checkpoint(tmp_path/'l2w.pt', dict(recipe='lip2wav', config=to_dict(model.cfg), step=0, metrics={},
-                                                   audio=to_dict(AudioConfig()), video=to_dict(VideoConfig(region='face')),
+    ckpt = save_checkpoint(tmp_path/'l2w.pt', dict(recipe='lip2wav', config=to_dict(model.cfg), step=0,
+                                                   metrics={}, audio=to_dict(AudioConfig()),
+                                                   video=to_dict(VideoConfig(region='face')),
                                                    model=model.state_dict()))
     infer(tmp_path/'long', ckpt, tmp_path/'out')  # the face tracker finds the cartoon face
     wav = load_audio(tmp_path/'out'/'minute.wav', 16000)

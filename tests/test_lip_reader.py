@@ -14,10 +14,11 @@ def test_lip_reader_cli(tmp_path):
     init = ROOT/'data'/'checkpoints'/'multitask_tiny_synthgrid.pt'
     rel = tmp_path/'reader.pt'
     r = l2s('train', cache, '--recipe', 'lip_reader', '--preset', 'tiny', '--set', f'init_from={init}',
-            '--run_dir', tmp_path/'run', '--steps', 2, '--batch_size', 2, '--warmup_steps', 1, '--device', 'cpu',
-            '--threads', 1, '--export', rel)
+            '--run_dir', tmp_path/'run', '--steps', 2, '--batch_size', 2, '--warmup_steps', 1,
+            '--device', 'cpu', '--threads', 1, '--export', rel)
     assert r.returncode == 0, r.stderr
-    assert 'initialised 136 of 136 tensors' in r.stderr  # the multitask front-end, projection, encoder and CTC head
+    # the multitask front-end, projection, encoder and CTC head
+    assert 'initialised 136 of 136 tensors' in r.stderr
     ck = read_checkpoint(rel)
     assert ck['recipe'] == 'lip_reader' and next(iter(ck['model'].values())).dtype == torch.float16
     assert load_recipe(rel).cfg.init_from == str(init)

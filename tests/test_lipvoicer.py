@@ -1,4 +1,5 @@
-"""The LipVoicer recipe through the command line: `l2s train --recipe lipvoicer` (two optimizers in one run), then
+"""The LipVoicer recipe through the command line: `l2s train --recipe lipvoicer` \
+(two optimizers in one run), then
 `l2s infer`, two-stage with `--lip_reader` or with `--text`, and refused without either."""
 import torch
 from fake_corpora import fake_cache
@@ -12,9 +13,9 @@ torch.set_num_threads(1)
 def test_lipvoicer_train_and_infer(tmp_path, cli, untrained_lip_reader):
     cache = fake_cache(tmp_path/'cache', n=4, frames=12)
     rel = tmp_path/'lv.pt'
-    code, _, err = cli('train', cache, '--recipe', 'lipvoicer', '--preset', 'tiny', '--run_dir', tmp_path/'run',
-                       '--steps', 2, '--batch_size', 2, '--warmup_steps', 1, '--device', 'cpu', '--threads', 1,
-                       '--export', rel, '--set', 'sample_steps=4')
+    code, _, err = cli('train', cache, '--recipe', 'lipvoicer', '--preset', 'tiny',
+                       '--run_dir', tmp_path/'run', '--steps', 2, '--batch_size', 2, '--warmup_steps', 1,
+                       '--device', 'cpu', '--threads', 1, '--export', rel, '--set', 'sample_steps=4')
     assert code == 0, err
     assert set(read_checkpoint(tmp_path/'run'/'checkpoints'/'last.pt')['optimizers']) == {'main', 'asr'}
     model = load_recipe(rel)
@@ -28,9 +29,11 @@ def test_lipvoicer_train_and_infer(tmp_path, cli, untrained_lip_reader):
     code, _, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'none')
     assert code == 2 and "recipe 'lipvoicer' speaks from the lips and a transcript" in err
 
-    code, _, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'read', '--lip_reader', untrained_lip_reader)
+    code, _, err = cli('infer', video, '--checkpoint', rel, '--out', tmp_path/'read',
+                       '--lip_reader', untrained_lip_reader)
     assert code == 0, err
-    assert len((tmp_path/'read'/'face.txt').read_text().split()) == 6  # an untrained reader still reads GRID's grammar
+    # an untrained reader still reads GRID's grammar
+    assert len((tmp_path/'read'/'face.txt').read_text().split()) == 6
 
 def test_seeded_sampling_and_guidance():
     "The same seed samples the same mel; switching either guidance off changes it."

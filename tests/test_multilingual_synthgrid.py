@@ -1,4 +1,5 @@
-"Multilingual SynthGRID end to end: Hindi and Mandarin clips through prep, one training step, infer and a CER score."
+("Multilingual SynthGRID end to end: Hindi and Mandarin clips through prep, one training step, infer "
+ "and a CER score.")
 import csv, json
 from pathlib import Path
 import pytest
@@ -13,16 +14,19 @@ def l2s(*args):
 
 @pytest.mark.parametrize('language', ['hi', 'cmn'])
 def test_synthgrid_prep_train_infer_score(tmp_path, language):
-    "Four speakers of one language (a judge hears one), the fourth unseen so that the judge has held-out clips."
+    ("Four speakers of one language (a judge hears one), the fourth unseen so that the judge has "
+     "held-out clips.")
     sg, cache, run, gen, ref = (tmp_path/d for d in ('sg', 'cache', 'run', 'gen', 'ref'))
     l2s('synthgrid', sg, '--clips', 4, '--speakers', 4, '--languages', language, '--workers', 1)
     tr = rows(sg/'transcripts.tsv')
     lo, hi = SCRIPTS[language]
-    for r in tr: assert r['language']==language and all(lo<=c<=hi for c in r['transcript'].replace(' ', '')), r
+    for r in tr:
+        assert r['language']==language and all(lo<=c<=hi for c in r['transcript'].replace(' ', '')), r
     l2s('prep', 'synthgrid', sg, cache, '--workers', 0)
-    assert [(r['language'], r['transcript']) for r in rows(cache/'manifest.tsv')]==[(language, r['transcript']) for r in tr]
-    l2s('train', cache, '--run_dir', run, '--steps', 1, '--batch_size', 1, '--warmup_steps', 1, '--val_every', 1,
-        '--ckpt_every', 1, '--threads', 1, '--device', 'cpu')
+    assert ([(r['language'], r['transcript']) for r in rows(cache/'manifest.tsv')]
+            == [(language, r['transcript']) for r in tr])
+    l2s('train', cache, '--run_dir', run, '--steps', 1, '--batch_size', 1, '--warmup_steps', 1,
+        '--val_every', 1, '--ckpt_every', 1, '--threads', 1, '--device', 'cpu')
     ref.mkdir()
     for r in tr:
         spk = sg/r['speaker']
@@ -30,14 +34,16 @@ def test_synthgrid_prep_train_infer_score(tmp_path, language):
             '--landmarks', spk/'landmarks')
         (ref/f"{r['id']}.wav").write_bytes((spk/'audio'/f"{r['id']}.wav").read_bytes())
     l2s('train-judge', sg, tmp_path/'judge.pt', '--epochs', 1, '--hidden', 16, '--layers', 1)
-    l2s('score', ref, gen, '--text', sg/'transcripts.tsv', '--judge', tmp_path/'judge.pt', '--out', tmp_path/'score',
-        '--allow_missing')
+    l2s('score', ref, gen, '--text', sg/'transcripts.tsv', '--judge', tmp_path/'judge.pt',
+        '--out', tmp_path/'score', '--allow_missing')
     summary = json.loads((tmp_path/'score'/'summary.json').read_text())['summary']
-    assert summary['cer']['n']==4 and 0<=summary['cer']['mean']<=1.5  # a one-epoch judge: the chain runs, not a quality bar
+    # a one-epoch judge: the chain runs, not a quality bar
+    assert summary['cer']['n']==4 and 0<=summary['cer']['mean']<=1.5
     assert summary['cer_ref']['n']==4 and summary['stoi']['n']==4
 
 def test_multilingual_judge(tmp_path, capsys):
-    "One judge for two languages and two scripts: characters of every training transcript, scores per language."
+    ("One judge for two languages and two scripts: characters of every training transcript, "
+     "scores per language.")
     import torch
     sg = tmp_path/'sg'
     l2s('synthgrid', sg, '--clips', 12, '--speakers', 4, '--languages', 'en,cmn', '--workers', 1)

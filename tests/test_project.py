@@ -1,4 +1,5 @@
-"Project hygiene: pins agree, install stays CPU-only, README matches its notebook and CI runs the README's commands."
+("Project hygiene: pins agree, install stays CPU-only, README matches its notebook "
+ "and CI runs the README's commands.")
 import configparser, json, re, shutil, subprocess, sys
 from pathlib import Path
 import yaml
@@ -16,7 +17,8 @@ def _pins(reqs):
 
 def test_every_dependency_is_pinned_exactly():
     for key in ('requirements', 'dev_requirements'):
-        for r in _ini()[key].split(): assert re.fullmatch(r'[A-Za-z0-9_.\-]+==[0-9][^=]*', r), f'{key}: {r} is not an exact pin'
+        for r in _ini()[key].split():
+            assert re.fullmatch(r'[A-Za-z0-9_.\-]+==[0-9][^=]*', r), f'{key}: {r} is not an exact pin'
 
 def test_environment_yml_matches_settings_ini():
     ini = _pins(_ini()['requirements'].split() + _ini()['dev_requirements'].split())
@@ -28,7 +30,8 @@ def test_environment_yml_matches_settings_ini():
 def test_constraints_lock_the_direct_pins():
     lock = _pins(l for l in (ROOT/'constraints.txt').read_text().splitlines() if l and not l.startswith('#'))
     for name, ver in _pins(_ini()['requirements'].split() + _ini()['dev_requirements'].split()).items():
-        assert lock.get(name) == ver, f'constraints.txt disagrees with settings.ini on {name}; run tools/lock.sh'
+        assert lock.get(name) == ver, (
+            f'constraints.txt disagrees with settings.ini on {name}; run tools/lock.sh')
     assert not {'torchvision', 'torchaudio', 'nvidia-cudnn-cu12'} & set(lock)
 
 def test_cpu_only_torch():
@@ -50,14 +53,17 @@ def test_papermill_tag_survives_nbdev_clean():
     assert _ini()['allowed_cell_metadata_keys'].split() == ['tags']
 
 def test_notebooks_that_show_keep_their_figures_within_budget(tmp_path):
-    "The teaching notebooks keep small outputs, with at least one figure each, stored as nbdev_clean leaves them."
+    ("The teaching notebooks keep small outputs, with at least one figure each, "
+     "stored as nbdev_clean leaves them.")
     import execute_notebooks as ex
     nbs = [p for p in (ROOT/'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts]
     sizes = {p.relative_to(ROOT).as_posix(): p.stat().st_size for p in nbs}
     assert not {n: s for n, s in sizes.items() if s > ex.MAX_NB_BYTES}, 'notebooks over 1 MB'
-    assert sum(sizes.values()) <= ex.MAX_TOTAL_BYTES, f'nbs/ holds {sum(sizes.values())/1e6:.2f} MB of notebooks'
+    assert sum(sizes.values()) <= ex.MAX_TOTAL_BYTES, (
+        f'nbs/ holds {sum(sizes.values())/1e6:.2f} MB of notebooks')
     for p in ex.shown_paths():
-        outs = [o for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code' for o in c['outputs']]
+        outs = [o for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code'
+                for o in c['outputs']]
         rerun = f'rerun: python tools/execute_notebooks.py nbs/{p.name}'
         assert any('image/png' in o.get('data', {}) for o in outs), f'{p.name} lost its figures; {rerun}'
         assert '/tmp/tmp' not in json.dumps(outs), f'{p.name}: a temporary path in the outputs; {rerun}'

@@ -15,12 +15,14 @@ def test_multitask_gan_contract():
     assert {'adv', 'fm', 'disc'} <= set(logs)
 
 def test_vca_gan_training_step_logs():
-    "VCA-GAN's step logs its reconstruction per scale, adversarial, feature-matching, sync and discriminator terms."
+    ("VCA-GAN's step logs its reconstruction per scale, adversarial, feature-matching, sync "
+     "and discriminator terms.")
     logs = check_recipe('vca_gan')
     assert {'rec0', 'rec1', 'rec2', 'adv', 'fm', 'sync', 'sync_real', 'disc'} <= set(logs)
 
 def test_each_recipe_learns_from_its_region(tmp_path, capsys):
-    "A cache of another region is refused before training, naming the prep command; the right one trains, and the region travels into the checkpoint."
+    ("A cache of another region is refused before training, naming the prep command; "
+     "the right one trains, and the region travels into the checkpoint.")
     import sys; sys.path.insert(0, str(__import__('pathlib').Path(__file__).parent))
     from fake_corpora import fake_cache
     from l2s_nb.cli import main
@@ -31,5 +33,6 @@ def test_each_recipe_learns_from_its_region(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "learns from face crops, but the data holds mouth crops" in err and 'l2s prep --region face' in err
     face = fake_cache(tmp_path/'face', n=3, frames=8, region='face')
-    assert main(['train', str(face), '--run_dir', str(tmp_path/'r2'), '--export', str(tmp_path/'l2w.pt'), *args]) == 0
+    assert main(['train', str(face), '--run_dir', str(tmp_path/'r2'), '--export', str(tmp_path/'l2w.pt'),
+                 *args]) == 0
     assert load_recipe(tmp_path/'l2w.pt').video.region == 'face'

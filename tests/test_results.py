@@ -48,9 +48,11 @@ def test_multilingual_results_cover_six_languages_and_three_unseen_scripts():
     assert len(table) >= 6 and all({'oracle', 'baseline', *recipes} <= set(r) for r in table.values())
     for recipe in recipes:
         unseen = [l for l, r in table.items() if f'{recipe}_unseen' in r]
-        assert len({'es', 'de', 'en'} & set(unseen)) and {'ru', 'cmn'} <= set(unseen)  # Latin, Cyrillic, Han at least
+        # Latin, Cyrillic, Han at least
+        assert len({'es', 'de', 'en'} & set(unseen)) and {'ru', 'cmn'} <= set(unseen)
     for r in table.values():
-        assert all(s['stoi']['n'] == r['oracle']['stoi']['n'] and 'cer' in s for s in r.values())  # the same clips
+        # the same clips
+        assert all(s['stoi']['n'] == r['oracle']['stoi']['n'] and 'cer' in s for s in r.values())
     assert any('multilingual_results.py collect' in c for c in res['commands'])
     rows = multilingual_table(res).splitlines()[2:]
     assert len(rows) == sum(len(r) for r in table.values()) and all(r.count('|') == 9 for r in rows)

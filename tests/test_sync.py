@@ -1,4 +1,5 @@
-"Integration tests of A/V sync in `l2s prep`: a SynthGRID clip shifted by a known amount, and GRID's original .mpg files."
+("Integration tests of A/V sync in `l2s prep`: a SynthGRID clip shifted by a known amount, "
+ "and GRID's original .mpg files.")
 import json, logging, shutil
 from pathlib import Path
 import numpy as np, pytest
@@ -8,7 +9,8 @@ from l2s_nb.prep import prep
 from l2s_nb.synthgrid import synthgrid
 
 def test_prep_reports_a_shifted_synthgrid_clip(tmp_path, caplog):
-    "Delaying one clip's sound by 8 frames (320 ms) shows up in the manifest and the summary; the others stay in sync."
+    ("Delaying one clip's sound by 8 frames (320 ms) shows up in the manifest and the summary; "
+     "the others stay in sync.")
     root = tmp_path/'sg'; synthgrid(root, clips=4, speakers=1, workers=1, progress=False)
     wav_path = sorted((root/'s1'/'audio').glob('*.wav'))[0]; wav = load_audio(wav_path)
     save_audio(wav_path, np.concatenate([np.zeros(8*640, np.float32), wav])[:len(wav)])
@@ -20,7 +22,8 @@ def test_prep_reports_a_shifted_synthgrid_clip(tmp_path, caplog):
     assert json.loads((tmp_path/'cache'/'prep_summary.json').read_text())['av_sync'] == s['av_sync']
 
 def test_prep_of_original_grid_mpg_is_in_sync(tmp_path, grid_root):
-    "GRID as distributed (.mpg with MP2 sound, alignments/): every trackable clip is cached within a frame of sync."
+    ("GRID as distributed (.mpg with MP2 sound, alignments/): every trackable clip is cached "
+     "within a frame of sync.")
     mpg = grid_root.parent/'s1_mpg'
     if not mpg.is_dir(): pytest.skip('../shared/grid/s1_mpg is absent')
     root = tmp_path/'GRID'; (root/'s1').mkdir(parents=True); (root/'alignments'/'s1').mkdir(parents=True)

@@ -5,14 +5,16 @@ import numpy as np, pytest, soundfile as sf
 from l2s_nb.synthgrid import CLIP_PARTS, parse_id
 
 def l2s_synthgrid(*args):
-    return subprocess.run([str(Path(sys.executable).parent/'l2s'), 'synthgrid', *map(str, args)], capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(Path(sys.executable).parent/'l2s'), 'synthgrid', *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
 
 def rows(path):
     return list(csv.DictReader(Path(path).open(), delimiter='\t'))
 
 def corpus_bytes(out:Path)->dict:
     "Every file of a corpus except the progress log, as bytes."
-    return {str(p.relative_to(out)):p.read_bytes() for p in sorted(out.rglob('*')) if p.is_file() and p.name!='.progress.tsv'}
+    return {str(p.relative_to(out)):p.read_bytes() for p in sorted(out.rglob('*'))
+            if p.is_file() and p.name!='.progress.tsv'}
 
 @pytest.fixture(scope='module')
 def corpus(tmp_path_factory):
@@ -47,7 +49,8 @@ def test_layout(corpus):
         assert all(p[1]==q[0] for p,q in zip(ticks, ticks[1:]))
         lm = np.load(base/'landmarks'/f"{r['id']}.npy")
         assert lm.dtype==np.float32 and lm.shape==(75, 20, 2)
-        assert (lm[..., 0]>0).all() and (lm[..., 0]<176).all() and (lm[..., 1]>0).all() and (lm[..., 1]<144).all()
+        assert ((lm[..., 0]>0).all() and (lm[..., 0]<176).all() and (lm[..., 1]>0).all()
+                and (lm[..., 1]<144).all())
         # iBUG order: corners 48/54 (0/6) and 60/64 (12/16); 51 above 57 (3/9), 62 not below 66 (14/18)
         assert (lm[:, 0, 0]<lm[:, 12, 0]).all() and (lm[:, 16, 0]<lm[:, 6, 0]).all()
         assert (lm[:, 3, 1]<lm[:, 9, 1]).all() and (lm[:, 14, 1]<=lm[:, 18, 1]+1e-4).all()
@@ -61,7 +64,8 @@ def test_layout(corpus):
 
 def test_same_header_as_real_grid(corpus, grid_root):
     out, _ = corpus
-    assert (out/'transcripts.tsv').read_text().splitlines()[0]==(grid_root/'transcripts.tsv').read_text().splitlines()[0]
+    assert ((out/'transcripts.tsv').read_text().splitlines()[0]
+            == (grid_root/'transcripts.tsv').read_text().splitlines()[0])
 
 def test_deterministic_whatever_the_workers(corpus, tmp_path):
     from l2s_nb.synthgrid import synthgrid
@@ -110,7 +114,8 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         assert 'Traceback' not in r.stderr
     for bad in (tmp_path/'file', tmp_path/'file'/'sub'):
         r = l2s_synthgrid(bad, '--clips', 1)
-        assert r.returncode==2 and str(bad) in r.stderr and ('not a folder' in r.stderr or 'cannot write' in r.stderr), r.stderr
+        assert (r.returncode==2 and str(bad) in r.stderr
+                and ('not a folder' in r.stderr or 'cannot write' in r.stderr)), r.stderr
 
 @pytest.mark.skipif(os.name!='posix' or os.geteuid()==0, reason='needs a non-root POSIX user for permissions')
 def test_unwritable_folder(tmp_path):
@@ -124,4 +129,5 @@ def test_other_arguments_on_existing_corpus_refused(tmp_path):
     from l2s_nb.synthgrid import synthgrid
     synthgrid(tmp_path/'sg', clips=1, speakers=1, seed=0, workers=1, progress=False)
     r = l2s_synthgrid(tmp_path/'sg', '--clips', 1, '--speakers', 1, '--seed', 5)
-    assert r.returncode==2 and 'made with' in r.stderr and 'use an empty folder or the same arguments' in r.stderr
+    assert (r.returncode==2 and 'made with' in r.stderr
+            and 'use an empty folder or the same arguments' in r.stderr)
