@@ -55,3 +55,23 @@ def test_multilingual_judge(tmp_path, capsys):
     assert vocab['language']=='mul' and 'a' in vocab['symbols'] and any(lo<=c<=hi for c in vocab['symbols'])
     assert main(['train-judge', str(sg), str(tmp_path/'ph.pt'), '--unit', 'phoneme', '--epochs', '1'])==2
     assert 'a multilingual judge writes characters' in capsys.readouterr().err
+
+def test_vca_gan_language_embedding_through_the_cli(tmp_path, capsys):
+    ("VCA-GAN with a language embedding: trained on two languages, spoken with `l2s infer --language`; "
+     "a missing or unknown language is a clear error.")
+    sg, cache, run, gen = (tmp_path/d for d in ('sg', 'cache', 'run', 'gen'))
+    l2s('synthgrid', sg, '--clips', 4, '--speakers', 2, '--languages', 'hi,cmn', '--workers', 1)
+    l2s('prep', 'synthgrid', sg, cache, '--workers', 0)
+    l2s('train', cache, '--recipe', 'vca_gan', '--preset', 'tiny', '--set', 'languages=[cmn,hi]', '--run_dir', run,
+        '--steps', 1, '--batch_size', 2, '--warmup_steps', 1, '--val_every', 1, '--ckpt_every', 1,
+        '--threads', 1, '--device', 'cpu')
+    r = next(r for r in rows(sg/'transcripts.tsv') if r['language']=='hi')
+    spk, ck = sg/r['speaker'], run/'checkpoints'/'last.pt'
+    video = spk/'video'/f"{r['id']}.mp4"
+    l2s('infer', video, '--checkpoint', ck, '--out', gen, '--landmarks', spk/'landmarks', '--language', 'hi')
+    assert (gen/f"{r['id']}.wav").stat().st_size > 0
+    capsys.readouterr()
+    for extra, message in (([], "pass the clips' language"), (['--language', 'ru'], "clip language 'ru' is not one")):
+        assert main(['infer', str(video), '--checkpoint', str(ck), '--out', str(tmp_path/'x'),
+                     '--landmarks', str(spk/'landmarks'), *extra])==2
+        assert message in capsys.readouterr().err
