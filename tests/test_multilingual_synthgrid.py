@@ -62,16 +62,17 @@ def test_vca_gan_language_embedding_through_the_cli(tmp_path, capsys):
     sg, cache, run, gen = (tmp_path/d for d in ('sg', 'cache', 'run', 'gen'))
     l2s('synthgrid', sg, '--clips', 4, '--speakers', 2, '--languages', 'hi,cmn', '--workers', 1)
     l2s('prep', 'synthgrid', sg, cache, '--workers', 0)
-    l2s('train', cache, '--recipe', 'vca_gan', '--preset', 'tiny', '--set', 'languages=[cmn,hi]', '--run_dir', run,
-        '--steps', 1, '--batch_size', 2, '--warmup_steps', 1, '--val_every', 1, '--ckpt_every', 1,
-        '--threads', 1, '--device', 'cpu')
+    l2s('train', cache, '--recipe', 'vca_gan', '--preset', 'tiny', '--set', 'languages=[cmn,hi]',
+        '--run_dir', run, '--steps', 1, '--batch_size', 2, '--warmup_steps', 1, '--val_every', 1,
+        '--ckpt_every', 1, '--threads', 1, '--device', 'cpu')
     r = next(r for r in rows(sg/'transcripts.tsv') if r['language']=='hi')
     spk, ck = sg/r['speaker'], run/'checkpoints'/'last.pt'
     video = spk/'video'/f"{r['id']}.mp4"
     l2s('infer', video, '--checkpoint', ck, '--out', gen, '--landmarks', spk/'landmarks', '--language', 'hi')
     assert (gen/f"{r['id']}.wav").stat().st_size > 0
     capsys.readouterr()
-    for extra, message in (([], "pass the clips' language"), (['--language', 'ru'], "clip language 'ru' is not one")):
+    errors = (([], "pass the clips' language"), (['--language', 'ru'], "clip language 'ru' is not one"))
+    for extra, message in errors:
         assert main(['infer', str(video), '--checkpoint', str(ck), '--out', str(tmp_path/'x'),
                      '--landmarks', str(spk/'landmarks'), *extra])==2
         assert message in capsys.readouterr().err
