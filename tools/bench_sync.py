@@ -1,6 +1,7 @@
 """Measure `l2s_nb.sync.av_offset` on clips whose sound is shifted by known amounts: GRID s1 (real video, tracked
 landmarks; with and without restricting to the spoken span of the word alignments), English and multilingual
-SynthGRID (rendered faces, exact landmarks); and on GRID's original .mpg files as decoded by PyAV and by decord.
+SynthGRID (rendered faces, exact landmarks), each also with the other choice of cues (`both_cues`,
+`lip_opening_only`); and on GRID's original .mpg files as decoded by PyAV and by decord.
 Writes data/results/av_sync.json; nbs/06_sync.ipynb shows the table.
 Run: python tools/bench_sync.py [--grid_clips 100] [--synthgrid_clips 24]   (the GRID rows need ../shared/grid)"""
 import argparse, json, os, sys, tempfile, time
@@ -36,13 +37,14 @@ def clip_inputs(root, clip):
     span = (int(words[0][0]//1000), int(words[-1][1]//1000)) if words else None
     return rois, log_mel(load_audio(root/clip.audio)), stats['landmarks'], span, lm is not None
 
-def rates(inputs, use_span:bool):
-    "Per shift: share of clips within ±1 frame, and share flagged (|offset| > 2)."
+def rates(inputs, use_span:bool, exact:bool|None=None):
+    ("Per shift: share of clips within ±1 frame, and share flagged (|offset| > 2); `exact` forces the cues "
+     "(True: lip opening alone, False: both) where None takes each clip's own, as `prep` does.")
     out = {}
     for s in SHIFTS:
         found = np.array([av_offset(r, shift_mel(m, s), lm, span=sp if use_span else None,
-                                    exact_landmarks=exact)['offset']
-                          for r, m, lm, sp, exact in inputs])
+                                    exact_landmarks=own if exact is None else exact)['offset']
+                          for r, m, lm, sp, own in inputs])
         out[f'{s:+d}'] = dict(within_1=round(float(np.mean(np.abs(found - s) <= 1)), 3),
                               flagged=round(float(np.mean(np.abs(found) > 2)), 3))
     return out
@@ -75,7 +77,8 @@ if __name__ == '__main__':
                       workers=1, progress=False)
             sg = [clip_inputs(Path(d)/'sg', c)
                   for c in tqdm(read_corpus('synthgrid', Path(d)/'sg'), desc=key)]
-        report[key] = dict(clips=len(sg), languages=langs, **rates(sg, use_span=False))
+        report[key] = dict(clips=len(sg), languages=langs, **rates(sg, use_span=False),
+                           both_cues=rates(sg, use_span=False, exact=False))
     grid = shared_data('grid')
     if grid:
         clips = read_corpus('grid', grid)
@@ -84,7 +87,8 @@ if __name__ == '__main__':
             try: inputs.append(clip_inputs(grid, c))
             except Exception as e: print(f'skipped {c.id}: {e}', file=sys.stderr)
         report['grid_s1'] = dict(clips=len(inputs), every_nth=step, with_align=rates(inputs, True),
-                                 without_align=rates(inputs, False))
+                                 without_align=rates(inputs, False),
+                                 lip_opening_only=rates(inputs, False, exact=True))
         report['grid_s1_mpg'] = grid_originals(grid)
     report.update(command='python tools/bench_sync.py ' + ' '.join(sys.argv[1:]),
                   minutes=round((time.time()-t0)/60, 1), load_average=os.getloadavg()[0], run_info=run_info())
