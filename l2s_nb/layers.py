@@ -62,13 +62,18 @@ class Attention(nn.Module):
         self.heads,self.dropout,self.norm = heads,dropout,nn.LayerNorm(d)
         for name,m in proj.items(): self.add_module(name, m)  # the subclass's input projections
         self.out,self.drop = nn.Linear(d, d),nn.Dropout(dropout)
-    def attend(self, q, k, v, key_mask):
-        "Each head of projected q (B, N, d) attends to k, v (B, L, d) where `key_mask` (B, L): (B, N, d)."
+    def attend(self, q, k, v, key_mask, weights:bool=False):
+        ("Each head of projected q (B, N, d) attends to k, v (B, L, d) where `key_mask` (B, L): (B, N, d); "
+         "with `weights`, also the heads' mean attention (B, N, L).")
         (B,N,d),h = q.shape,self.heads
         q,k,v = (t.view(B, t.shape[1], h, d//h).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :],
-                                           dropout_p=self.dropout if self.training else 0.)
-        return self.drop(self.out(y.transpose(1, 2).reshape(B, N, d)))
+        m,p = key_mask[:, None, None, :],self.dropout if self.training else 0.
+        if weights:  # spelled out, since the fused kernel does not return its softmax
+            w = (q @ k.transpose(-1, -2) / math.sqrt(d//h)).masked_fill(~m, -math.inf).softmax(-1)
+            y = F.dropout(w, p, self.training) @ v
+        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p)
+        y = self.drop(self.out(y.transpose(1, 2).reshape(B, N, d)))
+        return (y, w.mean(1)) if weights else y
 
 # %% ../nbs/13_layers.ipynb #0dc0cbaa
 class FeedForward(nn.Module):

@@ -5,6 +5,7 @@
 # %% ../nbs/18_visual_tts.ipynb #51eded17
 from __future__ import annotations
 import math
+import numpy as np
 from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
@@ -20,7 +21,8 @@ from .multitask import with_encoder
 
 # %% auto #0
 __all__ = ['VisualTTSConfig', 'tiny_config', 'base_config', 'paper_config', 'corruption_rate', 'corrupt_tokens', 'TextEncoder',
-           'encode_texts', 'CrossAttention', 'DecoderBlock', 'TextVideoDecoder', 'VisualTTS']
+           'encode_texts', 'CrossAttention', 'DecoderBlock', 'TextVideoDecoder', 'ctc_positions', 'batch_positions',
+           'guide_loss', 'VisualTTS']
 
 # %% ../nbs/18_visual_tts.ipynb #24752f35
 @dataclass
@@ -41,6 +43,9 @@ class VisualTTSConfig(VisualEncoderConfig):
     corrupt_seed:int=0 # training: seed of the corruption (with the step: the same edits on a rerun)
     w_mel:float=1.0 # L1 weight of the decoder mel
     w_post:float=1.0 # L1 weight of the postnet mel
+    w_ctc:float=0.1 # CTC weight on the visual encoder (0: no CTC head); its alignment guides the decoder
+    w_align:float=1.0 # guided-attention weight: cross-attention kept near the CTC alignment (0: free)
+    align_width:float=1.5 # width of the guide in symbols (mass 1.5 symbols off the alignment costs 0.39)
 
     def __post_init__(self):
         super().__post_init__()
@@ -49,8 +54,13 @@ class VisualTTSConfig(VisualEncoderConfig):
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
         if not 0<=self.corrupt_rate<=1:
             raise ConfigError(f"VisualTTSConfig: corrupt_rate must be in [0, 1], got {self.corrupt_rate}")
-        if min(self.corrupt_warmup, self.w_mel, self.w_post)<0:
+        if min(self.corrupt_warmup, self.w_mel, self.w_post, self.w_ctc, self.w_align)<0:
             raise ConfigError("VisualTTSConfig: corrupt_warmup and the loss weights must be >= 0")
+        if self.w_align>0 and self.w_ctc==0:
+            raise ConfigError("VisualTTSConfig: w_align > 0 needs the CTC head that finds the alignment; "
+                              "set w_ctc > 0 or w_align=0")
+        if self.align_width<=0:
+            raise ConfigError(f"VisualTTSConfig: align_width must be > 0, got {self.align_width}")
 
 def tiny_config(**kw)->VisualTTSConfig:
     "The multi-task `tiny` encoder, small text encoder and decoder: trains in minutes on a CPU."
@@ -135,8 +145,8 @@ class CrossAttention(Attention):
      "-> (B, N, d).")
     def __init__(self, d:int, heads:int, dropout:float=0.1):
         super().__init__(d, heads, dropout, q=nn.Linear(d, d), kv=nn.Linear(d, 2*d))
-    def forward(self, x, memory, memory_mask):
-        return self.attend(self.q(self.norm(x)), *self.kv(memory).chunk(2, -1), memory_mask)
+    def forward(self, x, memory, memory_mask, weights:bool=False):
+        return self.attend(self.q(self.norm(x)), *self.kv(memory).chunk(2, -1), memory_mask, weights)
 
 # %% ../nbs/18_visual_tts.ipynb #08016d70
 class DecoderBlock(nn.Module):
@@ -146,14 +156,17 @@ class DecoderBlock(nn.Module):
         super().__init__()
         self.attn,self.cross = SelfAttention(d, heads, dropout),CrossAttention(d, heads, dropout)
         self.ff = FeedForward(d, ff_mult, dropout)
-    def forward(self, x, mask, text, text_mask):
+    def forward(self, x, mask, text, text_mask, weights:bool=False):
+        "With `weights`, also the cross-attention (B, N, L), mean over heads."
         x = x + self.attn(x, mask)
-        x = x + self.cross(x, text, text_mask)
-        return (x + self.ff(x)) * mask[..., None]
+        y,w = self.cross(x, text, text_mask, True) if weights else (self.cross(x, text, text_mask), None)
+        x = x + y
+        x = (x + self.ff(x)) * mask[..., None]
+        return (x, w) if weights else x
 
 class TextVideoDecoder(nn.Module):
     ("Video (B, T, d) upsampled r× reads text (B, L, d): mel mask (B, rT), text mask (B, L) "
-     "-> (B, n_mels, rT).")
+     "-> (B, n_mels, rT), and with `weights` each block's cross-attention (B, layers, rT, L).")
     def __init__(self, d:int, n_mels:int=80, r:int=4, layers:int=3, heads:int=4, ff_mult:int=4,
                  dropout:float=0.1):
         super().__init__()
@@ -162,13 +175,67 @@ class TextVideoDecoder(nn.Module):
         self.blocks = nn.ModuleList([DecoderBlock(d, heads, ff_mult, dropout) for _ in range(layers)])
         self.norm,self.out = nn.LayerNorm(d),nn.Linear(d, n_mels)
         nn.init.constant_(self.out.bias, LOG_MEL_CENTER)
-    def forward(self, video, mel_mask, text, text_mask):
+    def forward(self, video, mel_mask, text, text_mask, weights:bool=False):
         B,T,d = video.shape
         x = self.up(video).view(B, T*self.r, d)  # frame t -> mel frames rt … rt+r-1
         x = x + sinusoid_positions(T*self.r, d, video.device)
-        x = x * mel_mask[..., None]
-        for b in self.blocks: x = b(x, mel_mask, text, text_mask)
-        return self.out(self.norm(x)).transpose(1, 2)
+        x,ws = x * mel_mask[..., None],[]
+        for b in self.blocks:
+            x = b(x, mel_mask, text, text_mask, weights)
+            if weights: x,w = x; ws.append(w)
+        mel = self.out(self.norm(x)).transpose(1, 2)
+        return (mel, torch.stack(ws, 1)) if weights else mel
+
+# %% ../nbs/18_visual_tts.ipynb #7a12d409
+def ctc_positions(logp:np.ndarray, # (T, V) log-probabilities of one clip's valid frames; blank = 0
+                  tokens, # the text's symbol ids, no blanks
+                 )->np.ndarray:
+    ("(T,) position in the text that each frame says, by CTC forced alignment: k on frames of symbol k "
+     "(1-based), interpolated between symbols, 0 (the start symbol) in the silence around them.")
+    logp, tokens = np.asarray(logp, np.float64), np.asarray(tokens, np.int64)
+    T, L = len(logp), len(tokens)
+    if L==0: return np.zeros(T)
+    labels = np.zeros(2*L+1, np.int64); labels[1::2] = tokens
+    lp, S = logp[:, labels], 2*L+1
+    jump = np.zeros(S, bool); jump[3::2] = tokens[1:]!=tokens[:-1]  # skip the blank between two symbols
+    score, back = np.full(S, -np.inf), np.zeros((T, S), np.int64)
+    score[:2] = lp[0, :2]
+    for t in range(1, T):
+        one, two = np.full(S, -np.inf), np.full(S, -np.inf)
+        one[1:], two[2:] = score[:-1], score[:-2]
+        two[~jump] = -np.inf
+        cand = np.stack([score, one, two]); back[t] = cand.argmax(0); score = cand.max(0) + lp[t]
+    s = S-1 if score[S-1]>=score[S-2] else S-2  # end on the last symbol or the blank after it
+    if not np.isfinite(score[s]): return np.linspace(0, L, T+2)[1:-1]  # more symbols than frames: spread
+    state = np.empty(T, np.int64)
+    for t in range(T-1, -1, -1): state[t] = s; s -= back[t, s]
+    said = np.flatnonzero(state%2==1)
+    pos = np.interp(np.arange(T), said, (state[said]+1)//2)
+    pos[:said[0]] = pos[said[-1]+1:] = 0
+    return pos
+
+# %% ../nbs/18_visual_tts.ipynb #48e8e108
+def batch_positions(logp:torch.Tensor, # (B, T, V) CTC log-probabilities
+                    video_len:torch.Tensor, # (B,) valid frames
+                    tokens:torch.Tensor, # (B, L) texts, padded
+                    token_len:torch.Tensor, # (B,) symbols in each text
+                   )->torch.Tensor:
+    "(B, T) `ctc_positions` of each clip (0 on padded frames)."
+    lp, pos = logp.detach().float().cpu().numpy(), np.zeros(logp.shape[:2])
+    for b,(T,L) in enumerate(zip(video_len.tolist(), token_len.tolist())):
+        pos[b, :T] = ctc_positions(lp[b, :T], tokens[b, :L].tolist())
+    return torch.from_numpy(pos).float().to(logp.device)
+
+def guide_loss(attn:torch.Tensor, # (B, N, L+1) attention of mel frames to the start symbol and the text
+               pos:torch.Tensor, # (B, T) text position of each video frame (`batch_positions`), N = rT
+               mel_mask:torch.Tensor, # (B, N) valid mel frames
+               width:float=1.5, # Gaussian width in symbols
+              )->torch.Tensor:
+    "Mean attention mass away from the aligned position, over valid mel frames."
+    r = attn.shape[1]//pos.shape[1]
+    a = pos.repeat_interleave(r, 1)[..., None]
+    off = 1 - torch.exp(-(torch.arange(attn.shape[-1], device=attn.device) - a)**2 / (2*width**2))
+    return ((attn*off).sum(-1) * mel_mask).sum() / mel_mask.sum().clamp(min=1)
 
 # %% ../nbs/18_visual_tts.ipynb #60209773
 class VisualTTS(Recipe):
@@ -186,7 +253,14 @@ class VisualTTS(Recipe):
         self.decoder = TextVideoDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_layers, c.heads,
                                         c.ff_mult, c.dropout)
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.postnet_kernel, c.dropout)
+        if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)  # the multi-task head's name and shape
         self.tokenizer = tokenizer_from_spec(c.vocab)  # how `generate` reads text
+
+    @classmethod
+    def config_from(cls, config)->VisualTTSConfig:
+        "As `Recipe.config_from`; a stored config from before the CTC guide (no `w_ctc`) builds without it."
+        if isinstance(config, dict) and 'w_ctc' not in config: config = dict(config, w_ctc=0., w_align=0.)
+        return super().config_from(config)
 
     @classmethod
     def config_for_data(cls, cfg:VisualTTSConfig, data)->VisualTTSConfig:
@@ -199,9 +273,9 @@ class VisualTTS(Recipe):
                               "drop vocab from the config")
         return replace(cfg, vocab=tok.spec(), vocab_size=len(tok))
 
-    def synthesize(self, mouth, video_len, tokens, token_len)->dict:
-        ("Decoder and postnet mels (B, n_mels, rT) and masks of mouth crops (B, T, H, W) "
-         "saying `tokens` (B, L).")
+    def synthesize(self, mouth, video_len, tokens, token_len, weights:bool=False)->dict:
+        ("Decoder and postnet mels (B, n_mels, rT) and masks of mouth crops (B, T, H, W) saying `tokens` (B, L); "
+         "CTC log-probabilities (B, T, V) with a CTC head; with `weights`, the cross-attention.")
         if tokens.numel() and int(tokens.max())>=self.cfg.vocab_size:
             raise ConfigError(f"{self.name}: text ids up to {int(tokens.max())}, but the model reads "
                               f"{self.cfg.vocab_size} classes; build it with its training data "
@@ -210,25 +284,43 @@ class VisualTTS(Recipe):
         mask,mel_mask = length_mask(video_len, T),length_mask(video_len*r, T*r)
         video = self.encoder(self.proj(self.frontend(mouth, video_len)), mask)
         text,text_mask = self.text_encoder(tokens, token_len)
-        mel_pre = self.decoder(video, mel_mask, text, text_mask)
-        return dict(mel_pre=mel_pre, mel=self.postnet(mel_pre, mel_mask), mask=mask, mel_mask=mel_mask)
+        mel_pre = self.decoder(video, mel_mask, text, text_mask, weights)
+        out = dict(mask=mask, mel_mask=mel_mask)
+        if weights: mel_pre,out['attn'] = mel_pre
+        if self.cfg.w_ctc>0: out['ctc_logp'] = self.ctc_head(video).float().log_softmax(-1)
+        return dict(out, mel_pre=mel_pre, mel=self.postnet(mel_pre, mel_mask))
 
     def forward(self, batch:dict)->dict:
+        "Speech of the batch's lips and `text_tokens` (the training step's corrupted text) or else `tokens`."
         if 'tokens' not in batch:
             raise ConfigError(f"{self.name}: the batch has no `tokens`: it speaks from text and lips")
-        return self.synthesize(batch['mouth'], batch['video_len'], batch['tokens'], batch['token_len'])
+        tokens,lens = batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
+        return self.synthesize(batch['mouth'], batch['video_len'], tokens, lens,
+                               weights=self.training and self.cfg.w_align>0)
 
     def loss(self, batch:dict, out:dict)->tuple:
-        "Weighted L1 of the decoder and postnet mels on the valid frames; returns (loss, logs)."
+        ("Weighted L1 of the decoder and postnet mels on the valid frames, CTC on the true text, and the "
+         "attention guide to the alignment of the text read; returns (loss, logs).")
         c,mm = self.cfg,out['mel_mask']
         target = batch['mel'][..., :mm.shape[1]].float()
         terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm),
                      post=masked_error(out['mel'].float(), target, mm))
-        return c.w_mel*terms['mel'] + c.w_post*terms['post'], {k:v.item() for k,v in terms.items()}
+        weights = dict(mel=c.w_mel, post=c.w_post)
+        if c.w_ctc>0 and (has := batch['token_len']>0).any():
+            terms['ctc'] = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
+                                      batch['video_len'][has], batch['token_len'][has],
+                                      blank=0, zero_infinity=True)
+            weights['ctc'] = c.w_ctc
+        if 'attn' in out:
+            tokens,lens = batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
+            pos = batch_positions(out['ctc_logp'], batch['video_len'], tokens, lens)
+            terms['align'] = guide_loss(out['attn'].float().mean(1), pos, mm, c.align_width)
+            weights['align'] = c.w_align
+        return sum(weights[k]*v for k,v in terms.items()), {k:v.item() for k,v in terms.items()}
 
     def training_step(self, batch:dict, step:int, opt)->dict:
-        ("The default step on the batch with its transcripts corrupted at `corruption_rate(step)` "
-         "(`corrupt_tokens`).")
+        ("The default step with the text the decoder reads (`text_tokens`) corrupted at "
+         "`corruption_rate(step)` (`corrupt_tokens`); CTC learns the true text.")
         c = self.cfg
         if not (batch['token_len']>0).any():
             raise ConfigError(f"{self.name}: a batch without transcripts; train on whole clips with text "
@@ -236,7 +328,7 @@ class VisualTTS(Recipe):
         rate = corruption_rate(step, c.corrupt_rate, c.corrupt_warmup)
         g = torch.Generator().manual_seed(c.corrupt_seed*1_000_003 + step)
         tokens,lens,_ = corrupt_tokens(batch['tokens'], batch['token_len'], rate, c.vocab_size, g)
-        return dict(super().training_step({**batch, 'tokens': tokens, 'token_len': lens}, step, opt),
+        return dict(super().training_step({**batch, 'text_tokens': tokens, 'text_len': lens}, step, opt),
                     text_noise=rate)
 
     @torch.no_grad()

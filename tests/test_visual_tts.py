@@ -1,8 +1,10 @@
 """The visual TTS recipe through the command line: `l2s train --recipe visual_tts`, \
 then `l2s infer` with `--text`,
 with `--lip_reader`, and without either (an error naming both)."""
+import sys
 from pathlib import Path
 import torch
+from conftest import ROOT
 from fake_corpora import fake_cache
 from l2s_nb.face import portrait_frames
 from l2s_nb.recipes import build_recipe, load_recipe
@@ -47,3 +49,12 @@ def test_text_changes_the_speech():
             model.generate(mouth, text='set red by q nine again'))
     assert a.shape == (1, 80, 80) and (a - b).abs().mean() > 1e-3
     assert torch.equal(a, model.generate(mouth, text='bin blue at f two now'))
+
+def test_scoring_texts():
+    "The texts `tools/score_checkpoints.py` gives a text-guided model: its own, the next clip's, or none."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from score_checkpoints import given_texts
+    t = {'a': 'bin blue', 'b': 'lay red', 'c': 'set green'}
+    assert given_texts('truth', t) == t
+    assert given_texts('other', t) == {'a': 'lay red', 'b': 'set green', 'c': 'bin blue'}
+    assert given_texts('none', t) == {'a': '', 'b': '', 'c': ''}

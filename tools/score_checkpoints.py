@@ -12,6 +12,13 @@ import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from score_ablation import score_mels  # noqa: E402
 
+def given_texts(how:str, texts:dict)->dict:
+    "What each clip is given to say: its transcript ('truth'), the next clip's ('other') or nothing ('none')."
+    ids = list(texts)
+    if how == 'truth': return texts
+    if how == 'none': return {i: '' for i in ids}
+    return {i: texts[ids[(k+1) % len(ids)]] for k,i in enumerate(ids)}
+
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('checkpoints', nargs='+', help='release or training checkpoints of lip-to-speech recipes')
@@ -22,8 +29,9 @@ def main(argv=None)->dict:
     ap.add_argument('--vocoder', default='griffin_lim')
     ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
     ap.add_argument('--texts', default='truth',
-                    help="what models that need text are given: 'truth' (each clip's "
-                    "transcript) or an `l2s score-lipread` output (what a lip reader read), with --decode")
+                    help="what models that need text are given: 'truth' (each clip's transcript), 'other' "
+                    "(the next clip's: does the speech follow the text or the lips?), 'none' (empty), or an "
+                    "`l2s score-lipread` output (what a lip reader read), with --decode")
     ap.add_argument('--decode', default='grammar', help='which of the --texts file decodings to use')
     a = ap.parse_args(argv)
     from l2s_nb.audio import load_audio, save_audio
@@ -41,16 +49,19 @@ def main(argv=None)->dict:
     audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
     work, judge, voc = Path(a.work), load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
     read = ({c['id']: c[a.decode] for c in json.loads(Path(a.texts).read_text())['clips']}
-            if a.texts != 'truth' else None)
+            if a.texts not in ('truth', 'other', 'none') else None)
     res = dict(command=' '.join(['python tools/score_checkpoints.py',
                                  *(argv if argv is not None else sys.argv[1:])]),
                vocoder=a.vocoder, judge=judge.name, texts=a.texts, rows={})
     for ck in a.checkpoints:
         model = load_recipe(ck); r = readers[model.video.region]
         val = [row for row in r.rows if row['split'] == 'val']
-        refs, texts, mels = work/f'ref_{model.video.region}', {}, {}
+        refs, mels = work/f'ref_{model.video.region}', {}
+        recs = {row['id']: r.load(row) for row in val}
+        texts = {i: str(rec['text']) for i,rec in recs.items()}
+        given = read if read is not None else given_texts(a.texts, texts)
         for row in val:
-            rec = r.load(row); texts[row['id']] = str(rec['text'])
+            rec = recs[row['id']]
             if not (refs/f"{row['id']}.wav").exists():
                 wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(),
                                 r.video, 0.2, row['id'])
@@ -59,8 +70,7 @@ def main(argv=None)->dict:
             if model.needs_text and read is not None and row['id'] not in read:
                 raise SystemExit(f"{a.texts}: no {a.decode!r} reading of clip {row['id']}; give an "
                                  f"`l2s score-lipread` output of the same cache's {row['split']} clips")
-            text = (dict(text=[texts[row['id']] if read is None else read[row['id']]]) if model.needs_text
-                    else {})
+            text = dict(text=[given[row['id']]]) if model.needs_text else {}
             mels[row['id']] = model.generate(torch.from_numpy(mouth)[None], **text)[0].numpy()
         res['rows'][ck] = dict(step=model.step, metrics=model.metrics,
                                scores=score_mels(mels, refs, work/Path(ck).stem, texts, judge, voc))
