@@ -38,3 +38,13 @@ def test_ablation_notebook_renders_the_committed_ablation(tmp_path):
                                cwd=str(ROOT), progress_bar=False)
     text = json.dumps(json.loads(out.read_text()))
     assert '| `multitask` | 600 steps' in text and 'mean speech (floor)' in text and 'image/png' in text
+
+@pytest.mark.parametrize('name', ['train_eval', 'compare', 'ablation'])
+def test_papermill_lists_every_parameter(name):
+    "`papermill --help-notebook` works on each notebook and infers every parameter with its type."
+    cell = next(c for c in json.loads((NB/f'{name}.ipynb').read_text())['cells']
+                if 'parameters' in c['metadata'].get('tags', []))
+    names = [l.split(':')[0] for l in ''.join(cell['source']).splitlines() if l.strip()]
+    got = papermill.inspect_notebook(str(NB/f'{name}.ipynb'))
+    assert list(got) == names
+    assert all(p['inferred_type_name'] != 'None' for p in got.values()), got
