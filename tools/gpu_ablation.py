@@ -23,6 +23,8 @@ ROWS = {
     'multitask_no_time_mask': ('mouth', 'multitask', ['--data_set', 'time_mask=0']),
     'multitask_half_data': ('mouth', 'multitask', ['--data_set', 'clips=450']),
     'vca_gan': ('mouth', 'vca_gan', []),
+    # given each clip's transcript when it speaks: what the words add when the text is right
+    'visual_tts_guided': ('mouth', 'visual_tts', ['--init', 'data/checkpoints/multitask_base_grid_s1.pt']),
 }
 
 def decode_mouth_cv2(data:bytes, n_frames:int|None=None, where:str='<mouth>')->np.ndarray:
@@ -92,7 +94,8 @@ def unpack_weights(packed:dict)->dict:
             for k,v in packed.items()}
 
 def speak_val(release:Path, cache:Path, device:str)->dict:
-    "Predicted log-mels (fp16) of the cache's validation clips, by clip id."
+    ("Predicted log-mels (fp16) of the cache's validation clips, by clip id; a model that needs text "
+     "is given each clip's transcript.")
     from l2s_nb.cache import CacheReader
     from l2s_nb.datasets import crop_frames
     from l2s_nb.recipes import load_recipe
@@ -100,8 +103,11 @@ def speak_val(release:Path, cache:Path, device:str)->dict:
     r = CacheReader(cache, video=model.video)
     mels = {}
     for row in (row for row in r.rows if row['split'] == 'val'):
-        mouth = crop_frames(r.load(row)['mouth'], model.video.crop_size).astype(np.float32)/255
-        mels[row['id']] = model.generate(torch.from_numpy(mouth)[None].to(device))[0].half().cpu().numpy()
+        rec = r.load(row)
+        mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
+        text = dict(text=[str(rec['text'])]) if model.needs_text else {}
+        mel = model.generate(torch.from_numpy(mouth)[None].to(device), **text)[0]
+        mels[row['id']] = mel.half().cpu().numpy()
     return mels
 
 def collect(name:str, run:Path, caches:dict, out:Path, a, weights:bool=True)->dict:
