@@ -45,6 +45,7 @@ class VisualTTSConfig(VisualEncoderConfig):
     w_post:float=1.0 # L1 weight of the postnet mel
     w_ctc:float=0.1 # CTC weight on the visual encoder (0: no CTC head); its alignment guides the decoder
     w_align:float=1.0 # guided-attention weight: cross-attention kept near the CTC alignment (0: free)
+    w_dec_ctc:float=0.0 # CTC weight on the decoder's last hidden states at the mel rate: speak the words
     align_width:float=1.5 # width of the guide in symbols (mass 1.5 symbols off the alignment costs 0.39)
 
     def __post_init__(self):
@@ -54,7 +55,7 @@ class VisualTTSConfig(VisualEncoderConfig):
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
         if not 0<=self.corrupt_rate<=1:
             raise ConfigError(f"VisualTTSConfig: corrupt_rate must be in [0, 1], got {self.corrupt_rate}")
-        if min(self.corrupt_warmup, self.w_mel, self.w_post, self.w_ctc, self.w_align)<0:
+        if min(self.corrupt_warmup, self.w_mel, self.w_post, self.w_ctc, self.w_align, self.w_dec_ctc)<0:
             raise ConfigError("VisualTTSConfig: corrupt_warmup and the loss weights must be >= 0")
         if self.w_align>0 and self.w_ctc==0:
             raise ConfigError("VisualTTSConfig: w_align > 0 needs the CTC head that finds the alignment; "
@@ -165,8 +166,9 @@ class DecoderBlock(nn.Module):
         return (x, w) if weights else x
 
 class TextVideoDecoder(nn.Module):
-    ("Video (B, T, d) upsampled r× reads text (B, L, d): mel mask (B, rT), text mask (B, L) "
-     "-> (B, n_mels, rT), and with `weights` each block's cross-attention (B, layers, rT, L).")
+    ("Video (B, T, d) upsampled r× reads text (B, L, d): mel mask (B, rT), text mask (B, L) -> `mel` "
+     "(B, n_mels, rT), its last hidden states `hidden` (B, rT, d) and with `weights` each block's "
+     "cross-attention `attn` (B, layers, rT, L).")
     def __init__(self, d:int, n_mels:int=80, r:int=4, layers:int=3, heads:int=4, ff_mult:int=4,
                  dropout:float=0.1):
         super().__init__()
@@ -183,8 +185,9 @@ class TextVideoDecoder(nn.Module):
         for b in self.blocks:
             x = b(x, mel_mask, text, text_mask, weights)
             if weights: x,w = x; ws.append(w)
-        mel = self.out(self.norm(x)).transpose(1, 2)
-        return (mel, torch.stack(ws, 1)) if weights else mel
+        h = self.norm(x)
+        out = dict(mel=self.out(h).transpose(1, 2), hidden=h)
+        return dict(out, attn=torch.stack(ws, 1)) if weights else out
 
 # %% ../nbs/18_visual_tts.ipynb #7a12d409
 def ctc_positions(logp:np.ndarray, # (T, V) log-probabilities of one clip's valid frames; blank = 0
@@ -253,7 +256,8 @@ class VisualTTS(Recipe):
         self.decoder = TextVideoDecoder(c.d_model, c.n_mels, c.mels_per_frame, c.dec_layers, c.heads,
                                         c.ff_mult, c.dropout)
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.postnet_kernel, c.dropout)
-        if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)  # the multi-task head's name and shape
+        if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)  # the multi-task head's name, shape
+        if c.w_dec_ctc>0: self.dec_ctc_head = nn.Linear(c.d_model, c.vocab_size)
         self.tokenizer = tokenizer_from_spec(c.vocab)  # how `generate` reads text
 
     @classmethod
@@ -274,8 +278,8 @@ class VisualTTS(Recipe):
         return replace(cfg, vocab=tok.spec(), vocab_size=len(tok))
 
     def synthesize(self, mouth, video_len, tokens, token_len, weights:bool=False)->dict:
-        ("Decoder and postnet mels (B, n_mels, rT) and masks of mouth crops (B, T, H, W) saying `tokens` (B, L); "
-         "CTC log-probabilities (B, T, V) with a CTC head; with `weights`, the cross-attention.")
+        ("Decoder and postnet mels (B, n_mels, rT) and masks of mouth crops (B, T, H, W) saying `tokens` "
+         "(B, L); the CTC heads' log-probabilities; with `weights`, the cross-attention.")
         if tokens.numel() and int(tokens.max())>=self.cfg.vocab_size:
             raise ConfigError(f"{self.name}: text ids up to {int(tokens.max())}, but the model reads "
                               f"{self.cfg.vocab_size} classes; build it with its training data "
@@ -284,11 +288,13 @@ class VisualTTS(Recipe):
         mask,mel_mask = length_mask(video_len, T),length_mask(video_len*r, T*r)
         video = self.encoder(self.proj(self.frontend(mouth, video_len)), mask)
         text,text_mask = self.text_encoder(tokens, token_len)
-        mel_pre = self.decoder(video, mel_mask, text, text_mask, weights)
-        out = dict(mask=mask, mel_mask=mel_mask)
-        if weights: mel_pre,out['attn'] = mel_pre
+        dec = self.decoder(video, mel_mask, text, text_mask, weights)
+        out = dict(mask=mask, mel_mask=mel_mask, mel_pre=dec['mel'], mel=self.postnet(dec['mel'], mel_mask))
+        if weights: out['attn'] = dec['attn']
         if self.cfg.w_ctc>0: out['ctc_logp'] = self.ctc_head(video).float().log_softmax(-1)
-        return dict(out, mel_pre=mel_pre, mel=self.postnet(mel_pre, mel_mask))
+        if self.cfg.w_dec_ctc>0:
+            out['dec_ctc_logp'] = self.dec_ctc_head(dec['hidden']).float().log_softmax(-1)
+        return out
 
     def forward(self, batch:dict)->dict:
         "Speech of the batch's lips and `text_tokens` (the training step's corrupted text) or else `tokens`."
@@ -306,11 +312,17 @@ class VisualTTS(Recipe):
         terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm),
                      post=masked_error(out['mel'].float(), target, mm))
         weights = dict(mel=c.w_mel, post=c.w_post)
-        if c.w_ctc>0 and (has := batch['token_len']>0).any():
+        has = batch['token_len']>0
+        if c.w_ctc>0 and has.any():
             terms['ctc'] = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
                                       batch['video_len'][has], batch['token_len'][has],
                                       blank=0, zero_infinity=True)
             weights['ctc'] = c.w_ctc
+        if c.w_dec_ctc>0 and has.any():
+            terms['dec_ctc'] = F.ctc_loss(out['dec_ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
+                                          mm.sum(1)[has], batch['token_len'][has], blank=0,
+                                          zero_infinity=True)
+            weights['dec_ctc'] = c.w_dec_ctc
         if 'attn' in out:
             tokens,lens = batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
             pos = batch_positions(out['ctc_logp'], batch['video_len'], tokens, lens)
