@@ -24,8 +24,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
-SHOWN = ('01_audio', '02_video', '04_face', '11_multitask', '12_datasets', '50_metrics', '96_lesson',
-         '97_multilingual')
+SHOWN = ('01_audio', '02_video', '04_face', '11_multitask', '12_datasets', '18_visual_tts', '50_metrics',
+         '96_lesson', '97_multilingual')
 MAX_NB_BYTES, MAX_TOTAL_BYTES = 1_000_000, 8_000_000  # one notebook; all of nbs/ together
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 

@@ -52,6 +52,10 @@ def main(argv=None)->dict:
             name = by_release.get(ck)
             key = f'{name}/{texts_name(s["texts"])}' if name else Path(ck).stem
             res['rows'][key] = dict(step=row['step'], **row['scores'])
+    order = {t: k for k,t in enumerate(('truth', 'read', 'other', 'none'))}
+    rank = lambda key: ((list(runs).index(key.split('/')[0]), order[key.split('/')[1]]) if '/' in key
+                        else (len(runs), 0))
+    res['rows'] = dict(sorted(res['rows'].items(), key=lambda kv: rank(kv[0])))
     if a.finding: res['finding'] = a.finding
     from l2s_nb.config import run_info
     res['run_info'] = run_info()
