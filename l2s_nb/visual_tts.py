@@ -46,6 +46,7 @@ class VisualTTSConfig(VisualEncoderConfig):
     w_ctc:float=0.1 # CTC weight on the visual encoder (0: no CTC head); its alignment guides the decoder
     w_align:float=1.0 # guided-attention weight: cross-attention kept near the CTC alignment (0: free)
     w_dec_ctc:float=0.0 # CTC weight on the decoder's last hidden states at the mel rate: speak the words
+    w_mel_ctc:float=0.0 # CTC weight of a small reader of the postnet mel, trained with it: say the words
     align_width:float=1.5 # width of the guide in symbols (mass 1.5 symbols off the alignment costs 0.39)
 
     def __post_init__(self):
@@ -55,7 +56,8 @@ class VisualTTSConfig(VisualEncoderConfig):
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
         if not 0<=self.corrupt_rate<=1:
             raise ConfigError(f"VisualTTSConfig: corrupt_rate must be in [0, 1], got {self.corrupt_rate}")
-        if min(self.corrupt_warmup, self.w_mel, self.w_post, self.w_ctc, self.w_align, self.w_dec_ctc)<0:
+        if min(self.corrupt_warmup, self.w_mel, self.w_post, self.w_ctc, self.w_align, self.w_dec_ctc,
+               self.w_mel_ctc)<0:
             raise ConfigError("VisualTTSConfig: corrupt_warmup and the loss weights must be >= 0")
         if self.w_align>0 and self.w_ctc==0:
             raise ConfigError("VisualTTSConfig: w_align > 0 needs the CTC head that finds the alignment; "
@@ -258,6 +260,10 @@ class VisualTTS(Recipe):
         self.postnet = Postnet(c.n_mels, c.postnet_channels, c.postnet_layers, c.postnet_kernel, c.dropout)
         if c.w_ctc>0: self.ctc_head = nn.Linear(c.d_model, c.vocab_size)  # the multi-task head's name, shape
         if c.w_dec_ctc>0: self.dec_ctc_head = nn.Linear(c.d_model, c.vocab_size)
+        if c.w_mel_ctc>0:  # two convolutions over the predicted mel, then characters
+            self.mel_reader = nn.Sequential(nn.Conv1d(c.n_mels, c.d_model, 5, padding=2), nn.GELU(),
+                                            nn.Conv1d(c.d_model, c.d_model, 5, padding=2), nn.GELU(),
+                                            nn.Conv1d(c.d_model, c.vocab_size, 1))
         self.tokenizer = tokenizer_from_spec(c.vocab)  # how `generate` reads text
 
     @classmethod
@@ -294,6 +300,8 @@ class VisualTTS(Recipe):
         if self.cfg.w_ctc>0: out['ctc_logp'] = self.ctc_head(video).float().log_softmax(-1)
         if self.cfg.w_dec_ctc>0:
             out['dec_ctc_logp'] = self.dec_ctc_head(dec['hidden']).float().log_softmax(-1)
+        if self.cfg.w_mel_ctc>0:
+            out['mel_ctc_logp'] = self.mel_reader(out['mel']).transpose(1, 2).float().log_softmax(-1)
         return out
 
     def forward(self, batch:dict)->dict:
@@ -323,6 +331,11 @@ class VisualTTS(Recipe):
                                           mm.sum(1)[has], batch['token_len'][has], blank=0,
                                           zero_infinity=True)
             weights['dec_ctc'] = c.w_dec_ctc
+        if c.w_mel_ctc>0 and has.any():
+            terms['mel_ctc'] = F.ctc_loss(out['mel_ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
+                                          mm.sum(1)[has], batch['token_len'][has], blank=0,
+                                          zero_infinity=True)
+            weights['mel_ctc'] = c.w_mel_ctc
         if 'attn' in out:
             tokens,lens = batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
             pos = batch_positions(out['ctc_logp'], batch['video_len'], tokens, lens)
