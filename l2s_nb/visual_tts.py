@@ -243,6 +243,10 @@ def guide_loss(attn:torch.Tensor, # (B, N, L+1) attention of mel frames to the s
     return ((attn*off).sum(-1) * mel_mask).sum() / mel_mask.sum().clamp(min=1)
 
 # %% ../nbs/18_visual_tts.ipynb #60209773
+def _text_read(batch:dict)->tuple:
+    "`(tokens, lengths)` the decoder reads: the step's corrupted `text_tokens`, else the transcripts."
+    return batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
+
 class VisualTTS(Recipe):
     ("Hegde et al. (2023) visual TTS: mouth (B,T,H,W) + text (B,L) -> log-mel (B, n_mels, 4T), "
      "timed by the video.")
@@ -308,8 +312,7 @@ class VisualTTS(Recipe):
         "Speech of the batch's lips and `text_tokens` (the training step's corrupted text) or else `tokens`."
         if 'tokens' not in batch:
             raise ConfigError(f"{self.name}: the batch has no `tokens`: it speaks from text and lips")
-        tokens,lens = batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
-        return self.synthesize(batch['mouth'], batch['video_len'], tokens, lens,
+        return self.synthesize(batch['mouth'], batch['video_len'], *_text_read(batch),
                                weights=self.training and self.cfg.w_align>0)
 
     def loss(self, batch:dict, out:dict)->tuple:
@@ -321,24 +324,15 @@ class VisualTTS(Recipe):
                      post=masked_error(out['mel'].float(), target, mm))
         weights = dict(mel=c.w_mel, post=c.w_post)
         has = batch['token_len']>0
-        if c.w_ctc>0 and has.any():
-            terms['ctc'] = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
-                                      batch['video_len'][has], batch['token_len'][has],
-                                      blank=0, zero_infinity=True)
-            weights['ctc'] = c.w_ctc
-        if c.w_dec_ctc>0 and has.any():
-            terms['dec_ctc'] = F.ctc_loss(out['dec_ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
-                                          mm.sum(1)[has], batch['token_len'][has], blank=0,
-                                          zero_infinity=True)
-            weights['dec_ctc'] = c.w_dec_ctc
-        if c.w_mel_ctc>0 and has.any():
-            terms['mel_ctc'] = F.ctc_loss(out['mel_ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
-                                          mm.sum(1)[has], batch['token_len'][has], blank=0,
-                                          zero_infinity=True)
-            weights['mel_ctc'] = c.w_mel_ctc
+        heads = dict(ctc=(c.w_ctc, batch['video_len']), dec_ctc=(c.w_dec_ctc, mm.sum(1)),
+                     mel_ctc=(c.w_mel_ctc, mm.sum(1)))  # video-rate and mel-rate readers of the true text
+        for name,(w,lengths) in heads.items():
+            if w>0 and has.any():
+                terms[name] = F.ctc_loss(out[f'{name}_logp'][has].transpose(0, 1), batch['tokens'][has],
+                                         lengths[has], batch['token_len'][has], blank=0, zero_infinity=True)
+                weights[name] = w
         if 'attn' in out:
-            tokens,lens = batch.get('text_tokens', batch['tokens']),batch.get('text_len', batch['token_len'])
-            pos = batch_positions(out['ctc_logp'], batch['video_len'], tokens, lens)
+            pos = batch_positions(out['ctc_logp'], batch['video_len'], *_text_read(batch))
             terms['align'] = guide_loss(out['attn'].float().mean(1), pos, mm, c.align_width)
             weights['align'] = c.w_align
         return sum(weights[k]*v for k,v in terms.items()), {k:v.item() for k,v in terms.items()}

@@ -35,7 +35,10 @@ def main(argv=None):
     from l2s_nb.recipes import load_recipe
     torch.set_num_threads(1)
     reader = CacheReader(a.cache)
-    row = next(r for r in reader.rows if (r['id'] == a.clip if a.clip else r['split'] == 'val'))
+    row = next((r for r in reader.rows if (r['id'] == a.clip if a.clip else r['split'] == 'val')), None)
+    if row is None:
+        raise SystemExit(f"{a.cache}: no clip {a.clip!r} in its manifest" if a.clip
+                         else f"{a.cache}: no validation clips in its manifest; name one with --clip")
     rec = reader.load(row)
     maps = [attention(load_recipe(ck, recipe='visual_tts'), rec) for ck in a.checkpoints]
     pos = next((p for _,p in maps if p is not None), None)

@@ -24,7 +24,7 @@ ROWS = {
     'multitask_half_data': ('mouth', 'multitask', ['--data_set', 'clips=450']),
     'vca_gan': ('mouth', 'vca_gan', []),
     # given each clip's transcript when it speaks: what the words add when the text is right
-    'visual_tts_guided': ('mouth', 'visual_tts', ['--init', 'data/checkpoints/multitask_base_grid_s1.pt']),
+    'visual_tts_guided': ('mouth', 'visual_tts', []),
 }
 
 def decode_mouth_cv2(data:bytes, n_frames:int|None=None, where:str='<mouth>')->np.ndarray:

@@ -12,6 +12,8 @@ import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from score_ablation import score_mels  # noqa: E402
 
+GIVEN = ('truth', 'other', 'none')  # the --texts that need no lip reader's output
+
 def given_texts(how:str, texts:dict)->dict:
     "What each clip is given to say: its transcript ('truth'), the next clip's ('other') or nothing ('none')."
     ids = list(texts)
@@ -49,7 +51,7 @@ def main(argv=None)->dict:
     audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
     work, judge, voc = Path(a.work), load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
     read = ({c['id']: c[a.decode] for c in json.loads(Path(a.texts).read_text())['clips']}
-            if a.texts not in ('truth', 'other', 'none') else None)
+            if a.texts not in GIVEN else None)
     res = dict(command=' '.join(['python tools/score_checkpoints.py',
                                  *(argv if argv is not None else sys.argv[1:])]),
                vocoder=a.vocoder, judge=judge.name, texts=a.texts, rows={})

@@ -8,16 +8,17 @@ validation clips with each kind of text (`tools/score_checkpoints.py` outputs), 
 """
 import argparse, json
 from pathlib import Path
+from score_checkpoints import GIVEN
 
 def val_log(run:Path)->list:
     "The run's validation records, rounded."
-    rows = [json.loads(l) for l in (run/'log.jsonl').read_text().splitlines() if l.strip()]
+    from l2s_nb.train import read_log
     return [{k: round(v, 4) if isinstance(v, float) else v for k,v in r.items()}
-            for r in rows if r.get('split') == 'val']
+            for r in read_log(run, 'val')]
 
 def texts_name(texts:str)->str:
     "'truth', 'other', 'none', or 'read' for a lip reader's output."
-    return texts if texts in ('truth', 'other', 'none') else 'read'
+    return texts if texts in GIVEN else 'read'
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,16 +31,17 @@ def main(argv=None)->dict:
     ap.add_argument('--finding', default='', help='what the numbers say')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
-    runs = dict(r.split('=', 1) for r in a.runs)
-    by_release = {rel: name for name, (_, rel) in ((n, v.split('=')) for n, v in runs.items())}
+    if bad := [r for r in a.runs if r.count('=') != 2]:
+        raise SystemExit(f"--runs {bad[0]}: expected NAME=RUN_DIR=RELEASE")
+    runs = {name: (d, rel) for name, d, rel in (r.split('=') for r in a.runs)}
+    by_release = {rel: name for name, (_, rel) in runs.items()}
     read = json.loads(Path(a.lip_reader).read_text())
     res = dict(what="visual_tts on GRID s1: CPU fine-tunes from the committed multitask model's visual "
                     "side, scored on the 50 validation clips (centre crops, Griffin-Lim, the GRID judge) "
                     "when given each clip's transcript (truth), a lip reader's reading (read), the next "
                     "clip's transcript (other) or no text (none)",
                commands=json.loads(Path(a.commands).read_text()),
-               runs={name: dict(release=rel, val_log=val_log(Path(d)))
-                     for name, (d, rel) in ((n, v.split('=')) for n, v in runs.items())},
+               runs={name: dict(release=rel, val_log=val_log(Path(d))) for name, (d, rel) in runs.items()},
                lip_reader=dict(checkpoint=read['checkpoint'], step=read['step'],
                                **{k: read['scores']['grammar'][k] for k in ('wer', 'cer', 'slot_accuracy')}),
                own_reading={}, rows={})
