@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_error', 'sinusoid_positions', 'Attention', 'FeedForward',
-           'SelfAttention', 'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'check_languages', 'LanguageEmbedding',
-           'Postnet', 'MelDiscriminator', 'MultiScaleMelDiscriminator', 'lsgan_disc_loss', 'lsgan_gen_loss',
-           'feature_matching']
+__all__ = ['LOG_MEL_CENTER', 'length_mask', 'random_windows', 'masked_error', 'transcript_ctc', 'sinusoid_positions', 'Attention',
+           'FeedForward', 'SelfAttention', 'ConvModule', 'ConformerBlock', 'ConformerEncoder', 'check_languages',
+           'LanguageEmbedding', 'Postnet', 'MelDiscriminator', 'MultiScaleMelDiscriminator', 'lsgan_disc_loss',
+           'lsgan_gen_loss', 'feature_matching']
 
 # %% ../nbs/13_layers.ipynb #8570f99e
 def length_mask(lengths:torch.Tensor, # (B,) int lengths
@@ -43,6 +43,18 @@ def masked_error(pred:torch.Tensor, # (B, n_mels, T)
     "Mean |pred - target|^p over the valid frames."
     m = mask[:, None].to(pred.dtype)
     return ((pred - target).abs().pow(p) * m).sum() / (m.sum() * pred.shape[1]).clamp(min=1)
+
+# %% ../nbs/13_layers.ipynb #b2b2e1e6
+def transcript_ctc(logp:torch.Tensor, # (B, T, n_tokens) CTC log-probabilities, blank = 0
+                   lengths:torch.Tensor, # (B,) valid frames of `logp`
+                   tokens:torch.Tensor, # (B, L) padded transcripts
+                   token_len:torch.Tensor, # (B,) transcript lengths; 0 = no transcript
+                  )->torch.Tensor|None:
+    "Mean CTC loss (each divided by its transcript length) of the clips with a transcript; None if none has."
+    has = token_len>0
+    if not has.any(): return None
+    return F.ctc_loss(logp[has].transpose(0, 1), tokens[has], lengths[has], token_len[has],
+                      blank=0, zero_infinity=True)
 
 # %% ../nbs/13_layers.ipynb #41cf20e5
 def sinusoid_positions(n:int, d:int, device=None)->torch.Tensor:

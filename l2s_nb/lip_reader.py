@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from fastcore.script import Param
 from .config import ConfigError, atomic_write, check_device, get_logger
 from .frontend import VisualEncoderConfig, visual_encoder, n_params
-from .layers import length_mask
+from .layers import length_mask, transcript_ctc
 from .recipes import Trainable, CheckpointError, read_checkpoint, load_recipe, to_device
 from .text import CharTokenizer, normalize_text
 from .synthgrid import GRAMMAR
@@ -196,11 +196,9 @@ class LipReader(Trainable):
 
     def loss(self, batch:dict, out:dict)->tuple:
         "CTC loss of the batch's transcripts; returns (loss, logs)."
-        has = batch['token_len']>0
-        if not has.any():
+        ctc = transcript_ctc(out['ctc_logp'], batch['video_len'], batch['tokens'], batch['token_len'])
+        if ctc is None:
             raise ConfigError("lip_reader: a batch without transcripts; train on whole clips (no window=...)")
-        ctc = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has], batch['video_len'][has],
-                         batch['token_len'][has], blank=0, zero_infinity=True)
         return ctc, dict(ctc=ctc.item())
 
 # %% ../nbs/17_lip_reader.ipynb #40384ec8

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from .config import ConfigError, AudioConfig
 from .frontend import VisualEncoderConfig, visual_encoder
-from .layers import (length_mask, masked_error, sinusoid_positions, ConformerBlock, ConformerEncoder,
-                           LOG_MEL_CENTER)
+from .layers import (length_mask, transcript_ctc, masked_error, sinusoid_positions, ConformerBlock,
+                           ConformerEncoder, LOG_MEL_CENTER)
 from .recipes import Recipe, adamw
 from .text import tokenizer_from_spec
 from .visual_tts import VisualTTS, encode_texts
@@ -223,10 +223,9 @@ def forward(self:LipVoicer, batch:dict)->dict:
 @patch
 def terms(self:LipVoicer, batch:dict, out:dict)->dict:
     "Loss tensors: `v` (MSE of the velocity), `ctc` (the ASR's CTC), `mel` (L1 of x0_hat, no gradient)."
-    mm,has = out['mel_mask'],batch['token_len']>0
-    ctc = (F.ctc_loss(out['asr_logp'][has].transpose(0, 1), batch['tokens'][has], batch['video_len'][has],
-                      batch['token_len'][has], blank=0, zero_infinity=True) if has.any()
-           else out['asr_logp'].sum()*0)
+    mm = out['mel_mask']
+    ctc = transcript_ctc(out['asr_logp'], batch['video_len'], batch['tokens'], batch['token_len'])
+    if ctc is None: ctc = out['asr_logp'].sum()*0
     return dict(v=masked_error(out['v_hat'].float(), out['v'], mm, p=2), ctc=ctc,
                 mel=masked_error(out['mel'].detach(), batch['mel'][..., :mm.shape[1]].float(), mm))
 

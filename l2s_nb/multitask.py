@@ -11,9 +11,9 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import FrontendConfig, VisualEncoderConfig, visual_encoder, n_params
-from .layers import (length_mask, LanguageEmbedding, check_languages, random_windows, masked_error,
-                           Postnet, LOG_MEL_CENTER, MultiScaleMelDiscriminator, lsgan_disc_loss,
-                           lsgan_gen_loss, feature_matching)
+from .layers import (length_mask, transcript_ctc, LanguageEmbedding, check_languages, random_windows,
+                           masked_error, Postnet, LOG_MEL_CENTER, MultiScaleMelDiscriminator,
+                           lsgan_disc_loss, lsgan_gen_loss, feature_matching)
 from .recipes import Recipe, adamw
 from .text import CharTokenizer, tokenizer_from_spec
 
@@ -276,12 +276,9 @@ class MultitaskL2S(Recipe):
         terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm),
                      post=masked_error(out['mel'].float(), target, mm))
         weights = dict(mel=c.w_mel, post=c.w_post)
-        if c.w_ctc>0 and 'tokens' in batch and (batch['token_len']>0).any():
-            has = batch['token_len']>0
-            terms['ctc'] = F.ctc_loss(out['ctc_logp'][has].transpose(0, 1), batch['tokens'][has],
-                                      batch['video_len'][has], batch['token_len'][has],
-                                      blank=0, zero_infinity=True)
-            weights['ctc'] = c.w_ctc
+        ctc = (transcript_ctc(out['ctc_logp'], batch['video_len'], batch['tokens'], batch['token_len'])
+               if c.w_ctc>0 and 'tokens' in batch else None)
+        if ctc is not None: terms['ctc'],weights['ctc'] = ctc,c.w_ctc
         if c.w_content>0:
             if self._judge is None:
                 raise ConfigError("w_content > 0 needs an ASR judge: call model.attach_judge(judge) "

@@ -12,8 +12,8 @@ from torch import nn
 import torch.nn.functional as F
 from .config import ConfigError, AudioConfig
 from .frontend import VisualEncoderConfig, visual_encoder
-from .layers import (length_mask, masked_error, sinusoid_positions, Attention, SelfAttention,
-                           FeedForward, ConformerEncoder, Postnet, LOG_MEL_CENTER)
+from .layers import (length_mask, transcript_ctc, masked_error, sinusoid_positions, Attention,
+                           SelfAttention, FeedForward, ConformerEncoder, Postnet, LOG_MEL_CENTER)
 from .recipes import Recipe
 from .text import tokenizer_from_spec
 from . import multitask
@@ -323,14 +323,12 @@ class VisualTTS(Recipe):
         terms = dict(mel=masked_error(out['mel_pre'].float(), target, mm),
                      post=masked_error(out['mel'].float(), target, mm))
         weights = dict(mel=c.w_mel, post=c.w_post)
-        has = batch['token_len']>0
         heads = dict(ctc=(c.w_ctc, batch['video_len']), dec_ctc=(c.w_dec_ctc, mm.sum(1)),
                      mel_ctc=(c.w_mel_ctc, mm.sum(1)))  # video-rate and mel-rate readers of the true text
         for name,(w,lengths) in heads.items():
-            if w>0 and has.any():
-                terms[name] = F.ctc_loss(out[f'{name}_logp'][has].transpose(0, 1), batch['tokens'][has],
-                                         lengths[has], batch['token_len'][has], blank=0, zero_infinity=True)
-                weights[name] = w
+            if w<=0: continue
+            ctc = transcript_ctc(out[f'{name}_logp'], lengths, batch['tokens'], batch['token_len'])
+            if ctc is not None: terms[name],weights[name] = ctc,w
         if 'attn' in out:
             pos = batch_positions(out['ctc_logp'], batch['video_len'], *_text_read(batch))
             terms['align'] = guide_loss(out['attn'].float().mean(1), pos, mm, c.align_width)

@@ -156,3 +156,17 @@ def test_score_cli_with_judge(tmp_path, grid_root, grid_judge):
     assert res['n'] == 2 and {'wer', 'cer', 'wer_ref', 'cer_ref'} <= set(res['summary'])
     rows = list(csv.DictReader(open(tmp_path/'out'/'per_utterance.csv')))
     assert rows[0]['text'] == 'bin blue at f three soon' and 'hyp' in rows[0] and 'hyp_ref' in rows[0]
+
+def test_paired_differences_of_per_clip_scores():
+    "`tools/score_ablation.paired`: per-clip a - b, WER as a difference of corpus WERs, 'better' by direction."
+    import sys; sys.path.insert(0, str(ROOT/'tools'))
+    from score_ablation import paired
+    a = [dict(id=f'c{i}', stoi=0.6+0.01*i, mcd=2.0, wer=e/6, _counts=dict(wer=(e, 6)))
+         for i,e in enumerate([0, 1, 0, 2])]
+    b = [dict(id=f'c{i}', stoi=0.6, mcd=2.5, wer=e/6, _counts=dict(wer=(e, 6)))
+         for i,e in enumerate([1, 1, 2, 2])]
+    d = paired(a, b + [dict(id='extra', stoi=0.1)], keys=('stoi', 'mcd', 'wer'))
+    assert d['stoi']['mean'] == pytest.approx(0.015) and d['stoi']['better'] == 3 and d['stoi']['n'] == 4
+    assert d['mcd']['mean'] == -0.5 and d['mcd']['better'] == 4  # lower MCD is better
+    assert d['wer']['mean'] == pytest.approx(-3/24, abs=1e-4) and d['wer']['better'] == 2
+    assert d['wer']['lo'] <= d['wer']['mean'] <= d['wer']['hi'] <= 0

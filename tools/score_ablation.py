@@ -24,12 +24,35 @@ def row_mels(runs_tar:Path)->dict:
                     out[m.name.split('/')[0]] = {k: z[k].astype(np.float32) for k in z.files}
     return out
 
-def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->dict:
-    "Vocode `mels` into `out` and score them against the recordings in `refs`."
+def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->tuple[dict, list]:
+    "Vocode `mels` into `out`, score them against the recordings in `refs`: (summary, per-clip rows)."
     from l2s_nb.audio import save_audio
     from l2s_nb.metrics import pair_files, score_files, summarize
     for k, m in mels.items(): save_audio(out/f'{k}.wav', vocoder(torch.from_numpy(m)[None])[0])
-    return summarize(score_files(pair_files(refs, out, ids=set(mels)), texts, judge))
+    rows = score_files(pair_files(refs, out, ids=set(mels)), texts, judge)
+    return summarize(rows), rows
+
+def paired(a:list, b:list, keys=('stoi', 'estoi', 'pesq_wb', 'pesq_nb', 'wer'), n_boot:int=2000)->dict:
+    ("Per-clip differences a - b of two `score_files` row lists of the same clips: mean, bootstrap 95% "
+     "interval, clips better. WER is the difference of corpus WERs, from each clip's word errors.")
+    from l2s_nb.metrics import HIGHER_IS_BETTER
+    a, b = ({r['id']: r for r in rows} for rows in (a, b))
+    ids, rng, out = sorted(set(a) & set(b)), np.random.default_rng(0), {}
+    for k in keys:
+        ok = [i for i in ids if a[i].get(k) is not None and b[i].get(k) is not None]
+        if not ok: continue
+        if k in ('wer', 'cer'):  # errors and words per clip: a difference of ratios, not a mean of them
+            e = np.array([a[i]['_counts'][k][0] - b[i]['_counts'][k][0] for i in ok], float)
+            n = np.array([a[i]['_counts'][k][1] for i in ok], float)
+            idx = rng.integers(0, len(ok), (n_boot, len(ok)))
+            mean, boot, d = e.sum()/n.sum(), e[idx].sum(1)/n[idx].sum(1), e
+        else:
+            d = np.array([a[i][k] - b[i][k] for i in ok])
+            mean, boot = d.mean(), rng.choice(d, (n_boot, len(d))).mean(1)
+        out[k] = dict(mean=round(float(mean), 4), lo=round(float(np.quantile(boot, 0.025)), 4),
+                      hi=round(float(np.quantile(boot, 0.975)), 4),
+                      better=int((d > 0).sum() if HIGHER_IS_BETTER[k] else (d < 0).sum()), n=len(d))
+    return out
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,7 +101,7 @@ def main(argv=None)->dict:
                                  for k in ('command', 'returncode', 'seconds', 'step', 'checkpoint', 'error')}
         r['val_loss'] = [{k: round(v, 4) for k, v in v.items() if k != 'split'} for v in row.get('val', [])]
         if name not in mels: continue
-        r['scores'] = score_mels(mels[name], refs, work/name, texts, judge, voc)
+        r['scores'] = score_mels(mels[name], refs, work/name, texts, judge, voc)[0]
         if (files/f'{name}.int8.pt').exists():  # the int8 round trip, checked on the CPU
             state = torch.load(files/f'{name}.int8.pt', map_location='cpu', weights_only=False)
             rel = work/f'{name}.pt'; torch.save(dict(state, model=unpack_weights(state['model'])), rel)

@@ -4,13 +4,16 @@ vocoder makes the audio, and STOI, ESTOI, PESQ, MCD and judge WER/CER are measur
 
     python tools/score_checkpoints.py data/checkpoints/multitask_base_grid_s1.pt runs/ft_gan.pt \\
         --caches gpu/caches --root ../shared/grid --out data/results/finetune_grid_s1.json
+
+With `--paired`, every checkpoint after the first is also compared with the first clip by clip: the mean
+difference of each metric, its bootstrap 95% interval and how many clips it improves (WER from word errors).
 """
 import argparse, json, sys
 from pathlib import Path
 import numpy as np, torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from score_ablation import score_mels  # noqa: E402
+from score_ablation import paired, score_mels  # noqa: E402
 
 GIVEN = ('truth', 'other', 'none')  # the --texts that need no lip reader's output
 
@@ -35,6 +38,9 @@ def main(argv=None)->dict:
                     "(the next clip's: does the speech follow the text or the lips?), 'none' (empty), or an "
                     "`l2s score-lipread` output (what a lip reader read), with --decode")
     ap.add_argument('--decode', default='grammar', help='which of the --texts file decodings to use')
+    ap.add_argument('--paired', action='store_true',
+                    help='per-clip differences of every checkpoint against the first one (mean, bootstrap '
+                    '95%% interval, clips better), under `paired`')
     a = ap.parse_args(argv)
     from l2s_nb.audio import load_audio, save_audio
     from l2s_nb.cache import CacheReader
@@ -55,6 +61,7 @@ def main(argv=None)->dict:
     res = dict(command=' '.join(['python tools/score_checkpoints.py',
                                  *(argv if argv is not None else sys.argv[1:])]),
                vocoder=a.vocoder, judge=judge.name, texts=a.texts, rows={})
+    clips = {}  # checkpoint -> per-clip scores
     for ck in a.checkpoints:
         model = load_recipe(ck); r = readers[model.video.region]
         val = [row for row in r.rows if row['split'] == 'val']
@@ -74,10 +81,13 @@ def main(argv=None)->dict:
                                  f"`l2s score-lipread` output of the same cache's {row['split']} clips")
             text = dict(text=[given[row['id']]]) if model.needs_text else {}
             mels[row['id']] = model.generate(torch.from_numpy(mouth)[None], **text)[0].numpy()
-        res['rows'][ck] = dict(step=model.step, metrics=model.metrics,
-                               scores=score_mels(mels, refs, work/Path(ck).stem, texts, judge, voc))
+        scores, clips[ck] = score_mels(mels, refs, work/Path(ck).stem, texts, judge, voc)
+        res['rows'][ck] = dict(step=model.step, metrics=model.metrics, scores=scores)
         s = res['rows'][ck]['scores']
         print(ck, *(f"{k}={s[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer')))
+    if a.paired:
+        first, *rest = a.checkpoints
+        res['paired'] = {f'{ck} - {first}': paired(clips[ck], clips[first]) for ck in rest}
     res['run_info'] = run_info()
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
     return res

@@ -14,6 +14,9 @@ vocoder also gets paired per-clip differences against Griffin-Lim: mean, bootstr
 import argparse, json, sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from score_ablation import paired as paired_rows  # noqa: E402
+
 def training(run_dir:Path)->dict:
     "A vocoder training run's data, config, preset, steps, last validation metrics and wall minutes."
     import yaml
@@ -28,18 +31,10 @@ def training(run_dir:Path)->dict:
                 val_mel_l1={v['step']: round(v['mel'], 4) for v in val},
                 wall_minutes=round((last.stat().st_mtime - started)/60, 1))
 
-def paired(ref_dir, a_dir, b_dir, keys=('stoi', 'estoi', 'pesq_wb', 'pesq_nb'), n_boot:int=2000)->dict:
+def paired(ref_dir, a_dir, b_dir, keys=('stoi', 'estoi', 'pesq_wb', 'pesq_nb'))->dict:
     "Per-clip differences a - b of the scores of two folders of speech for the same references."
-    import numpy as np
     from l2s_nb.metrics import pair_files, score_files
-    a, b = ({r['id']: r for r in score_files(pair_files(ref_dir, d), excluded=[])} for d in (a_dir, b_dir))
-    ids, rng, out = sorted(set(a) & set(b)), np.random.default_rng(0), {}
-    for k in keys:
-        d = np.array([a[i][k] - b[i][k] for i in ids if a[i].get(k) is not None and b[i].get(k) is not None])
-        boot = rng.choice(d, (n_boot, len(d))).mean(1)
-        out[k] = dict(mean=round(float(d.mean()), 4), lo=round(float(np.quantile(boot, 0.025)), 4),
-                      hi=round(float(np.quantile(boot, 0.975)), 4), better=int((d > 0).sum()), n=len(d))
-    return out
+    return paired_rows(*(score_files(pair_files(ref_dir, d), excluded=[]) for d in (a_dir, b_dir)), keys)
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
