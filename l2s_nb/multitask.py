@@ -19,7 +19,8 @@ from .text import CharTokenizer, tokenizer_from_spec
 
 # %% auto #0
 __all__ = ['SPEAKER_MODES', 'ENCODER_FIELDS', 'RefMelEncoder', 'ConvBlock1d', 'MelDecoder', 'MultitaskConfig', 'tiny_config',
-           'base_config', 'paper_config', 'with_encoder', 'content_loss', 'MultitaskL2S', 'measure_speed']
+           'base_config', 'paper_config', 'with_encoder', 'content_loss', 'content_ctc', 'MultitaskL2S',
+           'measure_speed']
 
 # %% ../nbs/11_multitask.ipynb #7d851e72
 class RefMelEncoder(nn.Module):
@@ -87,7 +88,8 @@ class MultitaskConfig(VisualEncoderConfig):
     w_post:float=1.0 # L1 weight of the postnet mel
     w_ctc:float=0.1 # CTC weight (0 removes the head)
     w_content:float=0.0 # ASR-feature content loss weight (needs `content_judge`)
-    content_judge:str='' # frozen ASR judge checkpoint for the content loss (not the scoring judge)
+    w_content_ctc:float=0.0 # CTC weight of the content judge reading the generated mel (needs a judge)
+    content_judge:str='' # frozen ASR judge checkpoint for the content losses (not the scoring judge)
     w_adv:float=0.0 # least-squares GAN weight on the postnet mel (0: no discriminators)
     fm_ratio:float=2.0 # feature-matching weight as a multiple of w_adv (HiFi-GAN: 2)
     disc_scales:int=3 # mel discriminators, the k-th on the mel average-pooled 2^k x in time
@@ -105,8 +107,8 @@ class MultitaskConfig(VisualEncoderConfig):
             raise ConfigError(f"MultitaskConfig: vocab_size {self.vocab_size} but the vocabulary has "
                               f"{len(tokenizer_from_spec(self.vocab))} classes")
         check_languages('MultitaskConfig', self.languages)
-        if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_adv, self.fm_ratio,
-               self.n_speakers)<0:
+        if min(self.w_mel, self.w_post, self.w_ctc, self.w_content, self.w_content_ctc, self.w_adv,
+               self.fm_ratio, self.n_speakers)<0:
             raise ConfigError("MultitaskConfig: loss weights and n_speakers must be >= 0")
         if (min(self.disc_scales, self.disc_channels, self.disc_layers, self.disc_segment)<1
                 or self.disc_lr_ratio<=0):
@@ -154,6 +156,18 @@ def content_loss(judge, # frozen `l2s_nb.judge.CTCJudge`: `features(mel, lengths
     with torch.no_grad(): f_target = judge.features(target, lengths)[0]
     return F.l1_loss(judge.features(pred, lengths)[0], f_target)
 
+# %% ../nbs/11_multitask.ipynb #0712053e
+def content_ctc(judge, # frozen `l2s_nb.judge.CTCJudge`: `judge(mel, lengths)` -> (log-probs, lengths)
+                pred:torch.Tensor, # (B, n_mels, T) generated log-mel
+                mel_mask:torch.Tensor, # (B, T) valid frames
+                tokens:torch.Tensor, # (B, L) padded transcripts, in the judge's vocabulary
+                token_len:torch.Tensor, # (B,) transcript lengths; 0 = none
+                log_floor:float=math.log(AudioConfig.log_floor), # value of padded frames
+               )->torch.Tensor|None:
+    "CTC loss of the judge reading the generated mel against the transcripts; None if no clip has one."
+    logp,n = judge(pred.masked_fill(~mel_mask[:, None], log_floor), mel_mask.sum(1))
+    return transcript_ctc(logp, n, tokens, token_len)
+
 # %% ../nbs/11_multitask.ipynb #7a87a778
 class MultitaskL2S(Recipe):
     "Kim et al. (2023) multi-task lip-to-speech: mouth (B,T,H,W) -> log-mel (B, n_mels, 4T) + CTC logits."
@@ -197,21 +211,29 @@ class MultitaskL2S(Recipe):
         return replace(cfg, n_speakers=len(data.speakers))
 
     def setup_training(self, device):
-        ("Load and attach the frozen `content_judge` when `w_content > 0`; "
+        ("Load and attach the frozen `content_judge` when a content loss has weight; "
          "one without the other is a `ConfigError`.")
-        c = self.cfg
-        if c.w_content and not c.content_judge:
-            raise ConfigError(f"the {self.name} config has w_content={c.w_content} but no content judge: "
-                              "--set content_judge=data/checkpoints/judge_grid_s1.pt, or w_content=0")
-        if c.content_judge and not c.w_content:
-            raise ConfigError(f"content_judge={c.content_judge!r} is set but the {self.name} config has "
-                              "w_content=0: give it a weight (--set w_content=1) or drop the judge")
+        c = self.cfg; w = dict(w_content=c.w_content, w_content_ctc=c.w_content_ctc)
+        if any(w.values()) and not c.content_judge:
+            raise ConfigError(f"the {self.name} config has {w} but no content judge: --set "
+                              "content_judge=JUDGE.pt (a judge other than the scoring one), or zero weights")
+        if c.content_judge and not any(w.values()):
+            raise ConfigError(f"content_judge={c.content_judge!r} is set but the {self.name} config has no "
+                              "content-loss weight (w_content=0, w_content_ctc=0): give one a weight "
+                              "(--set w_content=1) or drop the judge")
         if c.content_judge:
             from l2s_nb.judge import load_ctc_judge  # imported here: the judge module pulls in the data stage
             self.attach_judge(load_ctc_judge(c.content_judge).to(device).requires_grad_(False))
 
     def attach_judge(self, judge):
-        "Use `judge.features(mel)` for the content loss (the judge stays outside the module tree)."
+        ("Use `judge` for the content losses (it stays outside the module tree); its CTC must write the "
+         "CTC head's vocabulary when `w_content_ctc > 0`.")
+        spec = lambda tok: tok.spec() if hasattr(tok, 'spec') else 'words'  # a word judge has no spec
+        if self.cfg.w_content_ctc and spec(judge.tokenizer)!=spec(self.tokenizer):
+            raise ConfigError(f"w_content_ctc: the content judge writes {len(judge.tokenizer)} classes "
+                              f"({spec(judge.tokenizer) or 'English characters'}), the model's transcripts "
+                              f"{len(self.tokenizer)} ({spec(self.tokenizer) or 'English characters'}); "
+                              "train the content judge on characters of the same corpus (--unit char)")
         object.__setattr__(self, '_judge', judge)
 
     def speaker_embedding(self, speaker, B:int, device)->torch.Tensor|None:
@@ -279,12 +301,15 @@ class MultitaskL2S(Recipe):
         ctc = (transcript_ctc(out['ctc_logp'], batch['video_len'], batch['tokens'], batch['token_len'])
                if c.w_ctc>0 and 'tokens' in batch else None)
         if ctc is not None: terms['ctc'],weights['ctc'] = ctc,c.w_ctc
+        if (c.w_content>0 or c.w_content_ctc>0) and self._judge is None:
+            raise ConfigError("w_content or w_content_ctc > 0 needs an ASR judge: call "
+                              "model.attach_judge(judge) (l2s_nb.judge) or set both to 0")
         if c.w_content>0:
-            if self._judge is None:
-                raise ConfigError("w_content > 0 needs an ASR judge: call model.attach_judge(judge) "
-                                  "(l2s_nb.judge) or set w_content=0")
             terms['content'] = content_loss(self._judge, out['mel'].float(), target, mm)
             weights['content'] = c.w_content
+        ctc = (content_ctc(self._judge, out['mel'].float(), mm, batch['tokens'], batch['token_len'])
+               if c.w_content_ctc>0 and 'tokens' in batch else None)
+        if ctc is not None: terms['content_ctc'],weights['content_ctc'] = ctc,c.w_content_ctc
         loss = sum(weights[k]*v for k,v in terms.items())
         return loss, {k:v.item() for k,v in terms.items()}
 

@@ -1,0 +1,50 @@
+"""Collect fine-tunes of one model into a results JSON: each run's validation log, its scores on the validation
+clips, and per-clip paired differences against the first checkpoint scored (the control), from a
+`tools/score_checkpoints.py --paired` output.
+
+    python tools/score_checkpoints.py runs/ft_control.pt runs/ft_content.pt --paired \\
+        --caches gpu/caches --root ../shared/grid --out runs/ft_content_score.json
+    python tools/finetune_results.py runs/ft_content_score.json \\
+        --runs control=runs/ft_control=runs/ft_control.pt content=runs/ft_content=runs/ft_content.pt \\
+        --commands runs/ft_content_commands.json --what '...' --out data/results/finetune_content_grid_s1.json
+"""
+import argparse, json
+from pathlib import Path
+
+def val_log(run:Path)->list:
+    "The run's validation records, rounded."
+    from l2s_nb.train import read_log
+    return [{k: round(v, 4) if isinstance(v, float) else v for k,v in r.items() if k != 'split'}
+            for r in read_log(run, 'val')]
+
+def main(argv=None)->dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('score', help='`tools/score_checkpoints.py --paired` output (the first checkpoint: control)')
+    ap.add_argument('--runs', nargs='+', required=True,
+                    help='NAME=RUN_DIR=RELEASE for each scored checkpoint (RUN_DIR may be empty)')
+    ap.add_argument('--commands', required=True, help='JSON: the commands that made every input')
+    ap.add_argument('--what', required=True, help='what the fine-tunes compare')
+    ap.add_argument('--finding', default='', help='what the numbers say')
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args(argv)
+    if bad := [r for r in a.runs if r.count('=') != 2]:
+        raise SystemExit(f"--runs {bad[0]}: expected NAME=RUN_DIR=RELEASE")
+    runs = {rel: (name, d) for name, d, rel in (r.split('=') for r in a.runs)}
+    s = json.loads(Path(a.score).read_text())
+    if 'paired' not in s: raise SystemExit(f"{a.score}: no paired differences; score with --paired")
+    if missing := [ck for ck in s['rows'] if ck not in runs]:
+        raise SystemExit(f"{a.score} scored {missing[0]}, which no --runs entry names")
+    name = lambda ck: runs[ck][0]
+    res = dict(what=a.what, commands=json.loads(Path(a.commands).read_text()), score_command=s['command'],
+               vocoder=s['vocoder'], judge=s['judge'],
+               rows={name(ck): dict(checkpoint=ck, step=r['step'], val_metrics=r['metrics'],
+                                    val_log=val_log(Path(runs[ck][1])) if runs[ck][1] else [],
+                                    scores=r['scores']) for ck, r in s['rows'].items()},
+               paired={' - '.join(name(ck) for ck in k.split(' - ')): v for k, v in s['paired'].items()})
+    if a.finding: res['finding'] = a.finding
+    from l2s_nb.config import run_info
+    res['run_info'] = run_info()
+    Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
+    return res
+
+if __name__ == '__main__': main()
