@@ -6,7 +6,8 @@ clips, and per-clip paired differences against the first checkpoint scored (the 
         --caches gpu/caches --root ../shared/grid --out runs/ft_content_score.json
     python tools/finetune_results.py runs/ft_content_score.json \\
         --runs control=runs/ft_control=runs/ft_control.pt content=runs/ft_content=runs/ft_content.pt \\
-        --commands runs/ft_content_commands.json --what '...' --out data/results/finetune_content_grid_s1.json
+        --judges content_judge=runs/cj/content_judge.json --commands runs/ft_content_commands.json \\
+        --what '...' --out data/results/finetune_content_grid_s1.json
 """
 import argparse, json
 from pathlib import Path
@@ -22,6 +23,8 @@ def main(argv=None)->dict:
     ap.add_argument('score', help='`tools/score_checkpoints.py --paired` output (the first checkpoint: control)')
     ap.add_argument('--runs', nargs='+', required=True,
                     help='NAME=RUN_DIR=RELEASE for each scored checkpoint (RUN_DIR may be empty)')
+    ap.add_argument('--judges', nargs='*', default=[],
+                    help='NAME=RESULTS: `l2s train-judge` results of a content judge the runs trained against')
     ap.add_argument('--commands', required=True, help='JSON: the commands that made every input')
     ap.add_argument('--what', required=True, help='what the fine-tunes compare')
     ap.add_argument('--finding', default='', help='what the numbers say')
@@ -41,6 +44,12 @@ def main(argv=None)->dict:
                                     val_log=val_log(Path(runs[ck][1])) if runs[ck][1] else [],
                                     scores=r['scores']) for ck, r in s['rows'].items()},
                paired={' - '.join(name(ck) for ck in k.split(' - ')): v for k, v in s['paired'].items()})
+    for spec in a.judges:
+        jname, f = spec.split('=', 1); j = json.loads(Path(f).read_text())
+        res.setdefault('content_judges', {})[jname] = dict(
+            results=f, val_wer=j['heldout']['val']['wer'], val_cer=j['heldout']['val']['cer'],
+            train_wer=j['train']['wer'], n_params=j['n_params'], train_seconds=j['train_seconds'],
+            val_wer_by_epoch=[round(h['val_wer'], 4) for h in j['history']])
     if a.finding: res['finding'] = a.finding
     from l2s_nb.config import run_info
     res['run_info'] = run_info()
