@@ -11,12 +11,7 @@ clips, and per-clip paired differences against the first checkpoint scored (the 
 """
 import argparse, json
 from pathlib import Path
-
-def val_log(run:Path)->list:
-    "The run's validation records, rounded."
-    from l2s_nb.train import read_log
-    return [{k: round(v, 4) if isinstance(v, float) else v for k,v in r.items() if k != 'split'}
-            for r in read_log(run, 'val')]
+from visual_tts_results import val_log
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
