@@ -21,7 +21,7 @@ from .multitask import with_encoder
 
 # %% auto #0
 __all__ = ['VisualTTSConfig', 'tiny_config', 'base_config', 'paper_config', 'corruption_rate', 'corrupt_tokens', 'TextEncoder',
-           'encode_texts', 'CrossAttention', 'DecoderBlock', 'TextVideoDecoder', 'ctc_positions', 'batch_positions',
+           'encode_texts', 'CrossAttention', 'DecoderBlock', 'TextVideoDecoder', 'batch_positions', 'ctc_positions',
            'guide_loss', 'VisualTTS']
 
 # %% ../nbs/18_visual_tts.ipynb #24752f35
@@ -192,45 +192,61 @@ class TextVideoDecoder(nn.Module):
         return dict(out, attn=torch.stack(ws, 1)) if weights else out
 
 # %% ../nbs/18_visual_tts.ipynb #7a12d409
+@torch.no_grad()
+def batch_positions(logp:torch.Tensor, # (B, T, V) CTC log-probabilities; blank = 0
+                    video_len:torch.Tensor, # (B,) valid frames
+                    tokens:torch.Tensor, # (B, L) texts (symbol ids, no blanks), padded
+                    token_len:torch.Tensor, # (B,) symbols in each text
+                   )->torch.Tensor:
+    ("(B, T) position in its text that each frame says, by CTC forced alignment: k on frames of symbol k "
+     "(1-based), interpolated between symbols, 0 (the start symbol) in the silence around them and on "
+     "padded frames. One Viterbi pass for the whole batch, on its device.")
+    lp, dev = logp.detach().double(), logp.device
+    (B, T, _), S = lp.shape, 2*tokens.shape[1]+1
+    video_len, token_len = video_len.to(dev), token_len.to(dev)
+    labels = torch.zeros(B, S, dtype=torch.long, device=dev); labels[:, 1::2] = tokens
+    emit = lp.gather(2, labels[:, None].expand(B, T, S))  # (B, T, S)
+    states = torch.arange(S, device=dev)
+    dead = states[None] > 2*token_len[:, None]  # states past each clip's text
+    jump = torch.zeros(B, S, dtype=torch.bool, device=dev)
+    jump[:, 3::2] = tokens[:, 1:]!=tokens[:, :-1]  # skip the blank between two different symbols
+    ninf = torch.full((B, 2), -math.inf, dtype=lp.dtype, device=dev)
+    score = emit[:, 0].masked_fill((states[None]>1) | dead, -math.inf)
+    back = torch.zeros(B, T, S, dtype=torch.long, device=dev)
+    for t in range(1, T):
+        two = torch.cat([ninf, score[:, :-2]], 1).masked_fill(~jump, -math.inf)
+        best, back[:, t] = torch.stack([score, torch.cat([ninf[:, :1], score[:, :-1]], 1), two]).max(0)
+        live = (t<video_len)[:, None]
+        score = torch.where(live, (best + emit[:, t]).masked_fill(dead, -math.inf), score)
+        back[:, t] *= live
+    last = (2*token_len)[:, None]  # end on the last symbol or the blank after it
+    ends = torch.cat([last, (last-1).clamp(min=0)], 1)
+    end_score, pick = score.gather(1, ends).max(1)
+    s = ends.gather(1, pick[:, None])[:, 0]
+    state = torch.empty(B, T, dtype=torch.long, device=dev)
+    for t in range(T-1, -1, -1):
+        state[:, t] = s; s = s - back[:, t].gather(1, s[:, None])[:, 0]
+    frames = torch.arange(T, device=dev).expand(B, T)
+    said = (state%2==1) & (frames<video_len[:, None])
+    sym = ((state+1)//2).double()
+    prev = torch.where(said, frames, -1).cummax(1).values  # last frame saying a symbol, at or before t
+    nxt = T-1 - torch.where(said.flip(1), frames, -1).cummax(1).values.flip(1)  # first at/after t (T: none)
+    y0, y1 = sym.gather(1, prev.clamp(min=0)), sym.gather(1, nxt.clamp(max=T-1))
+    pos = y0 + (y1-y0)*(frames-prev)/(nxt-prev).clamp(min=1)
+    pos = pos.masked_fill((prev<0) | (nxt>=T), 0.)
+    spread = (frames+1)*token_len[:, None]/(video_len[:, None]+1)  # more symbols than frames: spread them
+    pos = torch.where(torch.isinf(end_score)[:, None] & (token_len>0)[:, None], spread, pos)
+    return pos.masked_fill(frames>=video_len[:, None], 0.).float()
+
 def ctc_positions(logp:np.ndarray, # (T, V) log-probabilities of one clip's valid frames; blank = 0
                   tokens, # the text's symbol ids, no blanks
                  )->np.ndarray:
-    ("(T,) position in the text that each frame says, by CTC forced alignment: k on frames of symbol k "
-     "(1-based), interpolated between symbols, 0 (the start symbol) in the silence around them.")
-    logp, tokens = np.asarray(logp, np.float64), np.asarray(tokens, np.int64)
+    "(T,) `batch_positions` of one clip."
     T, L = len(logp), len(tokens)
-    if L==0: return np.zeros(T)
-    labels = np.zeros(2*L+1, np.int64); labels[1::2] = tokens
-    lp, S = logp[:, labels], 2*L+1
-    jump = np.zeros(S, bool); jump[3::2] = tokens[1:]!=tokens[:-1]  # skip the blank between two symbols
-    score, back = np.full(S, -np.inf), np.zeros((T, S), np.int64)
-    score[:2] = lp[0, :2]
-    for t in range(1, T):
-        one, two = np.full(S, -np.inf), np.full(S, -np.inf)
-        one[1:], two[2:] = score[:-1], score[:-2]
-        two[~jump] = -np.inf
-        cand = np.stack([score, one, two]); back[t] = cand.argmax(0); score = cand.max(0) + lp[t]
-    s = S-1 if score[S-1]>=score[S-2] else S-2  # end on the last symbol or the blank after it
-    if not np.isfinite(score[s]): return np.linspace(0, L, T+2)[1:-1]  # more symbols than frames: spread
-    state = np.empty(T, np.int64)
-    for t in range(T-1, -1, -1): state[t] = s; s -= back[t, s]
-    said = np.flatnonzero(state%2==1)
-    pos = np.interp(np.arange(T), said, (state[said]+1)//2)
-    pos[:said[0]] = pos[said[-1]+1:] = 0
-    return pos
+    return batch_positions(torch.as_tensor(np.asarray(logp))[None], torch.tensor([T]),
+                           torch.tensor([list(tokens) or [0]]), torch.tensor([L]))[0].double().numpy()
 
 # %% ../nbs/18_visual_tts.ipynb #48e8e108
-def batch_positions(logp:torch.Tensor, # (B, T, V) CTC log-probabilities
-                    video_len:torch.Tensor, # (B,) valid frames
-                    tokens:torch.Tensor, # (B, L) texts, padded
-                    token_len:torch.Tensor, # (B,) symbols in each text
-                   )->torch.Tensor:
-    "(B, T) `ctc_positions` of each clip (0 on padded frames)."
-    lp, pos = logp.detach().float().cpu().numpy(), np.zeros(logp.shape[:2])
-    for b,(T,L) in enumerate(zip(video_len.tolist(), token_len.tolist())):
-        pos[b, :T] = ctc_positions(lp[b, :T], tokens[b, :L].tolist())
-    return torch.from_numpy(pos).float().to(logp.device)
-
 def guide_loss(attn:torch.Tensor, # (B, N, L+1) attention of mel frames to the start symbol and the text
                pos:torch.Tensor, # (B, T) text position of each video frame (`batch_positions`), N = rT
                mel_mask:torch.Tensor, # (B, N) valid mel frames
