@@ -170,3 +170,32 @@ def test_paired_differences_of_per_clip_scores():
     assert d['mcd']['mean'] == -0.5 and d['mcd']['better'] == 4  # lower MCD is better
     assert d['wer']['mean'] == pytest.approx(-3/24, abs=1e-4) and d['wer']['better'] == 2
     assert d['wer']['lo'] <= d['wer']['mean'] <= d['wer']['hi'] <= 0
+
+def test_finetune_results_collects_runs_and_names_pairs(tmp_path):
+    "`tools/finetune_results.py`: rows and pairs named by run, validation logs, judges; bad --runs refused."
+    import sys; sys.path.insert(0, str(ROOT/'tools'))
+    import finetune_results
+    run = tmp_path/'ft_a'; run.mkdir()
+    (run/'log.jsonl').write_text(json.dumps(dict(step=5, split='train', loss=2.0)) + '\n'
+                                 + json.dumps(dict(step=10, split='val', loss=1.234567)) + '\n')
+    s = lambda v: dict(mean=v, lo=v, hi=v, n=50)
+    score = dict(command='python tools/score_checkpoints.py c.pt a.pt --paired', vocoder='griffin_lim',
+                 judge='judge_grid_s1', rows={'c.pt': dict(step=3, metrics={}, scores=dict(wer=s(0.2))),
+                                              'a.pt': dict(step=10, metrics={}, scores=dict(wer=s(0.1)))},
+                 paired={'a.pt - c.pt': dict(wer=dict(mean=-0.1, lo=-0.2, hi=0.0, better=9, n=50))})
+    (tmp_path/'score.json').write_text(json.dumps(score))
+    (tmp_path/'cmds.json').write_text(json.dumps(dict(a='l2s train ...')))
+    judge = dict(heldout=dict(val=dict(wer=0.4, cer=0.2)), train=dict(wer=0.3), n_params=7,
+                 train_seconds=1.0, history=[dict(val_wer=0.9), dict(val_wer=0.4)])
+    (tmp_path/'judge.json').write_text(json.dumps(judge))
+    args = [str(tmp_path/'score.json'), '--runs', 'control==c.pt', f'content={run}=a.pt',
+            '--judges', f"cj={tmp_path/'judge.json'}", '--commands', str(tmp_path/'cmds.json'),
+            '--what', 'a test', '--out', str(tmp_path/'out.json')]
+    res = finetune_results.main(args)
+    assert list(res['rows']) == ['control', 'content'] and list(res['paired']) == ['content - control']
+    assert res['rows']['content']['val_log'] == [dict(step=10, split='val', loss=1.2346)]
+    assert res['content_judges']['cj']['val_wer_by_epoch'] == [0.9, 0.4]
+    assert json.loads((tmp_path/'out.json').read_text())['rows']['control']['val_log'] == []
+    with pytest.raises(SystemExit, match='no --runs entry'): finetune_results.main(args[:3] + args[4:])
+    with pytest.raises(SystemExit, match='NAME=RUN_DIR=RELEASE'):
+        finetune_results.main([args[0], '--runs', 'control=c.pt', *args[4:]])
