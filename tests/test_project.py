@@ -72,3 +72,6 @@ def test_notebooks_that_show_keep_their_figures_within_budget(tmp_path):
     subprocess.run([nbdev_clean, '--fname', tmp_path], check=True, cwd=ROOT, capture_output=True)
     for p in ex.shown_paths():
         assert (tmp_path/p.name).read_text() == p.read_text(), f'nbdev_clean changes {p.name}'
+    shown = [l for l in (ROOT/'README.md').read_text().splitlines() if 'tools/execute_notebooks.py' in l]
+    assert shown and not [n for n in ex.SHOWN if f'`{n}' not in shown[0]], (
+        'README: name every notebook of execute_notebooks.SHOWN where it says they keep their outputs')
