@@ -199,3 +199,5 @@ def test_finetune_results_collects_runs_and_names_pairs(tmp_path):
     with pytest.raises(SystemExit, match='no --runs entry'): finetune_results.main(args[:3] + args[4:])
     with pytest.raises(SystemExit, match='NAME=RUN_DIR=RELEASE'):
         finetune_results.main([args[0], '--runs', 'control=c.pt', *args[4:]])
+    with pytest.raises(SystemExit, match='NAME=RESULTS'):
+        finetune_results.main(args[:5] + ['judge.json'] + args[6:])

@@ -11,23 +11,24 @@ clips, and per-clip paired differences against the first checkpoint scored (the 
 """
 import argparse, json
 from pathlib import Path
-from visual_tts_results import val_log
+from visual_tts_results import parse_runs, val_log
 
 def main(argv=None)->dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('score', help='`tools/score_checkpoints.py --paired` output (the first checkpoint: control)')
+    ap.add_argument('score',
+                    help='`tools/score_checkpoints.py --paired` output (the first checkpoint: control)')
     ap.add_argument('--runs', nargs='+', required=True,
                     help='NAME=RUN_DIR=RELEASE for each scored checkpoint (RUN_DIR may be empty)')
     ap.add_argument('--judges', nargs='*', default=[],
-                    help='NAME=RESULTS: `l2s train-judge` results of a content judge the runs trained against')
+                    help='NAME=RESULTS: `l2s train-judge` results of the content judge the runs trained with')
     ap.add_argument('--commands', required=True, help='JSON: the commands that made every input')
     ap.add_argument('--what', required=True, help='what the fine-tunes compare')
     ap.add_argument('--finding', default='', help='what the numbers say')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
-    if bad := [r for r in a.runs if r.count('=') != 2]:
-        raise SystemExit(f"--runs {bad[0]}: expected NAME=RUN_DIR=RELEASE")
-    runs = {rel: (name, d) for name, d, rel in (r.split('=') for r in a.runs)}
+    runs = {rel: (name, d) for name, (d, rel) in parse_runs(a.runs).items()}
+    if bad := [j for j in a.judges if '=' not in j]:
+        raise SystemExit(f"--judges {bad[0]}: expected NAME=RESULTS")
     s = json.loads(Path(a.score).read_text())
     if 'paired' not in s: raise SystemExit(f"{a.score}: no paired differences; score with --paired")
     if missing := [ck for ck in s['rows'] if ck not in runs]:

@@ -42,6 +42,7 @@ def main(argv=None)->dict:
                     help='per-clip differences of every checkpoint against the first one (mean, bootstrap '
                     '95%% interval, clips better), under `paired`')
     a = ap.parse_args(argv)
+    if a.paired and len(a.checkpoints) < 2: ap.error('--paired compares checkpoints: give at least two')
     from l2s_nb.audio import load_audio, save_audio
     from l2s_nb.cache import CacheReader
     from l2s_nb.config import AudioConfig, run_info

@@ -16,6 +16,12 @@ def val_log(run:Path)->list:
     return [{k: round(v, 4) if isinstance(v, float) else v for k,v in r.items()}
             for r in read_log(run, 'val')]
 
+def parse_runs(specs:list)->dict:
+    "NAME -> (RUN_DIR, RELEASE) from `--runs NAME=RUN_DIR=RELEASE ...`; a malformed entry is refused."
+    if bad := [r for r in specs if r.count('=') != 2]:
+        raise SystemExit(f"--runs {bad[0]}: expected NAME=RUN_DIR=RELEASE")
+    return {name: (d, rel) for name, d, rel in (r.split('=') for r in specs)}
+
 def texts_name(texts:str)->str:
     "'truth', 'other', 'none', or 'read' for a lip reader's output."
     return texts if texts in GIVEN else 'read'
@@ -31,9 +37,7 @@ def main(argv=None)->dict:
     ap.add_argument('--finding', default='', help='what the numbers say')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
-    if bad := [r for r in a.runs if r.count('=') != 2]:
-        raise SystemExit(f"--runs {bad[0]}: expected NAME=RUN_DIR=RELEASE")
-    runs = {name: (d, rel) for name, d, rel in (r.split('=') for r in a.runs)}
+    runs = parse_runs(a.runs)
     by_release = {rel: name for name, (_, rel) in runs.items()}
     read = json.loads(Path(a.lip_reader).read_text())
     res = dict(what="visual_tts on GRID s1: CPU fine-tunes from the committed multitask model's visual "
