@@ -38,6 +38,7 @@ def test_ablation_notebook_renders_the_committed_ablation(tmp_path):
                                cwd=str(ROOT), progress_bar=False)
     text = json.dumps(json.loads(out.read_text()))
     assert '| `multitask` | 600 steps' in text and 'mean speech (floor)' in text and 'image/png' in text
+    assert '| truth_blur_t2 |' in text and 'predicted_gv - predicted' in text and 'frame-to-frame change' in text
 
 @pytest.mark.parametrize('name', ['train_eval', 'compare', 'ablation'])
 def test_papermill_lists_every_parameter(name):

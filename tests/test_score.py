@@ -201,3 +201,26 @@ def test_finetune_results_collects_runs_and_names_pairs(tmp_path):
         finetune_results.main([args[0], '--runs', 'control=c.pt', *args[4:]])
     with pytest.raises(SystemExit, match='NAME=RESULTS'):
         finetune_results.main(args[:5] + ['judge.json'] + args[6:])
+
+def test_mel_diagnosis_variants():
+    "`tools/mel_diagnosis.py`'s mixtures keep what they say they keep, and its lag finds a late prediction."
+    import sys; sys.path.insert(0, str(ROOT/'tools'))
+    from mel_diagnosis import (gv_filter, gv_scale, loudness, mel_stats, pause_mean, quiet, sharpen,
+                               swap_loudness, true_pauses)
+    rng = np.random.default_rng(0)
+    t, p = rng.normal(size=(80, 200)), rng.normal(size=(80, 200))
+    mix = swap_loudness(t, p)
+    assert np.allclose(loudness(mix), loudness(p)) and np.allclose(mix - loudness(mix), t - loudness(t))
+    assert np.allclose(swap_loudness(t, t), t)
+    q, tp, pm = quiet(t), true_pauses(t, p), pause_mean(t, p)
+    assert q.sum() == 50 and loudness(t)[q].max() < loudness(t)[~q].min()
+    assert np.array_equal(tp[:, q], t[:, q]) and np.array_equal(tp[:, ~q], p[:, ~q])
+    assert np.allclose(pm[:, q], t[:, q].mean(1, keepdims=True)) and np.array_equal(pm[:, ~q], p[:, ~q])
+    smooth = t.mean(1, keepdims=True) + 0.5*(t - t.mean(1, keepdims=True))  # half the truth's deviations
+    assert np.allclose(gv_scale([t], [smooth]), 2) and np.allclose(gv_filter(smooth, gv_scale([t], [smooth])), t)
+    flat, step = np.ones((80, 50)), np.repeat(np.r_[np.zeros(25), np.ones(25)][None], 80, 0)
+    assert np.allclose(sharpen(flat), flat)
+    assert np.abs(np.diff(sharpen(step), 1, 1)).max() > np.abs(np.diff(step, 1, 1)).max()
+    s = mel_stats(t, np.roll(t, 3, 1))
+    assert s['loudness_lag'] == 3 and s['delta_truth'] == pytest.approx(s['delta_predicted'], rel=0.05)
+    assert mel_stats(t, t)['loudness_lag'] == 0 and mel_stats(t, t)['loudness_corr'] == pytest.approx(1)

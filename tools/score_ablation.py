@@ -24,6 +24,21 @@ def row_mels(runs_tar:Path)->dict:
                     out[m.name.split('/')[0]] = {k: z[k].astype(np.float32) for k in z.files}
     return out
 
+def write_refs(reader, rows:list, root, refs:Path)->dict:
+    ("Write each clip's recording, fitted to its video's length, into `refs` (once) as the reference audio; "
+     "return {clip id: transcript}.")
+    from l2s_nb.audio import load_audio, save_audio
+    from l2s_nb.config import AudioConfig
+    from l2s_nb.corpora import read_corpus
+    from l2s_nb.prep import fit_audio
+    audio_of, texts = {c.id: Path(root)/c.audio for c in read_corpus('grid', root, skipped=[])}, {}
+    for row in rows:
+        rec = reader.load(row); i = row['id']; texts[i] = str(rec['text'])
+        if not (refs/f'{i}.wav').exists():
+            save_audio(refs/f'{i}.wav', fit_audio(load_audio(audio_of[i], 16000), len(rec['mouth']),
+                                                  AudioConfig(), reader.video, 0.2, i))
+    return texts
+
 def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->tuple[dict, list]:
     "Vocode `mels` into `out`, score them against the recordings in `refs`: (summary, per-clip rows)."
     from l2s_nb.audio import save_audio
@@ -67,13 +82,10 @@ def main(argv=None)->dict:
     ap.add_argument('--vocoder', default='griffin_lim')
     ap.add_argument('--judge', default='data/checkpoints/judge_grid_s1.pt')
     a = ap.parse_args(argv)
-    from l2s_nb.audio import load_audio, save_audio
     from l2s_nb.cache import CacheReader
     from l2s_nb.config import AudioConfig, run_info
-    from l2s_nb.corpora import read_corpus
     from l2s_nb.datasets import crop_frames
     from l2s_nb.judge import load_judge
-    from l2s_nb.prep import fit_audio
     from l2s_nb.recipes import load_recipe
     from l2s_nb.vocoder import load_vocoder
     torch.set_num_threads(1)
@@ -83,13 +95,7 @@ def main(argv=None)->dict:
                for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
     reader = readers.get('mouth') or next(iter(readers.values()))
     val = {r['id']: r for r in reader.rows if r['split'] == 'val'}
-    audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
-    refs, texts = work/'ref', {}
-    for i, row in val.items():
-        rec = reader.load(row); texts[i] = str(rec['text'])
-        if not (refs/f'{i}.wav').exists():
-            save_audio(refs/f'{i}.wav', fit_audio(load_audio(audio_of[i], 16000), len(rec['mouth']),
-                                                  AudioConfig(), reader.video, 0.2, i))
+    refs = work/'ref'; texts = write_refs(reader, list(val.values()), a.root, refs)
     judge, voc = load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
     res = dict(what='GRID s1 quality ablation (issue 12): rows trained together on one GPU with one budget, '
                     'scored on the 50 validation clips; mels predicted on the GPU, vocoded and scored here',

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from score_ablation import paired, score_mels  # noqa: E402
+from score_ablation import paired, score_mels, write_refs  # noqa: E402
 
 GIVEN = ('truth', 'other', 'none')  # the --texts that need no lip reader's output
 
@@ -43,19 +43,15 @@ def main(argv=None)->dict:
                     '95%% interval, clips better), under `paired`')
     a = ap.parse_args(argv)
     if a.paired and len(a.checkpoints) < 2: ap.error('--paired compares checkpoints: give at least two')
-    from l2s_nb.audio import load_audio, save_audio
     from l2s_nb.cache import CacheReader
     from l2s_nb.config import AudioConfig, run_info
-    from l2s_nb.corpora import read_corpus
     from l2s_nb.datasets import crop_frames
     from l2s_nb.judge import load_judge
-    from l2s_nb.prep import fit_audio
     from l2s_nb.recipes import load_recipe
     from l2s_nb.vocoder import load_vocoder
     torch.set_num_threads(1)
     readers = {r.video.region: r
                for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
-    audio_of = {c.id: Path(a.root)/c.audio for c in read_corpus('grid', a.root, skipped=[])}
     work, judge, voc = Path(a.work), load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
     read = ({c['id']: c[a.decode] for c in json.loads(Path(a.texts).read_text())['clips']}
             if a.texts not in GIVEN else None)
@@ -67,15 +63,10 @@ def main(argv=None)->dict:
         model = load_recipe(ck); r = readers[model.video.region]
         val = [row for row in r.rows if row['split'] == 'val']
         refs, mels = work/f'ref_{model.video.region}', {}
-        recs = {row['id']: r.load(row) for row in val}
-        texts = {i: str(rec['text']) for i,rec in recs.items()}
+        texts = write_refs(r, val, a.root, refs)
         given = read if read is not None else given_texts(a.texts, texts)
         for row in val:
-            rec = recs[row['id']]
-            if not (refs/f"{row['id']}.wav").exists():
-                wav = fit_audio(load_audio(audio_of[row['id']], 16000), len(rec['mouth']), AudioConfig(),
-                                r.video, 0.2, row['id'])
-                save_audio(refs/f"{row['id']}.wav", wav)
+            rec = r.load(row)
             mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
             if model.needs_text and read is not None and row['id'] not in read:
                 raise SystemExit(f"{a.texts}: no {a.decode!r} reading of clip {row['id']}; give an "

@@ -1,5 +1,6 @@
-"""Collect the visual TTS GRID runs into one results JSON: each run's training log, and its scores on the
-validation clips with each kind of text (`tools/score_checkpoints.py` outputs), beside the multitask model.
+"""Collect the GRID runs of visual TTS (or another text-guided recipe) into one results JSON: each run's training
+log, and its scores on the validation clips with each kind of text (`tools/score_checkpoints.py` outputs), beside
+the multitask model.
 
     python tools/visual_tts_results.py --runs no_guide=runs/vtts_grid=runs/vtts_grid.pt \\
         ctc_guide=runs/vtts_guided=runs/vtts_guided.pt --scores runs/pred_vtts_*.json runs/pred_gl.json \\
@@ -35,15 +36,16 @@ def main(argv=None)->dict:
                     help="NAME=FILE: `l2s score-lipread` of a run's own CTC head")
     ap.add_argument('--commands', required=True, help='JSON: the commands that made every input')
     ap.add_argument('--finding', default='', help='what the numbers say')
+    ap.add_argument('--what', default="visual_tts on GRID s1: CPU fine-tunes from the committed multitask model's "
+                    "visual side, scored on the 50 validation clips (centre crops, Griffin-Lim, the GRID judge) "
+                    "when given each clip's transcript (truth), a lip reader's reading (read), the next clip's "
+                    "transcript (other) or no text (none)", help='what the runs are (another text-guided recipe)')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
     runs = parse_runs(a.runs)
     by_release = {rel: name for name, (_, rel) in runs.items()}
     read = json.loads(Path(a.lip_reader).read_text())
-    res = dict(what="visual_tts on GRID s1: CPU fine-tunes from the committed multitask model's visual "
-                    "side, scored on the 50 validation clips (centre crops, Griffin-Lim, the GRID judge) "
-                    "when given each clip's transcript (truth), a lip reader's reading (read), the next "
-                    "clip's transcript (other) or no text (none)",
+    res = dict(what=a.what,
                commands=json.loads(Path(a.commands).read_text()),
                runs={name: dict(release=rel, val_log=val_log(Path(d))) for name, (d, rel) in runs.items()},
                lip_reader=dict(checkpoint=read['checkpoint'], step=read['step'],
