@@ -25,6 +25,7 @@ ROWS = {
     'vca_gan': ('mouth', 'vca_gan', []),
     # given each clip's transcript when it speaks: what the words add when the text is right
     'visual_tts_guided': ('mouth', 'visual_tts', []),
+    'lipvoicer': ('mouth', 'lipvoicer', []),  # the diffusion decoder, guided by its own ASR towards the transcript
 }
 
 def decode_mouth_cv2(data:bytes, n_frames:int|None=None, where:str='<mouth>')->np.ndarray:
