@@ -15,6 +15,9 @@ import argparse, io, json, multiprocessing, os, subprocess, sys, tarfile, tempfi
 from pathlib import Path
 import numpy as np, torch
 
+# the content judge of the content-loss rows, carried beside the caches: a copy of the strong content judge of
+# data/results/finetune_content_grid_s1.json (3.3 MB; its `content_judge` command remakes it)
+CONTENT_JUDGE = 'gpu/content_judge_grid_s1.pt'
 # name: (cache region, recipe, extra `l2s train` arguments); the base preset, batch 32, one shared budget
 ROWS = {
     'multitask': ('mouth', 'multitask', []),
@@ -25,7 +28,13 @@ ROWS = {
     'vca_gan': ('mouth', 'vca_gan', []),
     # given each clip's transcript when it speaks: what the words add when the text is right
     'visual_tts_guided': ('mouth', 'visual_tts', []),
-    'lipvoicer': ('mouth', 'lipvoicer', []),  # the diffusion decoder, guided by its own ASR towards the transcript
+    # the diffusion decoder, guided by its own ASR towards each clip's transcript
+    'lipvoicer': ('mouth', 'lipvoicer', []),
+    # the words (a content judge's CTC on the generated mel) with and without the detail (mel discriminators)
+    'multitask_content_ctc': ('mouth', 'multitask',
+                              ['--set', 'w_content_ctc=0.5', f'content_judge={CONTENT_JUDGE}']),
+    'multitask_gan_content_ctc': ('mouth', 'multitask',
+                                  ['--set', 'w_adv=0.03', 'w_content_ctc=0.5', f'content_judge={CONTENT_JUDGE}']),
 }
 
 def decode_mouth_cv2(data:bytes, n_frames:int|None=None, where:str='<mouth>')->np.ndarray:
@@ -149,6 +158,10 @@ def main(argv=None)->dict:
     (work/'runs').mkdir(parents=True, exist_ok=True)
     t = time.time(); caches = unpack_caches(Path(a.caches), work); unpack_s = time.time()-t
     names = [n for n in a.rows.split(',') if ROWS[n][0] in caches]
+    skip = [n for n in names if CONTENT_JUDGE in ' '.join(ROWS[n][2])]
+    if skip and not Path(CONTENT_JUDGE).exists():
+        print(f'{CONTENT_JUDGE} is missing, so rows {skip} are skipped: carry the content judge there')
+        names = [n for n in names if n not in skip]
     status = run_rows(names, caches, work/'runs', a)
     res = dict(command=' '.join(['python tools/gpu_ablation.py',
                                  *(argv if argv is not None else sys.argv[1:])]),
