@@ -19,6 +19,8 @@ from score_ablation import paired, score_mels, write_refs  # noqa: E402
 
 def loudness(m:np.ndarray)->np.ndarray: return m.mean(0)  # mean log-mel of each frame (F,)
 
+def frame_change(m:np.ndarray)->float: return float(np.abs(np.diff(m, 1, 1)).mean())  # mean |d log-mel / dt|
+
 def swap_loudness(shape:np.ndarray, loud:np.ndarray)->np.ndarray:
     "The spectral shape of log-mel `shape` (n_mels, F) with the per-frame loudness of `loud`."
     return shape - loudness(shape) + loudness(loud)
@@ -79,8 +81,7 @@ def mel_stats(truth:np.ndarray, pred:np.ndarray, max_lag:int=12)->dict:
      "correlation, and how many mel frames late the prediction's loudness is (the lag that maximises it).")
     lt, lp, e = loudness(truth), loudness(pred), max_lag
     cc = [np.corrcoef(lt[e:-e], np.roll(lp, -k)[e:-e])[0, 1] for k in range(-e, e + 1)]
-    return dict(delta_truth=float(np.abs(np.diff(truth, 1, 1)).mean()),
-                delta_predicted=float(np.abs(np.diff(pred, 1, 1)).mean()),
+    return dict(delta_truth=frame_change(truth), delta_predicted=frame_change(pred),
                 loudness_corr=float(np.corrcoef(lt, lp)[0, 1]), loudness_lag=int(np.argmax(cc)) - e,
                 loudness_sd_truth=float(lt.std()), loudness_sd_predicted=float(lp.std()))
 
@@ -113,8 +114,8 @@ def main(argv=None)->dict:
     recs = [r.load(row) for row in train]
     gv = gv_scale([rec['mel'].astype(np.float32) for rec in recs], [speak(rec) for rec in recs])
     val = [row for row in r.rows if row['split'] == 'val']
-    work = Path(a.work); texts = write_refs(r, val, a.root, work/'ref')
     recs = {row['id']: r.load(row) for row in val}
+    work = Path(a.work); texts = write_refs(recs, r.video, a.root, work/'ref')
     truth = {i: rec['mel'].astype(np.float32) for i, rec in recs.items()}
     pred = {i: speak(rec) for i, rec in recs.items()}
     judge, voc = load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
@@ -133,7 +134,7 @@ def main(argv=None)->dict:
     for name, (what, f) in VARIANTS.items():
         mels = {i: f(truth[i], pred[i], gv) for i in truth}
         scores, clips[name] = score_mels(mels, work/'ref', work/name, texts, judge, voc)
-        delta = np.mean([np.abs(np.diff(m, 1, 1)).mean() for m in mels.values()])  # temporal detail left
+        delta = np.mean([frame_change(m) for m in mels.values()])  # the temporal detail left
         res['variants'][name] = dict(what=what, delta=round(float(delta), 4), scores=scores)
         print(name, *(f"{k}={scores[k]['mean']:.3f}" for k in ('stoi', 'estoi', 'pesq_wb', 'wer')), flush=True)
     res['paired'] = {f'{n} - predicted': paired(clips[n], clips['predicted'])

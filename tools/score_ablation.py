@@ -24,20 +24,19 @@ def row_mels(runs_tar:Path)->dict:
                     out[m.name.split('/')[0]] = {k: z[k].astype(np.float32) for k in z.files}
     return out
 
-def write_refs(reader, rows:list, root, refs:Path)->dict:
-    ("Write each clip's recording, fitted to its video's length, into `refs` (once) as the reference audio; "
-     "return {clip id: transcript}.")
+def write_refs(recs:dict, video, root, refs:Path)->dict:
+    ("Write the recording of each loaded cache record in `recs` ({clip id: record}), fitted to its video's "
+     "length, into `refs` (once) as the reference audio; return {clip id: transcript}.")
     from l2s_nb.audio import load_audio, save_audio
     from l2s_nb.config import AudioConfig
     from l2s_nb.corpora import read_corpus
     from l2s_nb.prep import fit_audio
-    audio_of, texts = {c.id: Path(root)/c.audio for c in read_corpus('grid', root, skipped=[])}, {}
-    for row in rows:
-        rec = reader.load(row); i = row['id']; texts[i] = str(rec['text'])
+    audio_of = {c.id: Path(root)/c.audio for c in read_corpus('grid', root, skipped=[])}
+    for i, rec in recs.items():
         if not (refs/f'{i}.wav').exists():
             save_audio(refs/f'{i}.wav', fit_audio(load_audio(audio_of[i], 16000), len(rec['mouth']),
-                                                  AudioConfig(), reader.video, 0.2, i))
-    return texts
+                                                  AudioConfig(), video, 0.2, i))
+    return {i: str(rec['text']) for i, rec in recs.items()}
 
 def score_mels(mels:dict, refs:Path, out:Path, texts:dict, judge, vocoder)->tuple[dict, list]:
     "Vocode `mels` into `out`, score them against the recordings in `refs`: (summary, per-clip rows)."
@@ -95,7 +94,8 @@ def main(argv=None)->dict:
                for r in (CacheReader(p) for p in sorted(Path(a.caches).iterdir()) if p.is_dir())}
     reader = readers.get('mouth') or next(iter(readers.values()))
     val = {r['id']: r for r in reader.rows if r['split'] == 'val'}
-    refs = work/'ref'; texts = write_refs(reader, list(val.values()), a.root, refs)
+    refs = work/'ref'
+    texts = write_refs({i: reader.load(row) for i, row in val.items()}, reader.video, a.root, refs)
     judge, voc = load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
     res = dict(what='GRID s1 quality ablation (issue 12): rows trained together on one GPU with one budget, '
                     'scored on the 50 validation clips; mels predicted on the GPU, vocoded and scored here',

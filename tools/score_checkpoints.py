@@ -63,10 +63,11 @@ def main(argv=None)->dict:
         model = load_recipe(ck); r = readers[model.video.region]
         val = [row for row in r.rows if row['split'] == 'val']
         refs, mels = work/f'ref_{model.video.region}', {}
-        texts = write_refs(r, val, a.root, refs)
+        recs = {row['id']: r.load(row) for row in val}
+        texts = write_refs(recs, r.video, a.root, refs)
         given = read if read is not None else given_texts(a.texts, texts)
         for row in val:
-            rec = r.load(row)
+            rec = recs[row['id']]
             mouth = crop_frames(rec['mouth'], model.video.crop_size).astype(np.float32)/255
             if model.needs_text and read is not None and row['id'] not in read:
                 raise SystemExit(f"{a.texts}: no {a.decode!r} reading of clip {row['id']}; give an "
