@@ -49,6 +49,7 @@ class TrainConfig:
     val_batches:int=0 # validation batches per evaluation (0: the whole validation set)
     num_workers:int=0 # DataLoader worker processes
     device:str='auto' # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...
+    compile:bool=False # `torch.compile` the model's forward: faster GPU steps after a one-off compile
 
     def __post_init__(self):
         self.betas = list(self.betas)
@@ -422,6 +423,7 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
     log = get_logger('train')
     model.to(d.device).train()
     model.setup_training(d.device)
+    if cfg.compile: model.compile()  # in place: parameter names, and so checkpoints, stay the same
     use_amp,amp_dtype = cfg.amp and d.device.startswith('cuda'),getattr(torch, cfg.amp_dtype)
     opts = Optimizers(model.configure_optimizers(cfg), cfg.grad_clip, use_amp and cfg.amp_dtype=='float16', d,
                       lambda what: _diverged(step+1, what, last))
@@ -658,6 +660,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               device:str='auto', # auto, cpu, cuda, cuda:N
               num_workers:int=0, # DataLoader workers
               threads:int=0, # torch CPU threads (0 = default; 1 avoids OpenMP spin-waits on a shared CPU)
+              compile:store_true=False, # torch.compile the model's forward (faster GPU steps)
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)

@@ -4,6 +4,7 @@ every step (as the trainer does for its finiteness checks and logs), the loader'
 model together. Results go to data/results/train_speed.json; the profiler's trace to runs/ (git-ignored).
 
     python tools/bench_train_gpu.py --cache /data/grid_s1_v2                  # the GPU machine: preset base, bf16
+    python tools/bench_train_gpu.py --batch_size 256 --compile --out runs/speed_compiled.json   # compiled, no loader
     python tools/bench_train_gpu.py --dry-run --out /tmp/train_speed.json      # any machine: tiny preset, CPU, 2 steps
 """
 import argparse, itertools, json, sys, time
@@ -20,12 +21,13 @@ def synthetic_batch(B:int, T:int, device)->dict:
 
 class Stepper:
     ("One optimiser step of a recipe on a batch: forward, loss, backward, clipping, AdamW "
-     "(bf16 autocast on CUDA).")
-    def __init__(self, preset:str, device:str, amp:bool):
+     "(bf16 autocast and fused AdamW on CUDA, as in the trainer; optionally compiled).")
+    def __init__(self, preset:str, device:str, amp:bool, compile:bool=False):
         from l2s_nb.recipes import build_recipe
         from l2s_nb.train import model_config_for
         self.model = build_recipe('multitask', model_config_for('multitask', preset)).to(device).train()
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
+        if compile: self.model.compile()  # as `l2s train --compile` does
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, fused=device.startswith('cuda') or None)
         self.device, self.amp = device, amp and device.startswith('cuda')
 
     def __call__(self, batch:dict, sync:bool=False):
@@ -94,6 +96,7 @@ def main(argv=None)->dict:
     ap.add_argument('--stream', action='store_true',
                     help='read the cache with ShardStream instead of random access')
     ap.add_argument('--no_amp', action='store_true', help='float32 instead of bf16 autocast')
+    ap.add_argument('--compile', action='store_true', help='torch.compile the model (as `l2s train --compile`)')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--dry_run', '--dry-run', action='store_true',
                     help='smoke test anywhere: tiny preset, CPU, 2 steps of 2 clips of 10 frames')
@@ -102,12 +105,12 @@ def main(argv=None)->dict:
     from l2s_nb.config import run_info
     dev = a.device; cuda = dev.startswith('cuda')
     if not cuda: torch.set_num_threads(1 if a.dry_run else torch.get_num_threads())
-    step, batch = Stepper(a.preset, dev, not a.no_amp), synthetic_batch(a.batch_size, a.frames, dev)
+    step, batch = Stepper(a.preset, dev, not a.no_amp, a.compile), synthetic_batch(a.batch_size, a.frames, dev)
     warmup = 1 if a.dry_run else 5
     res = dict(command=' '.join(['python tools/bench_train_gpu.py',
                                  *(argv if argv is not None else sys.argv[1:])]),
                device=dev, device_name=torch.cuda.get_device_name(dev) if cuda else 'cpu', preset=a.preset,
-               batch_size=a.batch_size, frames=a.frames, amp=step.amp,
+               batch_size=a.batch_size, frames=a.frames, amp=step.amp, compile=a.compile,
                params=sum(p.numel() for p in step.model.parameters()))
     res['model_only'] = time_steps(step, batch, a.steps, warmup, dev)
     res['model_only_sync_every_step'] = time_steps(step, batch, a.steps, 1, dev, sync=True)
