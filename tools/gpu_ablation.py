@@ -143,7 +143,8 @@ def main(argv=None)->dict:
     ap.add_argument('--no_weights', default='multitask_half_data',
                     help='rows whose weights stay behind (comma-separated)')
     ap.add_argument('--minutes', type=float, default=6, help='deadline for training, after the unpacking')
-    ap.add_argument('--work', default='/tmp/ablation', help='scratch folder (unpacked caches, runs)')
+    ap.add_argument('--work', help='scratch folder (unpacked caches, runs); default: a new temporary one, '
+                    'so that a second run on the same machine does not meet the first one\'s runs')
     ap.add_argument('--preset', default='base'); ap.add_argument('--steps', type=int, default=1400)
     ap.add_argument('--batch_size', type=int, default=32); ap.add_argument('--lr', type=float, default=1.5e-3)
     ap.add_argument('--warmup', type=int, default=100); ap.add_argument('--val_every', type=int, default=200)
@@ -154,7 +155,8 @@ def main(argv=None)->dict:
     a = ap.parse_args(argv)
     if a.dry_run: a.preset, a.steps, a.batch_size, a.val_every, a.ckpt_every, a.workers, a.device = (
         'tiny', 3, 2, 3, 3, 0, 'cpu')
-    out, work = Path(a.out), Path(a.work); out.mkdir(parents=True, exist_ok=True)
+    out, work = Path(a.out), Path(a.work or tempfile.mkdtemp(prefix='ablation_'))
+    out.mkdir(parents=True, exist_ok=True)
     (work/'runs').mkdir(parents=True, exist_ok=True)
     t = time.time(); caches = unpack_caches(Path(a.caches), work); unpack_s = time.time()-t
     names = [n for n in a.rows.split(',') if ROWS[n][0] in caches]
