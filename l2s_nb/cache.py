@@ -11,6 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 from .config import *
 from .corpora import read_tsv, write_tsv, safe_name
+from .video import x264_options
 
 # %% auto #0
 __all__ = ['CACHE_KEYS', 'CACHE_FORMAT', 'MOUTH_X264', 'MEL_STEP', 'MEMBERS', 'cache_config', 'stored_config', 'save_record',
@@ -103,7 +104,7 @@ def encode_mouth(mouth:np.ndarray, # (T, H, W) uint8 crops, H and W even
     T, H, W = mouth.shape
     cc = av.CodecContext.create('libx264', 'w')
     cc.width, cc.height, cc.pix_fmt, cc.time_base = W, H, 'gray', Fraction(1, round(fps))
-    cc.options = {**MOUTH_X264, 'crf': str(crf)}
+    cc.options = {**MOUTH_X264, 'crf': str(crf), 'x264-params': x264_options(MOUTH_X264['x264-params'])}
     packets = []
     for t, f in enumerate(mouth):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format='gray'); frame.pts = t

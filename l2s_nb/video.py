@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_video.ipynb #796d4854
 from __future__ import annotations
-import subprocess, tempfile
+import functools, subprocess, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 import cv2
@@ -14,7 +14,7 @@ from .audio import load_audio, save_audio
 from fastcore.script import Param
 
 # %% auto #0
-__all__ = ['MIN_FPS', 'CODEC_CASES', 'MediaInfo', 'probe', 'write_video', 'DamagedMediaError', 'decode_frames',
+__all__ = ['MIN_FPS', 'CODEC_CASES', 'MediaInfo', 'probe', 'x264_options', 'write_video', 'DamagedMediaError', 'decode_frames',
            'resample_indices', 'read_video', 'counter_frames', 'read_counter', 'source_times', 'write_case',
            'mux_audio', 'info_cli']
 
@@ -77,10 +77,21 @@ def _ffmpeg(args:list, stdin:bytes|None=None, what:str='ffmpeg'):
 _BITEXACT = ['-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1']
 
 # %% ../nbs/02_video.ipynb #6d930d7a
+@functools.cache
+def _avx512()->bool:
+    "Whether this CPU has AVX-512 (Linux: /proc/cpuinfo; elsewhere False)."
+    try: return ' avx512f' in Path('/proc/cpuinfo').read_text()
+    except OSError: return False
+
+def x264_options(extra:str='')->str:
+    ("x264 options `extra`, plus `asm=AVX2` on CPUs with AVX-512: there x264's AVX-512 code made streams that "
+     "differ from run to run (AMD Zen 5); its AVX2 code makes the same stream every time, as on AVX2 machines.")
+    return ':'.join(o for o in (extra, 'asm=AVX2' if _avx512() else '') if o)
+
 def _x264_args(preset:str, crf:int, threads:int, x264_params:str='')->list:
     "ffmpeg output arguments of `write_video`'s H.264 stream."
     return ['-c:v', 'libx264', '-preset', preset, '-crf', crf, '-threads', threads,
-            *(['-x264-params', x264_params]*bool(x264_params)),
+            *(['-x264-params', o] if (o := x264_options(x264_params)) else []),
             '-pix_fmt', 'yuv420p', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2']
 
 def _encode_h264(tmp:Path, frames:np.ndarray, fps:float, crf:int, threads:int, preset:str,
@@ -95,7 +106,7 @@ def _encode_h264(tmp:Path, frames:np.ndarray, fps:float, crf:int, threads:int, p
         s = c.add_stream('libx264', rate=rate)
         s.width, s.height, s.pix_fmt = w + w%2, h + h%2, 'yuv420p'
         s.options = dict(crf=str(crf), preset=preset, threads=str(threads),
-                         **({'x264-params': x264_params} if x264_params else {}))
+                         **({'x264-params': o} if (o := x264_options(x264_params)) else {}))
         s.metadata['encoder'] = 'Lavc libx264'
         # ffmpeg's own pad and pixel-format conversion, so the pixels match its command line's
         g = av.filter.Graph()

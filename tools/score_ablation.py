@@ -97,8 +97,9 @@ def main(argv=None)->dict:
     refs = work/'ref'
     texts = write_refs({i: reader.load(row) for i, row in val.items()}, reader.video, a.root, refs)
     judge, voc = load_judge(a.judge), load_vocoder(a.vocoder, AudioConfig())
-    res = dict(what='GRID s1 quality ablation (issue 12): rows trained together on one GPU with one budget, '
-                    'scored on the 50 validation clips; mels predicted on the GPU, vocoded and scored here',
+    res = dict(what=f"GRID s1 quality ablation (issue 12): rows trained together on one machine ({abl['device']}) "
+                    'with one budget, scored on the 50 validation clips; mels predicted there, vocoded and scored '
+                    'here',
                train_command=abl['command'], device=abl['device'], settings=abl['settings'],
                vocoder=a.vocoder, judge=judge.name,
                command=' '.join(['python tools/score_ablation.py', *(argv or sys.argv[1:])]), rows={})
