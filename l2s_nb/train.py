@@ -5,6 +5,7 @@
 # %% ../nbs/30_train.ipynb #165a5aff
 from __future__ import annotations
 import csv, inspect, io, json, math, os, random, time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Callable, get_args, get_type_hints
@@ -22,9 +23,9 @@ from .recipes import (Trainable, CheckpointError, read_checkpoint, recipe_class,
 # %% auto #0
 __all__ = ['AMP_DTYPES', 'MATH_FIELDS', 'RUN_FILES', 'DEFAULT_FACTORY', 'TrainConfig', 'StepBatchSampler', 'EpochIndexed',
            'get_rng_state', 'set_rng_state', 'Dist', 'setup_distributed', 'TrainingDivergedError', 'Optimizers',
-           'RunLogger', 'read_log', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries', 'evaluate', 'fit',
-           'export_release', 'parse_overrides', 'model_config_for', 'load_factory', 'factory_options', 'init_weights',
-           'check_resumable_dir', 'cli_train_config', 'train_cli']
+           'WeightEMA', 'RunLogger', 'read_log', 'save_checkpoint', 'check_resumable', 'remove_stale_temporaries',
+           'evaluate', 'fit', 'trained_weights', 'export_release', 'parse_overrides', 'model_config_for',
+           'load_factory', 'factory_options', 'init_weights', 'check_resumable_dir', 'cli_train_config', 'train_cli']
 
 # %% ../nbs/30_train.ipynb #7f43cc95
 AMP_DTYPES = ('bfloat16', 'float16')
@@ -50,6 +51,7 @@ class TrainConfig:
     num_workers:int=0 # DataLoader worker processes
     device:str='auto' # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...
     compile:bool=False # `torch.compile` the model's forward: faster GPU steps after a one-off compile
+    ema:float=0. # decay of the weights' moving average that validation, best.pt and releases use
 
     def __post_init__(self):
         self.betas = list(self.betas)
@@ -59,12 +61,13 @@ class TrainConfig:
         if self.lr<=0: raise ConfigError(f"TrainConfig: lr must be > 0, got {self.lr}")
         if not 0<=self.min_lr_ratio<=1:
             raise ConfigError(f"TrainConfig: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0<=self.ema<1: raise ConfigError(f"TrainConfig: ema must be in [0, 1), got {self.ema}")
         if self.amp_dtype not in AMP_DTYPES:
             raise ConfigError(f"TrainConfig: amp_dtype must be one of {AMP_DTYPES}, got {self.amp_dtype!r}")
 
 # fields that change the optimisation: a resumed run must use the same values
 MATH_FIELDS = ('steps', 'batch_size', 'lr', 'weight_decay', 'betas', 'warmup_steps', 'min_lr_ratio',
-               'grad_clip', 'amp', 'amp_dtype', 'seed')
+               'grad_clip', 'amp', 'amp_dtype', 'seed', 'ema')
 
 # %% ../nbs/30_train.ipynb #58c43324
 class StepBatchSampler(torch.utils.data.Sampler):
@@ -248,6 +251,37 @@ class Optimizers:
             if scaler := state.get('scalers', {}).get(k):
                 self.scalers[k].load_state_dict(scaler)  # {}: saved without fp16 scaling
 
+# %% ../nbs/30_train.ipynb #6df9c3a8
+class WeightEMA:
+    "Exponential moving average of a model's floating-point weights and buffers."
+    def __init__(self, model:torch.nn.Module, # the model whose weights are averaged (its current ones start it)
+                 decay:float, # per-step decay `d` of `avg ← d·avg + (1−d)·w`
+                ):
+        self.decay,self.updates = decay,0
+        self.shadow = {k:v.detach().clone() for k,v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, model:torch.nn.Module):
+        "Move the average towards `model`'s weights (decay ramped up as `(1+n)/(10+n)` at first)."
+        self.updates += 1
+        d,now = min(self.decay, (1+self.updates)/(10+self.updates)),model.state_dict()
+        torch._foreach_lerp_(list(self.shadow.values()), [now[k] for k in self.shadow], 1-d)
+
+    @contextmanager
+    def applied(self, model:torch.nn.Module):
+        "Within the block `model` holds the averaged weights; its own come back after it."
+        kept = {k:v.clone() for k,v in model.state_dict().items() if k in self.shadow}
+        model.load_state_dict(self.shadow, strict=False)
+        try: yield model
+        finally: model.load_state_dict(kept, strict=False)
+
+    def state_dict(self)->dict: return dict(updates=self.updates, shadow=self.shadow)
+
+    def load_state_dict(self, state:dict):
+        "Restore `state_dict()` output (the checkpoint key `ema`)."
+        self.updates = state['updates']
+        for k,v in self.shadow.items(): v.copy_(state['shadow'][k])
+
 # %% ../nbs/30_train.ipynb #a4a9eb9a
 class RunLogger:
     "Append-only JSONL + long CSV logs (+ TensorBoard when installed) for one run folder; rank 0 only."
@@ -428,10 +462,12 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
     opts = Optimizers(model.configure_optimizers(cfg), cfg.grad_clip, use_amp and cfg.amp_dtype=='float16', d,
                       lambda what: _diverged(step+1, what, last))
     if d.world>1: _broadcast(model.state_dict().values(), d)  # every process starts from rank 0's weights
+    ema = WeightEMA(model, cfg.ema) if cfg.ema else None
     start,metrics,best = 0,{},math.inf
     if resume and last.exists():
         ck = read_checkpoint(last); check_resumable(ck, last, model, cfg)
         model.load_state_dict(ck['model']); opts.load_state_dict(ck)
+        if ema: ema.load_state_dict(ck['ema'])
         start,metrics,best = ck['step'],ck['metrics'],ck.get('best_val', math.inf)
         rngs = ck['rng']
         if len(rngs)==d.world: set_rng_state(rngs[d.rank])
@@ -471,6 +507,7 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
         state = dict(recipe=model.name, config=to_dict(model.cfg), train_config=to_dict(cfg),
                      audio=to_dict(audio), video=to_dict(video), step=step, metrics=metrics, best_val=best,
                      model=model.state_dict(), **opts.state_dict(), rng=rngs,
+                     **(dict(ema=ema.state_dict()) if ema else {}),
                      run_info=run_info(cfg.seed))
         save_checkpoint(last, state)
         return state
@@ -478,10 +515,11 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
     def validate(step):
         nonlocal metrics, best
         if val_data is None: return
-        if d.world>1: _broadcast(model.buffers(), d)
-        m = evaluate(model, val_data, collate_fn, cfg.batch_size, cfg.val_batches, d,
-                     amp_dtype if use_amp else None)
-        if d.main and on_validate: m.update(on_validate(model, step, run_dir) or {})
+        with ema.applied(model) if ema else nullcontext():
+            if d.world>1: _broadcast(model.buffers(), d)
+            m = evaluate(model, val_data, collate_fn, cfg.batch_size, cfg.val_batches, d,
+                         amp_dtype if use_amp else None)
+            if d.main and on_validate: m.update(on_validate(model, step, run_dir) or {})
         metrics = dict(step=step, **m); logger.log(step, 'val', m)
         if m['loss']<best:
             best = m['loss']
@@ -494,6 +532,7 @@ def fit(model:Trainable, # model to train (already initialised; its config is sa
             batch = to_device(batch, d.device)
             with torch.autocast(opts.device_type, amp_dtype, enabled=use_amp):
                 logs = model.training_step(batch, step, opts)
+            if ema: ema.update(model)
             step += 1
             bar.update(1)
             if step%cfg.log_every==0 or step==end:
@@ -519,15 +558,20 @@ def _diverged(step:int, what:str, last:Path):
                                 "warmup_steps or check the data for NaN/inf, then rerun with resume")
 
 # %% ../nbs/30_train.ipynb #276efce5
+def trained_weights(ck:dict)->dict:
+    "A checkpoint's weights to use: its moving average (`ema`) where the run kept one, else `model`."
+    return {**ck['model'], **ck.get('ema', {}).get('shadow', {})}
+
 def export_release(checkpoint, # training checkpoint (e.g. runs/x/checkpoints/best.pt)
                    out, # release file to write
                    metrics:dict|None=None, # test-set metrics to store (default: the checkpoint's val metrics)
                   )->Path:
-    "Write an fp16 inference checkpoint `{recipe, config, audio, video, step, metrics, run_info, model}`."
+    ("Write an fp16 inference checkpoint `{recipe, config, audio, video, step, metrics, run_info, model}` "
+     "(the moving average of the weights where the run kept one).")
     ck = read_checkpoint(checkpoint)
     rel = {k:ck[k] for k in ('recipe', 'config', 'audio', 'video', 'step')}
     rel.update(metrics=metrics if metrics is not None else ck['metrics'], run_info=ck.get('run_info', {}),
-               model={k:(v.half() if v.is_floating_point() else v) for k,v in ck['model'].items()})
+               model={k:(v.half() if v.is_floating_point() else v) for k,v in trained_weights(ck).items()})
     return save_checkpoint(out, rel)
 
 # %% ../nbs/30_train.ipynb #f21bb39d
@@ -614,7 +658,7 @@ def init_weights(model:Trainable, # freshly built model
                 )->dict:
     ("Copy the weights of `checkpoint` that `model` has (same name and shape) into it; returns what was and "
      "wasn't copied.")
-    src = read_checkpoint(checkpoint)['model']; own = model.state_dict()
+    src = trained_weights(read_checkpoint(checkpoint)); own = model.state_dict()
     fits = {k: v.to(own[k].dtype) for k,v in src.items() if k in own and v.shape == own[k].shape}
     if not fits:
         raise CheckpointError(f"{checkpoint}: none of its weights fit this model (another recipe or size?)")
@@ -661,6 +705,7 @@ def train_cli(data:str, # prepared data (passed to the data factory, e.g. a cach
               num_workers:int=0, # DataLoader workers
               threads:int=0, # torch CPU threads (0 = default; 1 avoids OpenMP spin-waits on a shared CPU)
               compile:store_true=False, # torch.compile the model's forward (faster GPU steps)
+              ema:float=0., # decay of the weights' moving average that is validated and shipped (0: off)
               resume:store_true=False, # continue from run_dir/checkpoints/last.pt
               stop_at:int=None, # stop after this step (resume later)
               factory:str=DEFAULT_FACTORY, # module:function returning (train_ds, val_ds, collate_fn)

@@ -667,6 +667,7 @@ def train_vocoder_cli(audio:str, # folder of .wav/.flac files; with --layout, a 
                       num_workers:int=0, # DataLoader workers
                       threads:int=0, # torch CPU threads (0 = torch's default)
                       compile:store_true=False, # torch.compile the vocoder's forward (faster GPU steps)
+                      ema:float=0., # decay of the weights' moving average (validated, shipped; 0: off)
                       resume:store_true=False, # continue from run_dir/checkpoints/last.pt
                       init:str=None, # start from this trained vocoder's checkpoint; --resume wins
                       mels_from:str=None, # fine-tune on the mels this lip-to-speech checkpoint predicts

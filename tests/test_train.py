@@ -10,7 +10,7 @@ from l2s_nb.config import ConfigError
 from l2s_nb.recipes import build_recipe, load_recipe, read_checkpoint, CheckpointError
 from l2s_nb.text import CharTokenizer
 from l2s_nb.train import (TrainConfig, fit, read_log, train_cli, export_release, model_config_for,
-                          TrainingDivergedError)
+                          TrainingDivergedError, evaluate, trained_weights, init_weights)
 
 LOG_FLOOR = math.log(1e-5)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -64,9 +64,12 @@ MICRO = dict(d_model=16, heads=2, enc_layers=1, ff_mult=2, conv_kernel=3, dec_ch
 # the multitask adversarial option, micro-sized
 GAN = dict(w_adv=0.1, disc_scales=2, disc_channels=4, disc_layers=2, disc_segment=8)
 
-def micro_model(seed=0, **kw):
+def micro_model(seed=0, weights=None, **kw):
+    "The micro multitask model, seeded, or holding `weights`."
     torch.manual_seed(seed)
-    return build_recipe('multitask', model_config_for('multitask', 'tiny', {**MICRO, **kw}))
+    model = build_recipe('multitask', model_config_for('multitask', 'tiny', {**MICRO, **kw}))
+    if weights is not None: model.load_state_dict(weights)
+    return model
 
 def toy_factory(data):
     "Data factory for the CLI: `data` is the number of training clips."
@@ -125,6 +128,29 @@ def test_wrong_checkpoint_is_a_config_error(tmp_path):
     with pytest.raises(CheckpointError, match='junk.pt: not a readable l2s_nb checkpoint'):
         load_recipe(tmp_path/'junk.pt')
 
+def test_ema_resumes_exactly_and_is_what_is_validated_and_shipped(tmp_path):
+    "With `ema`, validation scores the moving average, a resume continues it, and releases and --init use it."
+    cfg = TrainConfig(**CFG, ema=0.9)
+    fit(micro_model(), ToyLipData(8), ToyLipData(4, seed=1), cfg, tmp_path/'a', collate)
+    fit(micro_model(), ToyLipData(8), ToyLipData(4, seed=1), cfg, tmp_path/'b', collate, stop_at=3)
+    fit(micro_model(seed=1), ToyLipData(8), ToyLipData(4, seed=1), cfg, tmp_path/'b', collate, resume=True)
+    assert read_log(tmp_path/'a') == read_log(tmp_path/'b')
+    assert read_log(tmp_path/'a', 'val') == read_log(tmp_path/'b', 'val')
+    ca,cb = (read_checkpoint(tmp_path/f'{r}/checkpoints/last.pt') for r in 'ab')
+    assert ca['ema']['updates'] == 6
+    assert all(torch.equal(ca['ema']['shadow'][k], cb['ema']['shadow'][k]) for k in ca['ema']['shadow'])
+    # the logged validation loss is the average's, not the raw weights'
+    val = lambda weights: evaluate(micro_model(weights=weights), ToyLipData(4, seed=1), collate, 2)['loss']
+    assert val(trained_weights(ca)) == pytest.approx(read_log(tmp_path/'a', 'val')[-1]['loss'], rel=1e-6)
+    assert abs(val(ca['model']) - val(trained_weights(ca))) > 1e-4
+    export_release(tmp_path/'a/checkpoints/last.pt', tmp_path/'rel.pt')
+    served = load_recipe(tmp_path/'rel.pt').state_dict()
+    assert all(torch.allclose(served[k], v, atol=2e-3) for k,v in ca['ema']['shadow'].items())
+    fresh = micro_model(seed=2); init_weights(fresh, tmp_path/'a/checkpoints/last.pt')
+    assert all(torch.equal(fresh.state_dict()[k], v) for k,v in ca['ema']['shadow'].items())
+    with pytest.raises(ConfigError, match=r"training settings differ \(ema 0.9 → 0.0\)"):
+        fit(micro_model(), ToyLipData(8), None, TrainConfig(**CFG), tmp_path/'b', collate, resume=True)
+
 KILL_SCRIPT = '''
 import os, signal, sys, torch
 torch.set_num_threads(1)
@@ -170,12 +196,13 @@ sys.path.insert(0, {tests!r})
 from test_train import ToyLipData, collate, micro_model, CFG, GAN
 from l2s_nb.train import fit, TrainConfig
 model = micro_model(**GAN)
-fit(model, ToyLipData(16), ToyLipData(4, seed=1), TrainConfig(**{{**CFG, 'steps': 4}}), {run!r}, collate)
+fit(model, ToyLipData(16), ToyLipData(4, seed=1), TrainConfig(**{{**CFG, 'steps': 4, 'ema': 0.9}}), {run!r},
+    collate)
 torch.save(model.state_dict(), os.path.join({run!r}, 'rank%s.pt' % os.environ['RANK']))
 '''
 
 def test_ddp_gloo_two_processes(tmp_path):
-    ("Two processes train the multitask recipe with its discriminators: "
+    ("Two processes train the multitask recipe with its discriminators and a moving average of the weights: "
      "both optimizers' gradients are averaged.")
     script = tmp_path/'ddp.py'
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), run=str(tmp_path/'run')))
@@ -186,7 +213,7 @@ def test_ddp_gloo_two_processes(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     ck = read_checkpoint(tmp_path/'run/checkpoints/last.pt')
     assert (ck['step'] == 4 and len(ck['rng']) == 2 and 'loss' in ck['metrics']
-            and sorted(ck['optimizers']) == ['disc', 'main'])
+            and sorted(ck['optimizers']) == ['disc', 'main'] and ck['ema']['updates'] == 4)
     s0,s1 = (torch.load(tmp_path/f'run/rank{i}.pt', weights_only=True) for i in (0, 1))
     params = [k for k in s0 if 'running' not in k and 'num_batches' not in k]  # BN statistics are per process
     assert all(torch.equal(s0[k], s1[k]) for k in params)  # gradients were averaged: replicas stay identical
