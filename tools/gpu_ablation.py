@@ -81,11 +81,14 @@ def run_rows(names:list, caches:dict, run:Path, a)->dict:
         log = open(run/f'{n}.log', 'w')
         procs[n] = (subprocess.Popen(train_command(n, caches[ROWS[n][0]], run, a), stdout=log,
                                      stderr=subprocess.STDOUT), log)
-    while any(p.poll() is None for p,_ in procs.values()) and time.time()-t0 < 60*a.minutes: time.sleep(2)
+    done = {}  # name -> seconds from the start to the row's own end
+    while len(done) < len(procs) and time.time()-t0 < 60*a.minutes:
+        done |= {n: time.time()-t0 for n,(p,_) in procs.items() if n not in done and p.poll() is not None}
+        time.sleep(2)
     status = {}
     for n,(p,log) in procs.items():
         if p.poll() is None: p.terminate(); p.wait(30)
-        log.close(); status[n] = dict(returncode=p.returncode, seconds=round(time.time()-t0, 1))
+        log.close(); status[n] = dict(returncode=p.returncode, seconds=round(done.get(n, time.time()-t0), 1))
     return status
 
 def pack_weights(state:dict)->dict:
