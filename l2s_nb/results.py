@@ -11,7 +11,7 @@ from .config import ConfigError, atomic_write
 # %% auto #0
 __all__ = ['SPREAD_KEYS', 'ABLATION_COLS', 'VOCODER_COLS', 'results_dir', 'spread', 'quickstart_run', 'quickstart_spread',
            'write_quickstart_spread', 'spread_markdown', 'ablation_table', 'vocoder_table', 'multilingual_systems',
-           'multilingual_table', 'quickstart_rows', 'grid_base_row', 'judge_rows', 'multilingual_row', 'infer_row',
+           'multilingual_table', 'quickstart_rows', 'grid_release_row', 'judge_rows', 'multilingual_row', 'infer_row',
            'vocoder_row', 'results_table', 'json_numbers', 'unsourced_numbers']
 
 # %% ../nbs/85_results.ipynb #a810df22
@@ -200,20 +200,22 @@ def quickstart_rows(sp:dict)->list:
              f"SynthGRID, {_span(sp['aggregate']['n'])} test clips",
              _quickstart_result(sp, f"{k} seed{'s' if k != 1 else ''}")]]
 
-def grid_base_row(folder)->list:
-    "The README row of the GRID s1 `base` model (training run, rescored WER, mean-speech baseline)."
-    b, s = _load(folder, 'grid_s1_base.json'), _load(folder, 'grid_s1_base_score.json')
-    o = _load(folder, 'oracles_grid_s1.json')['oracles']['mean_speech']['summary']
-    c, m, th = b['config'], s['summary'], b['config']['threads']
-    return [f"{c['recipe']} `{c['preset']}`, {c['steps']:,} steps ({b['seconds']['train_s']/60:.0f} min, "
-            + ('one core)' if th == 1 else f"{th} threads)"),
-            f"GRID s1, {s['n']} held-out clips",
+def grid_release_row(folder)->list:
+    ("The README row of the GRID s1 model `l2s infer` ships: its training stages, scores, the judge's floor and "
+     "the mean-speech baseline.")
+    r = _load(folder, 'grid_s1_release.json')
+    c, m, b, st = r['config'], r['model'], r['baseline'], r['training']
+    th = {s['threads'] for s in st}
+    return [f"{c['recipe']} `{c['preset']}` (shipped), " + ' + '.join(f"{s['steps']:,}" for s in st)
+            + f" steps ({r['train_minutes']:.0f} min, "
+            + ('one core)' if th == {1} else f"{'/'.join(map(str, sorted(th)))} threads)"),
+            f"GRID s1, {r['n']} held-out clips",
             f"STOI {m['stoi']['mean']:.3f}, ESTOI {m['estoi']['mean']:.3f}, "
             f"PESQ wb {m['pesq_wb']['mean']:.2f} / nb {m['pesq_nb']['mean']:.2f}, "
             f"WER {_pct(m['wer']['mean'])} (judge on the recordings: {_pct(m['wer_ref']['mean'])}; "
-            f"video-blind baseline: {_pct(o['wer']['mean'])}), CER {_pct(m['cer']['mean'])} "
-            f"(judge on the recordings: {_pct(m['cer_ref']['mean'], 2)}; baseline: {_pct(o['cer']['mean'])})"
-            " — `grid_s1_base*.json`, `oracles_grid_s1.json`"]
+            f"video-blind baseline: {_pct(b['wer']['mean'])}), CER {_pct(m['cer']['mean'])} "
+            f"(judge on the recordings: {_pct(m['cer_ref']['mean'], 2)}; baseline: {_pct(b['cer']['mean'])})"
+            " — `grid_s1_release.json`"]
 
 def judge_rows(folder)->list:
     "The README rows of the three ASR judges (held-out WER and CER)."
@@ -277,7 +279,7 @@ def results_table(folder=None, # results folder; default: the committed `data/re
                  )->str:
     "The README's Results table (markdown), every number read from the results JSON files in `folder`."
     folder = Path(folder or results_dir())
-    rows = [*quickstart_rows(_load(folder, 'quickstart_spread.json')), grid_base_row(folder),
+    rows = [*quickstart_rows(_load(folder, 'quickstart_spread.json')), grid_release_row(folder),
             *judge_rows(folder), multilingual_row(folder), vocoder_row(folder), infer_row(folder)]
     lines = ['| what | data | result |', '|---|---|---|', *('| ' + ' | '.join(r) + ' |' for r in rows)]
     return '\n'.join(lines) + '\n'

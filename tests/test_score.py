@@ -202,6 +202,24 @@ def test_finetune_results_collects_runs_and_names_pairs(tmp_path):
     with pytest.raises(SystemExit, match='NAME=RESULTS'):
         finetune_results.main(args[:5] + ['judge.json'] + args[6:])
 
+def test_release_results_training_stages(tmp_path):
+    "`tools/release_results.py`: the stages of the earlier release, then the new run's settings, time and command."
+    import sys; sys.path.insert(0, str(ROOT/'tools'))
+    import release_results
+    from l2s_nb.train import TrainConfig, fit
+    from test_train import ToyLipData, collate, micro_model, CFG
+    first = dict(train=dict(steps=3500, batch_size=8, lr=1.5e-3, threads=1, minutes=90.1, command='run 1'))
+    stages = release_results.stages_of(first, 'base.json')
+    assert stages == [dict(steps=3500, batch_size=8, lr=1.5e-3, threads=1, minutes=90.1, command='run 1',
+                           results='base.json')]
+    assert release_results.stages_of(dict(training=stages), 'release.json') == stages
+    with pytest.raises(SystemExit, match='other.json: neither'): release_results.stages_of({}, 'other.json')
+    fit(micro_model(), ToyLipData(8), None, TrainConfig(**{**CFG, 'ema': 0.9}), tmp_path/'run', collate)
+    st = release_results.run_stage(tmp_path/'run', 'l2s train ...', threads=2)
+    assert (st['steps'], st['batch_size'], st['lr'], st['ema'], st['threads'], st['command']) == (
+        6, 2, 3e-3, 0.9, 2, 'l2s train ...')
+    assert 0 <= st['minutes'] < 5 and st['run_info']['recipe'] == 'multitask'
+
 def test_mel_diagnosis_variants():
     "`tools/mel_diagnosis.py`'s mixtures keep what they say they keep, and its lag finds a late prediction."
     import sys; sys.path.insert(0, str(ROOT/'tools'))
