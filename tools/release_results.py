@@ -2,8 +2,9 @@
 earlier release): scores it as `run_experiment` scores its own model, beside the Griffin-Lim oracle and the
 mean-speech baseline on a cache's validation split, and records every training stage with its command.
 
-    python tools/release_results.py runs/ft2k_ema.pt --run runs/ft2k_ema --command 'l2s train ...' \\
-        --previous data/results/grid_s1_base.json --cache CACHE --root ../shared/grid \\
+    git show ca8f1a5:data/results/grid_s1_release.json > runs/release_before.json  # where it started
+    python tools/release_results.py data/checkpoints/multitask_base_grid_s1.pt --run runs/ft4k_lr1 \\
+        --command 'l2s train ...' --previous runs/release_before.json --cache CACHE --root ../shared/grid \\
         --out data/results/grid_s1_release.json
 
 `--previous` is the results JSON of the release this one was fine-tuned from: a `run_experiment` result (its
@@ -46,8 +47,7 @@ def main(argv=None)->dict:
     ap.add_argument('--work', default='runs/release_results', help='folder for the spoken clips')
     ap.add_argument('--max_eval', type=int, default=0, help='score at most this many clips (0: all)')
     ap.add_argument('--what', default='', help='what the release is')
-    ap.add_argument('--replaces', default='', 
-                    help='which earlier release this one replaces, and where it is kept')
+    ap.add_argument('--replaces', default='', help="the release it replaces, and where that is kept")
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
     from l2s_nb.config import atomic_write, run_info, to_dict
